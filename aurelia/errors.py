@@ -1,0 +1,31 @@
+"""Typed errors: every bad input becomes one of these, with the file (if any) and the reason.
+
+The CLI prints ``str(error)`` on one line and exits with code 2; the Python API raises them.
+"""
+
+from __future__ import annotations
+
+
+class AureliaError(Exception):
+    """Base class: a user-facing problem with a one-line explanation."""
+
+    def __init__(self, reason: str, *, path: str | None = None) -> None:
+        self.reason = reason
+        self.path = path
+        super().__init__(f"{path}: {reason}" if path else reason)
+
+
+class MediaError(AureliaError):
+    """A media file is missing, unreadable, not media, or lacks the stream we need."""
+
+
+class InputError(AureliaError):
+    """The question, choices or run settings are invalid."""
+
+
+class ModelConfigError(AureliaError):
+    """A model string is unknown, or its provider cannot be used (package or key missing)."""
+
+
+class MissingAPIKeyError(ModelConfigError):
+    """The chosen provider needs an API key that is not set in the environment."""

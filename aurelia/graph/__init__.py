@@ -1,0 +1,1 @@
+"""The Aurelia graph: state, run-time context and wiring."""

@@ -1,0 +1,71 @@
+"""Graph wiring only: START -> prepare -> generator -> summarizer -> evaluator ->
+{feedback -> generator | target -> END}. The reasoning-only graph ends after the evaluator."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from aurelia.graph.context import Context
+from aurelia.graph.state import InputState, OutputState, State
+from aurelia.models.registry import RoleModel
+from aurelia.nodes.common import Models
+from aurelia.nodes.evaluator import make_evaluator
+from aurelia.nodes.feedback import make_feedback
+from aurelia.nodes.generator import make_generator
+from aurelia.nodes.prepare import make_prepare
+from aurelia.nodes.summarizer import make_summarizer
+from aurelia.nodes.target import make_target
+
+
+def route_after_evaluator(state: State) -> str:
+    """Loop to feedback until the evaluator node recorded a stop reason."""
+    return "feedback" if state.get("stop_reason") is None else "done"
+
+
+def build_graph(
+    *,
+    models: Mapping[str, BaseChatModel | RoleModel] | None = None,
+    reasoning_only: bool = False,
+    checkpointer: Any = None,
+    name: str | None = None,
+) -> CompiledStateGraph:
+    """Compile the Aurelia graph.
+
+    ``models`` maps roles (generator, summarizer, evaluator, feedback, target) to chat model
+    instances that take precedence over the context's model strings. ``reasoning_only`` stops
+    after the loop with ``reasoning_star`` (no target), as benchmarks do.
+    """
+    resolver = Models(models)
+    builder = StateGraph(State, context_schema=Context, input_schema=InputState, output_schema=OutputState)
+    builder.add_node("prepare", make_prepare(resolver, with_target=not reasoning_only))
+    builder.add_node("generator", make_generator(resolver))
+    builder.add_node("summarizer", make_summarizer(resolver))
+    builder.add_node("evaluator", make_evaluator(resolver))
+    builder.add_node("feedback", make_feedback(resolver))
+    builder.add_edge(START, "prepare")
+    builder.add_edge("prepare", "generator")
+    builder.add_edge("generator", "summarizer")
+    builder.add_edge("summarizer", "evaluator")
+    builder.add_edge("feedback", "generator")
+    if reasoning_only:
+        builder.add_conditional_edges("evaluator", route_after_evaluator, {"feedback": "feedback", "done": END})
+    else:
+        builder.add_node("target", make_target(resolver))
+        builder.add_conditional_edges("evaluator", route_after_evaluator, {"feedback": "feedback", "done": "target"})
+        builder.add_edge("target", END)
+    default_name = "aurelia-reasoning" if reasoning_only else "aurelia"
+    return builder.compile(checkpointer=checkpointer, name=name or default_name)
+
+
+def build_reasoning_graph(**kwargs: Any) -> CompiledStateGraph:
+    """The reasoning loop alone: r* without a target answer."""
+    return build_graph(reasoning_only=True, **kwargs)
+
+
+graph = build_graph()
+reasoning_graph = build_reasoning_graph()

@@ -1,0 +1,63 @@
+"""Run-time settings of a run (Studio shows them as a form; each field has a description)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Literal
+
+from aurelia.errors import InputError
+
+InjectMode = Literal["steps", "steps_answers", "full", "none"]
+INJECT_MODES: tuple[str, ...] = ("steps", "steps_answers", "full", "none")
+
+
+@dataclass(kw_only=True)
+class Context:
+    threshold: int = field(
+        default=6,
+        metadata={"description": "τ: stop when the evaluator scores a caption at least this (1-10). Paper default 6."},
+    )
+    max_iterations: int = field(
+        default=5,
+        metadata={"description": "T: the most reasoning iterations before injecting the best one. Paper default 5."},
+    )
+    generator_model: str = field(
+        default="local",
+        metadata={"description": "Reasoning Generator model: 'local', 'gguf:PATH', 'hf:ID', 'openai:gpt-4o', 'google_genai:gemini-2.5-pro', 'anthropic:…', 'ollama:…' or an http(s) URL with ?model=."},
+    )
+    summarizer_model: str = field(default="local", metadata={"description": "Summarizer model (text only: it never sees the media)."})
+    evaluator_model: str = field(default="local", metadata={"description": "Evaluator model (sees the media and the caption, never the reasoning)."})
+    feedback_model: str = field(
+        default="",
+        metadata={"description": "Optional LLM critic for feedback; empty uses the template (score + evaluator rationale)."},
+    )
+    target_model: str = field(default="local", metadata={"description": "Target model that answers with r* injected."})
+    inject: InjectMode = field(
+        default="steps",
+        metadata={"description": "What of r* the target sees: 'steps', 'steps_answers', 'full' (with the proposed final answer), or 'none' (zero-shot baseline)."},
+    )
+    num_frames: int = field(default=5, metadata={"description": "Most keyframes selected per video (scene changes first, then coverage)."})
+    frame_size: int = field(default=512, metadata={"description": "Longest side, in pixels, of frames sent to image-capable models."})
+    max_tokens: int = field(default=384, metadata={"description": "Most tokens each agent may generate per call."})
+    temperature: float = field(default=0.7, metadata={"description": "Generator sampling temperature (other agents decode greedily)."})
+    seed: int = field(default=0, metadata={"description": "Seed for local models, so runs are reproducible."})
+    review: bool = field(default=False, metadata={"description": "Pause before injection for a human to approve or edit r*."})
+
+
+def context_descriptions() -> dict[str, str]:
+    return {f.name: f.metadata.get("description", "") for f in fields(Context)}
+
+
+def validate_context(ctx: Context) -> Context:
+    """Raise InputError on settings that cannot give a meaningful run."""
+    if not isinstance(ctx.threshold, int) or not 1 <= ctx.threshold <= 10:
+        raise InputError(f"threshold τ must be an integer from 1 to 10, got {ctx.threshold!r}")
+    if not isinstance(ctx.max_iterations, int) or ctx.max_iterations < 1:
+        raise InputError(f"max_iterations T must be at least 1, got {ctx.max_iterations!r}")
+    if ctx.inject not in INJECT_MODES:
+        raise InputError(f"inject must be one of {', '.join(INJECT_MODES)}, got {ctx.inject!r}")
+    if ctx.num_frames < 1:
+        raise InputError(f"num_frames must be at least 1, got {ctx.num_frames!r}")
+    if ctx.max_tokens < 16:
+        raise InputError(f"max_tokens must be at least 16, got {ctx.max_tokens!r}")
+    return ctx

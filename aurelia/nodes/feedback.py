@@ -1,0 +1,37 @@
+"""feedback: tell the generator its last score and why (template), or ask an LLM critic."""
+
+from __future__ import annotations
+
+from langgraph.runtime import Runtime
+
+from aurelia.graph.context import Context
+from aurelia.graph.state import State
+from aurelia.models.structured import call_text
+from aurelia.nodes.common import Models, build_messages, call_record, format_reasoning
+from aurelia.prompts import render
+
+
+def make_feedback(models: Models):
+    def feedback(state: State, runtime: Runtime[Context]) -> dict:
+        ctx = runtime.context or Context()
+        last = state["iterations"][-1]
+        rationale = last["rationale"]
+        calls = []
+        if models.has("feedback", ctx):
+            rm = models.get("feedback", ctx)
+            critic = render(
+                "critic",
+                question=state["question"],
+                reasoning=format_reasoning(last["reasoning"], "full"),
+                caption=last["caption"],
+                score=last["score"],
+                rationale=last["rationale"],
+            )
+            messages, _ = build_messages(critic)
+            result = call_text(rm, messages)
+            rationale = f"{last['rationale']} Critic: {result.value}"
+            calls.append(call_record("feedback", last["iteration"], rm, result, ["text:trajectory"]))
+        text = render("feedback", score=last["score"], rationale=rationale, reasoning=format_reasoning(last["reasoning"], "full")).user
+        return {"feedback": text, "calls": calls}
+
+    return feedback

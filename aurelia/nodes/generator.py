@@ -1,0 +1,31 @@
+"""generator: r = R(v, a, q) — structured step-by-step reasoning grounded in the media."""
+
+from __future__ import annotations
+
+from langgraph.runtime import Runtime
+
+from aurelia.graph.context import Context
+from aurelia.graph.state import State
+from aurelia.models.structured import call_structured
+from aurelia.nodes.common import Models, build_messages, call_record, format_choices
+from aurelia.parsing import parse_reasoning
+from aurelia.prompts import render
+from aurelia.schemas import Reasoning, Step
+
+
+def make_generator(models: Models):
+    def generator(state: State, runtime: Runtime[Context]) -> dict:
+        ctx = runtime.context or Context()
+        iteration = len(state.get("iterations") or []) + 1
+        rm = models.get("generator", ctx, temperature=ctx.temperature if iteration > 1 else 0.0)
+        prompt = render("generator", question=state["question"], choices=format_choices(state.get("choices")), feedback=state.get("feedback"))
+        messages, received = build_messages(prompt, rm, state["media"], ctx.frame_size)
+        result = call_structured(rm, messages, Reasoning, parse_reasoning)
+        reasoning = result.value or Reasoning(steps=[Step(step=result.raw.strip()[:1000] or "(no reasoning)", answer="")], final_answer="")
+        return {
+            "draft_reasoning": reasoning.model_dump(),
+            "draft_reasoning_status": result.status,
+            "calls": [call_record("generator", iteration, rm, result, received)],
+        }
+
+    return generator

@@ -1,0 +1,44 @@
+"""prepare: validate the input and settings, probe the media and build its measured digest."""
+
+from __future__ import annotations
+
+from langgraph.runtime import Runtime
+
+from aurelia.errors import InputError
+from aurelia.graph.context import Context, validate_context
+from aurelia.graph.state import State
+from aurelia.media.prepare import prepare_media
+from aurelia.models.registry import validate_model_string
+from aurelia.nodes.common import Models
+
+
+def validate_input(state: State) -> None:
+    question = state.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise InputError("the question is empty")
+    if not state.get("video"):
+        raise InputError("no video path given")
+    choices = state.get("choices")
+    if choices is not None:
+        if not isinstance(choices, list) or any(not isinstance(c, str) or not c.strip() for c in choices):
+            raise InputError("choices must be a list of non-empty strings")
+        if len(choices) == 1 or len(choices) > 26:
+            raise InputError(f"give 2 to 26 choices, got {len(choices)}")
+
+
+def validate_models(ctx: Context, models: Models, with_target: bool) -> None:
+    roles = ["generator", "summarizer", "evaluator", "feedback"] + (["target"] if with_target else [])
+    for role in roles:
+        raw = getattr(ctx, f"{role}_model")
+        if role not in models.overrides and raw:
+            validate_model_string(raw)
+
+
+def make_prepare(models: Models, with_target: bool):
+    def prepare(state: State, runtime: Runtime[Context]) -> dict:
+        ctx = validate_context(runtime.context or Context())
+        validate_input(state)
+        validate_models(ctx, models, with_target)
+        return {"media": prepare_media(state["video"], state.get("audio"), ctx.num_frames)}
+
+    return prepare

@@ -1,0 +1,24 @@
+"""summarizer: c = S(r, q) — a caption from the reasoning alone (it never sees the media)."""
+
+from __future__ import annotations
+
+from langgraph.runtime import Runtime
+
+from aurelia.graph.context import Context
+from aurelia.graph.state import State
+from aurelia.models.structured import call_text
+from aurelia.nodes.common import Models, build_messages, call_record, format_reasoning
+from aurelia.prompts import render
+
+
+def make_summarizer(models: Models):
+    def summarizer(state: State, runtime: Runtime[Context]) -> dict:
+        ctx = runtime.context or Context()
+        iteration = len(state.get("iterations") or []) + 1
+        rm = models.get("summarizer", ctx)
+        prompt = render("summarizer", question=state["question"], reasoning=format_reasoning(state["draft_reasoning"], "steps_answers"))
+        messages, received = build_messages(prompt)
+        result = call_text(rm, messages)
+        return {"draft_caption": result.value, "calls": [call_record("summarizer", iteration, rm, result, ["text:reasoning"])]}
+
+    return summarizer

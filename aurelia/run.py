@@ -1,0 +1,67 @@
+"""The Python API for one run: ``aurelia.run(video, question, ...)`` -> result dict."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import fields, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+
+from aurelia.graph.builder import build_graph
+from aurelia.graph.context import Context, validate_context
+from aurelia.models.registry import RoleModel
+
+SAMPLE_QUESTION = "What colour is the screen while the audio is silent?"
+SAMPLE_CHOICES = ["red", "blue", "green", "black"]
+
+
+def sample_clip() -> Path:
+    """The 9-second clip that ships with the package (red + 440 Hz tone, blue + beeps, green + silence)."""
+    return Path(str(resources.files("aurelia").joinpath("data/sample.mp4")))
+
+
+def make_context(context: Context | Mapping[str, Any] | None = None, **overrides: Any) -> Context:
+    """A validated Context from a Context, a dict, and/or keyword overrides (None values ignored)."""
+    if isinstance(context, Context):
+        base = context
+    else:
+        names = {f.name for f in fields(Context)}
+        base = Context(**{k: v for k, v in dict(context or {}).items() if k in names})
+    base = replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    return validate_context(base)
+
+
+def run(
+    video: str | Path,
+    question: str,
+    *,
+    audio: str | Path | None = None,
+    choices: list[str] | None = None,
+    context: Context | Mapping[str, Any] | None = None,
+    models: Mapping[str, BaseChatModel | RoleModel] | None = None,
+    reasoning_only: bool = False,
+    sample_id: str | None = None,
+) -> dict[str, Any]:
+    """Run the graph once; returns the final state plus per-node timings (``node_seconds``)."""
+    ctx = make_context(context)
+    graph = build_graph(models=models, reasoning_only=reasoning_only)
+    inputs = {"video": str(video), "question": question, "audio": str(audio) if audio else None, "choices": choices or None, "sample_id": sample_id}
+    result: dict[str, Any] = {}
+    node_seconds: dict[str, float] = {}
+    start = last = time.perf_counter()
+    for mode, chunk in graph.stream(inputs, context=ctx, stream_mode=["updates", "values"]):
+        now = time.perf_counter()
+        if mode == "updates":
+            for node in chunk:
+                node_seconds[node] = round(node_seconds.get(node, 0.0) + now - last, 3)
+            last = now
+        else:
+            result = dict(chunk)
+    result["node_seconds"] = node_seconds
+    result["total_seconds"] = round(time.perf_counter() - start, 3)
+    result["context"] = {f.name: getattr(ctx, f.name) for f in fields(Context)}
+    return result

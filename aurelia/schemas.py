@@ -1,0 +1,24 @@
+"""What the agents return: structured reasoning and an evaluation."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Step(BaseModel):
+    step: str = Field(description="One reasoning step: what to look at or listen for, grounded in the media.")
+    answer: str = Field(description="What the video/audio shows for this step.")
+
+
+class Reasoning(BaseModel):
+    """Step-by-step reasoning: steps, an answer per step, and a final answer."""
+
+    steps: list[Step] = Field(description="3 to 6 reasoning steps, in order.", min_length=1, max_length=8)
+    final_answer: str = Field(description="The answer to the question that the steps support.")
+
+
+class Evaluation(BaseModel):
+    """How well a caption matches the actual video and audio."""
+
+    score: int = Field(description="Integer from 1 (contradicts the media) to 10 (fully matches).")
+    rationale: str = Field(description="One or two sentences: what matches and what does not.")

@@ -47,7 +47,9 @@ def _print_result(result: dict[str, Any]) -> None:
     console.print(f"time: {result.get('total_seconds', 0):.1f}s ({timings})", highlight=False)
 
 
-def _execute(video: Path, question: str, audio: Path | None, choices: list[str] | None, as_json: bool, reasoning_only: bool, **settings: Any) -> None:
+def _execute(
+    video: Path, question: str, audio: Path | None, choices: list[str] | None, as_json: bool, reasoning_only: bool, **settings: Any
+) -> None:
     try:
         ctx = make_context(None, **settings)
         result = run(video, question, audio=audio, choices=choices, context=ctx, reasoning_only=reasoning_only)
@@ -79,9 +81,21 @@ def run_cmd(
 ) -> None:
     """Reason about VIDEO, inject the best reasoning r* into the target model, and answer."""
     _execute(
-        video, question, audio, choice or None, as_json, reasoning_only,
-        threshold=threshold, max_iterations=max_iterations, generator_model=generator, summarizer_model=summarizer,
-        evaluator_model=evaluator, feedback_model=feedback, target_model=target, inject=inject, num_frames=frames,
+        video,
+        question,
+        audio,
+        choice or None,
+        as_json,
+        reasoning_only,
+        threshold=threshold,
+        max_iterations=max_iterations,
+        generator_model=generator,
+        summarizer_model=summarizer,
+        evaluator_model=evaluator,
+        feedback_model=feedback,
+        target_model=target,
+        inject=inject,
+        num_frames=frames,
     )
 
 

@@ -56,7 +56,7 @@ def parse_evaluation(text: str) -> Evaluation | None:
     data = extract_json(text)
     if data and "score" in data:
         try:
-            return Evaluation(score=int(round(float(data["score"]))), rationale=str(data.get("rationale", "")).strip())
+            return Evaluation(score=round(float(data["score"])), rationale=str(data.get("rationale", "")).strip())
         except (TypeError, ValueError):
             pass
     patterns = [
@@ -67,7 +67,7 @@ def parse_evaluation(text: str) -> Evaluation | None:
     for pattern in patterns:
         m = re.search(pattern, text, re.I)
         if m:
-            return Evaluation(score=int(round(float(m.group(1)))), rationale=_rationale(text, m))
+            return Evaluation(score=round(float(m.group(1))), rationale=_rationale(text, m))
     words = "|".join(NUMBER_WORDS)
     m = re.search(rf"\b(?:score\s*(?:is|of|:)?\s*)({words})\b|\b({words})\s*(?:/|out of)\s*(?:10|ten)\b", text, re.I)
     if m:
@@ -122,14 +122,16 @@ def parse_choice(text: str, choices: list[str]) -> int | None:
     if not choices:
         return None
     letters = choice_letters(len(choices))
-    cleaned = text.strip()
+    lower = letters.lower()
+    cleaned = re.sub(r"[*_`]", "", text).strip()
     patterns = [
-        rf"(?:answer|option|choice)\s*(?:is|:)?\s*\(?\**([{letters}])\**\)?(?![A-Za-z])",
+        rf"(?i:answer|option|choice)\s*(?i:is|:)?\s*\(?([{letters}])\)?(?![A-Za-z])",
+        rf"(?i:answer|option|choice)\s*(?i:is|:)?\s*\(?([{lower}])\)?\s*(?:[.)]|$)",
         rf"^\(?([{letters}])\)?(?:[.):\s]|$)",
         rf"\(([{letters}])\)",
     ]
     for pattern in patterns:
-        m = re.search(pattern, cleaned, re.I | re.M) if pattern.startswith("(?:") else re.search(pattern, cleaned, re.M)
+        m = re.search(pattern, cleaned, re.M)
         if m:
             return letters.index(m.group(1).upper())
     lowered = cleaned.lower()

@@ -49,7 +49,13 @@ def run(
     """Run the graph once; returns the final state plus per-node timings (``node_seconds``)."""
     ctx = make_context(context)
     graph = build_graph(models=models, reasoning_only=reasoning_only)
-    inputs = {"video": str(video), "question": question, "audio": str(audio) if audio else None, "choices": choices or None, "sample_id": sample_id}
+    inputs = {
+        "video": str(video),
+        "question": question,
+        "audio": str(audio) if audio else None,
+        "choices": choices or None,
+        "sample_id": sample_id,
+    }
     result: dict[str, Any] = {}
     node_seconds: dict[str, float] = {}
     start = last = time.perf_counter()

@@ -6,12 +6,13 @@ from typing import Any
 
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import BaseMessage
+from pydantic import Field
 
 
 class RecordingFakeChat(FakeListChatModel):
     """``FakeListChatModel`` (replies in order, cycling) that keeps every prompt it received."""
 
-    seen: list[list[BaseMessage]] = []
+    seen: list[list[BaseMessage]] = Field(default_factory=list)
 
     def _call(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any) -> str:
         self.seen.append(list(messages))

@@ -96,7 +96,7 @@ def analyse(wave_: np.ndarray, sample_rate: int = SAMPLE_RATE, window_s: float =
 
     silences: list[tuple[float, float]] = []
     start = None
-    for i, level in enumerate(loud + [0.0]):
+    for i, level in enumerate([*loud, 0.0]):
         if level < SILENCE_DBFS and start is None:
             start = i
         elif level >= SILENCE_DBFS and start is not None:

@@ -29,7 +29,17 @@ def colour_name(rgb: tuple[float, float, float]) -> str:
     if s < 0.18:
         return "gray"
     hue = h * 360
-    for limit, name in ((15, "red"), (40, "orange"), (70, "yellow"), (160, "green"), (200, "cyan"), (255, "blue"), (290, "purple"), (335, "pink"), (360, "red")):
+    for limit, name in (
+        (15, "red"),
+        (40, "orange"),
+        (70, "yellow"),
+        (160, "green"),
+        (200, "cyan"),
+        (255, "blue"),
+        (290, "purple"),
+        (335, "pink"),
+        (360, "red"),
+    ):
         if hue < limit:
             return name
     return "red"
@@ -38,7 +48,7 @@ def colour_name(rgb: tuple[float, float, float]) -> str:
 def note_name(hz: float) -> str:
     if hz <= 0:
         return "?"
-    midi = int(round(69 + 12 * np.log2(hz / 440.0)))
+    midi = round(69 + 12 * np.log2(hz / 440.0))
     return f"{NOTE_NAMES[midi % 12]}{midi // 12 - 1}"
 
 
@@ -80,9 +90,9 @@ def render_digest(info: MediaInfo, scan: KeyframeScan | None, audio: AudioAnalys
             lines.append("Warning: the video stream is truncated; only the decodable part was measured.")
         lines.append("Keyframes (time: dominant colour, mean RGB, brightness 0-1, similarity to previous sample):")
         times = scan.times
-        for k, i in enumerate(scan.keyframe_indices):
+        for _k, i in enumerate(scan.keyframe_indices):
             s = scan.samples[i]
-            r, g, b = (int(round(c)) for c in s.mean_rgb)
+            r, g, b = (round(c) for c in s.mean_rgb)
             change = mean_abs_diff(scan.samples[i - 1].thumb, s.thumb) if i > 0 else 0.0
             cut = " [scene change]" if i > 0 and is_cut(scan.ssim_to_prev[i], change) else ""
             lines.append(
@@ -91,7 +101,11 @@ def render_digest(info: MediaInfo, scan: KeyframeScan | None, audio: AudioAnalys
             )
         end = scan.samples[-1].time_s
         bounds = [*times, end]
-        motion = [f"{_fmt_t(bounds[k])}-{_fmt_t(bounds[k + 1])}: {motion_energy(scan, bounds[k], bounds[k + 1])}" for k in range(len(times)) if bounds[k + 1] > bounds[k]]
+        motion = [
+            f"{_fmt_t(bounds[k])}-{_fmt_t(bounds[k + 1])}: {motion_energy(scan, bounds[k], bounds[k + 1])}"
+            for k in range(len(times))
+            if bounds[k + 1] > bounds[k]
+        ]
         if motion:
             lines.append("Motion energy (mean frame difference 0-1): " + "; ".join(motion) + ".")
     if audio is None:
@@ -109,5 +123,8 @@ def render_digest(info: MediaInfo, scan: KeyframeScan | None, audio: AudioAnalys
             segs = [f"{_fmt_t(s)}-{_fmt_t(e)} ~{f:g} Hz ({note_name(f)})" for s, e, f in audio.pitch_segments[:8]]
             more = f" (+{len(audio.pitch_segments) - 8} more)" if len(audio.pitch_segments) > 8 else ""
             lines.append("Dominant pitch: " + "; ".join(segs) + more + ".")
-        lines.append(f"Spectral centroid: {audio.centroid_hz:g} Hz. Onset rate: {audio.onset_rate_hz:g}/s" + (f", tempo ~{audio.tempo_bpm:g} BPM." if audio.tempo_bpm else "."))
+        lines.append(
+            f"Spectral centroid: {audio.centroid_hz:g} Hz. Onset rate: {audio.onset_rate_hz:g}/s"
+            + (f", tempo ~{audio.tempo_bpm:g} BPM." if audio.tempo_bpm else ".")
+        )
     return "\n".join(lines)

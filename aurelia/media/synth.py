@@ -47,7 +47,7 @@ def make_clip(
             aus.layout = "mono"
         n = 0
         for seg in segments:
-            for k in range(int(round(seg.seconds * fps))):
+            for k in range(round(seg.seconds * fps)):
                 img = np.empty((h, w, 3), np.uint8)
                 img[:] = seg.color
                 if seg.motion:
@@ -67,7 +67,7 @@ def make_clip(
 
 
 def tone(seg: Segment, sample_rate: int) -> np.ndarray:
-    t = np.arange(int(round(seg.seconds * sample_rate))) / sample_rate
+    t = np.arange(round(seg.seconds * sample_rate)) / sample_rate
     if seg.tone_hz is None:
         return np.zeros_like(t, dtype=np.float32)
     wave_ = 0.5 * np.sin(2 * np.pi * seg.tone_hz * t)

@@ -64,7 +64,9 @@ class ChatHFLocal(BaseChatModel):
     def _llm_type(self) -> str:
         return "hf-local"
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any
+    ) -> ChatResult:
         import torch
 
         tokenizer, model = load_causal_lm(self.model_name)

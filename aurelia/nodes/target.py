@@ -30,7 +30,9 @@ def target_prompt(question: str, choices: list[str] | None, reasoning: dict | No
         instruction = f"Answer with the letter of the correct choice ({', '.join(letters)}) only."
     else:
         instruction = "Answer with a short phrase."
-    return render("target", question=question, choices=format_choices(choices), reasoning=injection_text(reasoning, mode), instruction=instruction)
+    return render(
+        "target", question=question, choices=format_choices(choices), reasoning=injection_text(reasoning, mode), instruction=instruction
+    )
 
 
 def read_answer(text: str, choices: list[str] | None) -> tuple[str | None, str | None]:
@@ -62,6 +64,11 @@ def make_target(models: Models):
             "parsed": answer is not None,
         }
         iteration = len(state.get("iterations") or [])
-        return {"answer": answer, "answer_choice": letter, "target": info, "calls": [call_record("target", iteration, rm, result, received)]}
+        return {
+            "answer": answer,
+            "answer_choice": letter,
+            "target": info,
+            "calls": [call_record("target", iteration, rm, result, received)],
+        }
 
     return target

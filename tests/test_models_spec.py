@@ -1,0 +1,60 @@
+"""Model strings: parsing, modalities, keys and clear errors (nothing is loaded here)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from aurelia.errors import MissingAPIKeyError, ModelConfigError
+from aurelia.models.registry import validate_model_string
+from aurelia.models.spec import parse_model_string
+
+
+def test_known_forms():
+    assert parse_model_string("local").provider == "local"
+    g = parse_model_string("google_genai:gemini-2.5-pro")
+    assert g.provider == "google_genai" and {"video", "audio"} <= g.modalities
+    o = parse_model_string("openai:gpt-4o")
+    assert o.modalities == {"text", "image"}
+    assert parse_model_string("openai:gpt-4o-audio-preview").modalities == {"text", "audio"}
+    assert parse_model_string("anthropic:claude-sonnet-4-5").modalities == {"text", "image"}
+    assert parse_model_string("ollama:llama3.2").modalities == {"text"}
+    hf = parse_model_string("hf:Qwen/Qwen2.5-Omni-3B")
+    assert (hf.provider, hf.name) == ("hf", "Qwen/Qwen2.5-Omni-3B")
+    url = parse_model_string("http://localhost:8000/v1?model=Qwen/Qwen2.5-Omni-7B#video+audio")
+    assert url.provider == "openai_compatible" and url.base_url == "http://localhost:8000/v1"
+    assert url.name == "Qwen/Qwen2.5-Omni-7B" and url.modalities == {"text", "video", "audio"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        ("", "empty model string"),
+        ("gpt4", "unknown model string"),
+        ("nosuch:model", "unknown model provider 'nosuch'"),
+        ("openai:", "names no model"),
+        ("http://localhost:8000/v1", "needs ?model="),
+        ("openai:gpt-4o#smell", "unknown modality"),
+    ],
+)
+def test_bad_model_strings(raw, needle):
+    with pytest.raises(ModelConfigError, match=re.escape(needle)):
+        parse_model_string(raw)
+
+
+def test_missing_api_key_names_the_variable(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(MissingAPIKeyError, match="OPENAI_API_KEY"):
+        validate_model_string("openai:gpt-4o")
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    with pytest.raises(MissingAPIKeyError, match="GOOGLE_API_KEY or GEMINI_API_KEY"):
+        validate_model_string("google_genai:gemini-2.5-flash")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert validate_model_string("openai:gpt-4o").name == "gpt-4o"
+
+
+def test_missing_gguf_file(tmp_path):
+    with pytest.raises(ModelConfigError, match="GGUF file not found"):
+        validate_model_string(f"gguf:{tmp_path / 'nope.gguf'}")

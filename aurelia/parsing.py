@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from aurelia.schemas import Evaluation, Reasoning, Step
+from aurelia.schemas import MAX_STEPS, Evaluation, Reasoning, Step
 
 NUMBER_WORDS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten".split())}
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -93,7 +93,7 @@ def parse_reasoning(text: str) -> Reasoning | None:
             else:
                 steps.append(Step(step=str(item), answer=""))
         if steps:
-            return Reasoning(steps=steps[:8], final_answer=str(data.get("final_answer", data.get("answer", ""))))
+            return Reasoning(steps=steps[:MAX_STEPS], final_answer=str(data.get("final_answer", data.get("answer", ""))))
     final = ""
     m = re.search(r"final answer\s*[:\-]\s*(.+)", text, re.I)
     if m:
@@ -110,7 +110,7 @@ def parse_reasoning(text: str) -> Reasoning | None:
             steps[-1] = Step(step=steps[-1].step, answer=line.split(":", 1)[1].strip())
     if not steps:
         return None
-    return Reasoning(steps=steps[:8], final_answer=final)
+    return Reasoning(steps=steps[:MAX_STEPS], final_answer=final)
 
 
 def choice_letters(n: int) -> str:

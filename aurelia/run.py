@@ -15,6 +15,7 @@ from aurelia.graph.builder import build_graph
 from aurelia.graph.context import Context, validate_context
 from aurelia.models.registry import RoleModel
 
+INTERNAL_KEYS = {"draft_reasoning", "draft_reasoning_status", "draft_caption", "feedback"}
 SAMPLE_QUESTION = "What colour is the screen while the audio is silent?"
 SAMPLE_CHOICES = ["red", "blue", "green", "black"]
 
@@ -66,7 +67,7 @@ def run(
                 node_seconds[node] = round(node_seconds.get(node, 0.0) + now - last, 3)
             last = now
         else:
-            result = dict(chunk)
+            result = {k: v for k, v in chunk.items() if k not in INTERNAL_KEYS}
     result["node_seconds"] = node_seconds
     result["total_seconds"] = round(time.perf_counter() - start, 3)
     result["context"] = {f.name: getattr(ctx, f.name) for f in fields(Context)}

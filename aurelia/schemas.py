@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+MAX_STEPS = 6
+
 
 class Step(BaseModel):
     step: str = Field(description="One reasoning step: what to look at or listen for, grounded in the media.")
@@ -13,7 +15,7 @@ class Step(BaseModel):
 class Reasoning(BaseModel):
     """Step-by-step reasoning: steps, an answer per step, and a final answer."""
 
-    steps: list[Step] = Field(description="3 to 6 reasoning steps, in order.", min_length=1, max_length=8)
+    steps: list[Step] = Field(description="3 to 5 reasoning steps, in order.", min_length=1, max_length=MAX_STEPS)
     final_answer: str = Field(description="The answer to the question that the steps support.")
 
 

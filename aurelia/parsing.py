@@ -43,7 +43,7 @@ def extract_json(text: str) -> dict | None:
     fenced = re.findall(r"```(?:json)?\s*(\{.*?\})\s*```", text, re.S)
     for cand in [*fenced, *_balanced_objects(text)]:
         try:
-            value = json.loads(cand)
+            value = json.loads(cand, strict=False)
         except json.JSONDecodeError:
             continue
         if isinstance(value, dict):

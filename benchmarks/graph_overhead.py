@@ -60,7 +60,9 @@ def main() -> int:
             seconds, n = timed_run(fake_graph, clip, args.iterations)
             fake_times.append(seconds / n)
         overhead = statistics.median(fake_times)
-        print(f"graph overhead with instant fake models: {overhead * 1000:.1f} ms/iteration (median of {args.repeats} runs, T={args.iterations})")
+        print(
+            f"graph overhead with instant fake models: {overhead * 1000:.1f} ms/iteration (median of {args.repeats} runs, T={args.iterations})"
+        )
         if args.skip_local:
             return 0
         local_graph = build_graph()

@@ -70,6 +70,22 @@ def message_text(message: BaseMessage) -> str:
     return "\n".join(parts)
 
 
+MAX_STRING_CHARS = 240
+
+
+def bounded_schema(node: Any, max_chars: int = MAX_STRING_CHARS) -> Any:
+    """Copy of a JSON schema whose strings have a maxLength, so that constrained decoding of a
+    small model cannot run past ``max_tokens`` inside one string and leave invalid JSON."""
+    if isinstance(node, dict):
+        out = {k: bounded_schema(v, max_chars) for k, v in node.items()}
+        if out.get("type") == "string" and "maxLength" not in out:
+            out["maxLength"] = max_chars
+        return out
+    if isinstance(node, list):
+        return [bounded_schema(v, max_chars) for v in node]
+    return node
+
+
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "user"}
 
 
@@ -133,10 +149,10 @@ class ChatLlamaCpp(BaseChatModel):
 
     def with_structured_output(self, schema: type[BaseModel], *, include_raw: bool = False, **kwargs: Any):
         """JSON-schema constrained decoding, parsed into ``schema``."""
-        bound = self.bind(response_format={"type": "json_object", "schema": schema.model_json_schema()})
+        bound = self.bind(response_format={"type": "json_object", "schema": bounded_schema(schema.model_json_schema())})
 
         def parse(message: AIMessage) -> BaseModel:
-            return schema.model_validate(json.loads(message_text(message)))
+            return schema.model_validate(json.loads(message_text(message), strict=False))
 
         if not include_raw:
             return bound | RunnableLambda(parse)

@@ -30,10 +30,11 @@ def _fail(exc: AureliaError) -> None:
 
 def _print_result(result: dict[str, Any]) -> None:
     table = Table(title="Iterations")
-    for col in ("#", "score", "caption", "evaluator"):
+    for col in ("#", "score", "seconds", "caption", "evaluator"):
         table.add_column(col, overflow="fold")
     for it in result.get("iterations", []):
-        table.add_row(str(it["iteration"]), str(it["score"]), it["caption"][:160], it["rationale"][:120])
+        seconds = sum(it.get("seconds", {}).values())
+        table.add_row(str(it["iteration"]), str(it["score"]), f"{seconds:.1f}", it["caption"][:160], it["rationale"][:120])
     console.print(table)
     console.print(f"stop reason: {result.get('stop_reason')}   best iteration: {result.get('best_iteration')}")
     console.print("[bold]r*[/bold]")

@@ -197,3 +197,19 @@ def test_state_holds_references_not_bytes(clip):
     assert len(blob) < 20_000
     assert "base64" not in blob and "/9j/" not in blob  # no JPEG payloads
     assert out["media"]["sha256"] and out["media"]["video"] == str(clip)
+
+
+def test_iterations_record_latency_per_role(clip):
+    out = run_graph(
+        clip,
+        generator=fake(reasoning("a")),
+        summarizer=fake("c"),
+        evaluator=fake(evaluation(2)),
+        target=fake("A"),
+        threshold=9,
+        max_iterations=2,
+    )
+    for it in out["iterations"]:
+        assert set(it["seconds"]) == {"generator", "summarizer", "evaluator"}
+        assert all(v >= 0 for v in it["seconds"].values())
+    assert [c["role"] for c in out["calls"]].count("generator") == 2

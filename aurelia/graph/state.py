@@ -28,6 +28,8 @@ class Iteration(TypedDict):
     rationale: str
     status: dict[str, str]  # per role: structured / parsed / repaired / failed
     feedback_in: str | None
+    seconds: dict[str, float]  # per role, this iteration
+    usage: dict[str, int]  # tokens summed over this iteration's calls (when reported)
 
 
 class CallRecord(TypedDict):

@@ -15,6 +15,14 @@ from aurelia.prompts import render
 from aurelia.schemas import Evaluation
 
 
+def sum_usage(calls: list[dict]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for call in calls:
+        for key, value in call["usage"].items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
 def best_index(iterations: list[Iteration]) -> int:
     """Index of the highest score; the earliest wins ties."""
     return max(range(len(iterations)), key=lambda i: (iterations[i]["score"], -i))
@@ -45,6 +53,8 @@ def make_evaluator(models: Models):
             rationale = result.value.rationale
             if score != raw_score:
                 rationale += f" (score {raw_score} clamped to {score})"
+        this_call = call_record("evaluator", iteration, rm, result, received)
+        calls = [c for c in state.get("calls") or [] if c["iteration"] == iteration and c["role"] != "feedback"] + [this_call]
         record: Iteration = {
             "iteration": iteration,
             "reasoning": state["draft_reasoning"],
@@ -54,6 +64,8 @@ def make_evaluator(models: Models):
             "rationale": rationale,
             "status": {"generator": state.get("draft_reasoning_status", "structured"), "evaluator": result.status},
             "feedback_in": state.get("feedback"),
+            "seconds": {c["role"]: c["seconds"] for c in calls},
+            "usage": sum_usage(calls),
         }
         everything = [*previous, record]
         best = best_index(everything)
@@ -61,7 +73,7 @@ def make_evaluator(models: Models):
         get_stream_writer()({"iteration": iteration, "score": score, "best_iteration": best + 1, "stop_reason": reason})
         return {
             "iterations": [record],
-            "calls": [call_record("evaluator", iteration, rm, result, received)],
+            "calls": [this_call],
             "best_iteration": best + 1,
             "reasoning_star": everything[best]["reasoning"],
             "stop_reason": reason,

@@ -103,13 +103,14 @@ def run_cmd(
 @app.command()
 def demo(
     max_iterations: Annotated[int, typer.Option(help="T for the demo.")] = 3,
+    threshold: Annotated[int | None, typer.Option(help="τ (default 6); raise it to watch the loop iterate.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
 ) -> None:
     """Run the whole pipeline on the bundled sample clip with the embedded offline model."""
     clip = sample_clip()
     if not as_json:
         console.print(f"clip: {clip.name}  question: {SAMPLE_QUESTION}  choices: {SAMPLE_CHOICES}", highlight=False)
-    _execute(clip, SAMPLE_QUESTION, None, SAMPLE_CHOICES, as_json, False, max_iterations=max_iterations)
+    _execute(clip, SAMPLE_QUESTION, None, SAMPLE_CHOICES, as_json, False, max_iterations=max_iterations, threshold=threshold)
 
 
 def main() -> None:

@@ -6,17 +6,20 @@ The state holds references (paths, hashes, measured digest), never media bytes.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, NotRequired, TypedDict
+from typing import Annotated, Any, NotRequired
+
+from pydantic import Field
+from typing_extensions import TypedDict  # pydantic (Studio schemas) needs it on Python < 3.12
 
 
 class InputState(TypedDict):
     """What a caller provides."""
 
-    video: str
-    question: str
-    audio: NotRequired[str | None]
-    choices: NotRequired[list[str] | None]
-    sample_id: NotRequired[str | None]
+    video: Annotated[str, Field(description="Path to the video file (its audio track is used unless `audio` is given).")]
+    question: Annotated[str, Field(description="The question about the video and its sound.")]
+    audio: NotRequired[Annotated[str | None, Field(description="Optional separate audio file, e.g. for a silent video.")]]
+    choices: NotRequired[Annotated[list[str] | None, Field(description="Optional answer choices; the target answers with a letter.")]]
+    sample_id: NotRequired[Annotated[str | None, Field(description="Optional id, carried into results and traces.")]]
 
 
 class Iteration(TypedDict):
@@ -42,34 +45,24 @@ class CallRecord(TypedDict):
     status: str
 
 
-class State(InputState, total=False):
+class OutputState(TypedDict, total=False):
+    """What a finished run returns (reasoning-only runs leave the answer fields empty)."""
+
     media: dict[str, Any]
     iterations: Annotated[list[Iteration], operator.add]
     calls: Annotated[list[CallRecord], operator.add]
+    best_iteration: int
+    reasoning_star: dict[str, Any]
+    stop_reason: str | None
+    answer: str | None
+    answer_choice: str | None
+    target: dict[str, Any]
+
+
+class State(InputState, OutputState, total=False):
+    """Internal state: the output plus the current iteration's drafts and pending feedback."""
+
     draft_reasoning: dict[str, Any]
     draft_reasoning_status: str
     draft_caption: str
     feedback: str | None
-    best_iteration: int
-    reasoning_star: dict[str, Any]
-    stop_reason: str | None
-    answer: str | None
-    answer_choice: str | None
-    target: dict[str, Any]
-
-
-class OutputState(TypedDict, total=False):
-    """What a finished run returns (reasoning-only runs leave the answer fields empty)."""
-
-    sample_id: str | None
-    question: str
-    choices: list[str] | None
-    media: dict[str, Any]
-    iterations: list[Iteration]
-    calls: list[CallRecord]
-    best_iteration: int
-    reasoning_star: dict[str, Any]
-    stop_reason: str | None
-    answer: str | None
-    answer_choice: str | None
-    target: dict[str, Any]

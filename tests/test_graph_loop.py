@@ -213,3 +213,26 @@ def test_iterations_record_latency_per_role(clip):
         assert set(it["seconds"]) == {"generator", "summarizer", "evaluator"}
         assert all(v >= 0 for v in it["seconds"].values())
     assert [c["role"] for c in out["calls"]].count("generator") == 2
+
+
+def test_async_invoke_and_iteration_stream(clip):
+    import asyncio
+
+    graph = build_graph(
+        models={
+            "generator": fake(reasoning("a")),
+            "summarizer": fake("c"),
+            "evaluator": fake(evaluation(3), evaluation(7)),
+            "target": fake("A"),
+        }
+    )
+
+    async def go():
+        events = []
+        async for mode, chunk in graph.astream({"video": str(clip), "question": "q?"}, context=Context(), stream_mode=["custom", "values"]):
+            if mode == "custom":
+                events.append(chunk)
+        return events
+
+    events = asyncio.run(go())
+    assert [(e["iteration"], e["score"], e["stop_reason"]) for e in events] == [(1, 3, None), (2, 7, "threshold")]

@@ -163,7 +163,9 @@ class _Sampler:
         ssim, diff, hist = 1.0, 0.0, 0.0
         if self.prev is not None and self.prev.shape == thumb.shape:
             ssim, diff, hist = global_ssim(self.prev, thumb), mean_abs_diff(self.prev, thumb), hist_distance(self.prev, thumb)
-        self.samples.append(FrameSample(t, (float(mean[0]), float(mean[1]), float(mean[2])), ssim, diff, hist, thumb if self.keep_thumbs else None))
+        self.samples.append(
+            FrameSample(t, (float(mean[0]), float(mean[1]), float(mean[2])), ssim, diff, hist, thumb if self.keep_thumbs else None)
+        )
         self.prev, self.last_t = thumb, t
         self.next_t = (int(t / self.step + 1e-6) + 1) * self.step
 
@@ -268,7 +270,11 @@ def _scan_in_order(container, stream, sampler: _Sampler, kf_interval: float) -> 
 def _scan_keyframes_only(container, stream, sampler: _Sampler, duration: float, min_samples: int, kf_interval: float) -> tuple[bool, int]:
     """Fast mode: decode only keyframe packets (one per sample step), then top up coverage with seeks."""
     stream.codec_context.skip_frame = "NONKEY"
-    wanted = (p for p in container.demux(stream) if p.size == 0 or (p.is_keyframe and p.pts is not None and sampler.wants(float(p.pts * stream.time_base))))
+    wanted = (
+        p
+        for p in container.demux(stream)
+        if p.size == 0 or (p.is_keyframe and p.pts is not None and sampler.wants(float(p.pts * stream.time_base)))
+    )
     for frame, t in _frames(wanted, stream):
         sampler.decoded += 1
         if t is not None and sampler.wants(t):
@@ -293,7 +299,14 @@ def _relink(samples: list[FrameSample]) -> list[FrameSample]:
             out.append(s)
     if all(s.thumb is not None for s in out):
         out = [
-            FrameSample(s.time_s, s.mean_rgb, global_ssim(p.thumb, s.thumb), mean_abs_diff(p.thumb, s.thumb), hist_distance(p.thumb, s.thumb), s.thumb)
+            FrameSample(
+                s.time_s,
+                s.mean_rgb,
+                global_ssim(p.thumb, s.thumb),
+                mean_abs_diff(p.thumb, s.thumb),
+                hist_distance(p.thumb, s.thumb),
+                s.thumb,
+            )
             if p is not None
             else s
             for p, s in zip([None, *out[:-1]], out, strict=True)
@@ -333,7 +346,15 @@ def scan_keyframes(path: str | os.PathLike, max_frames: int = 5, sample_fps: flo
     result = scan(path, sample_fps=sample_fps, mode=mode, min_samples=max(5, max_frames))
     ssim, indices = choose_keyframes(result.samples, max_frames)
     return KeyframeScan(
-        result.samples, ssim, indices, result.truncated, result.mode, result.decoded_frames, result.seeks, result.end_s, result.stated_duration_s
+        result.samples,
+        ssim,
+        indices,
+        result.truncated,
+        result.mode,
+        result.decoded_frames,
+        result.seeks,
+        result.end_s,
+        result.stated_duration_s,
     )
 
 

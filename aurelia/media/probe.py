@@ -165,7 +165,7 @@ def _is_vfr(container, stream) -> bool:
 
 
 def _normalise_rotation(deg: float | None) -> int:
-    return int(round((deg or 0) / 90.0)) * 90 % 360
+    return round((deg or 0) / 90.0) * 90 % 360
 
 
 def _probe_video(container, vs, container_duration: float, path: str) -> VideoInfo:

@@ -49,7 +49,7 @@ def frames_of(segments: list[Segment], w: int, h: int, fps: float) -> Iterator[n
         base = np.empty((h, w, 3), np.int16)
         base[:] = seg.color
         tex = _texture(seg, w, h) if seg.texture else None
-        for k in range(int(round(seg.seconds * fps))):
+        for k in range(round(seg.seconds * fps)):
             img = base
             if tex is not None:
                 dx = (k * 2) % 16
@@ -120,7 +120,7 @@ def make_clip(
 
 
 def tone(seg: Segment, sample_rate: int) -> np.ndarray:
-    t = np.arange(int(round(seg.seconds * sample_rate))) / sample_rate
+    t = np.arange(round(seg.seconds * sample_rate)) / sample_rate
     if seg.tone_hz is None:
         return np.zeros_like(t, dtype=np.float32)
     wave_ = 0.5 * np.sin(2 * np.pi * seg.tone_hz * t)

@@ -32,6 +32,7 @@ THUMB_WIDTH = 64
 SCENE_SSIM = 0.6
 MIN_CUT_DIFF = 0.03  # mean absolute thumbnail change (0-1) below which a low SSIM is local motion
 MIN_CUT_HIST = 0.25  # colour-histogram distance (0-1) below which a low SSIM is motion, not a new shot
+STRONG_CUT_HIST = 0.5
 HIST_BINS = 16
 MAX_SAMPLES = 600
 DEFAULT_KEYFRAME_INTERVAL_S = 4.0  # assumed when the container has no index to tell
@@ -114,9 +115,16 @@ def hist_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def is_cut(ssim: float, change: float, threshold: float = SCENE_SSIM, hist: float | None = None) -> bool:
-    """A scene change: structure differs (SSIM below threshold), enough of the frame changed, and
-    (when known) the colour distribution changed too, so camera or texture motion is not a cut."""
-    return ssim < threshold and change >= MIN_CUT_DIFF and (hist is None or hist >= MIN_CUT_HIST)
+    """A scene change: structure differs (SSIM below threshold) and enough of the frame changed, and
+    (when known) the colour distribution changed too, so camera or texture motion is not a cut.
+
+    A wholesale colour change (histogram distance >= 0.5) is a cut even when SSIM, which on flat
+    frames only compares mean levels, stays above the threshold."""
+    if change < MIN_CUT_DIFF:
+        return False
+    if hist is None:
+        return ssim < threshold
+    return hist >= MIN_CUT_HIST and (ssim < threshold or hist >= STRONG_CUT_HIST)
 
 
 def sample_is_cut(s: FrameSample, threshold: float = SCENE_SSIM) -> bool:

@@ -142,6 +142,28 @@ def _db(x: np.ndarray | float) -> np.ndarray | float:
     return 20 * np.log10(np.maximum(x, 1e-9))
 
 
+class _Column:
+    """A float32 column that grows by doubling: a few bytes per analysis frame, no per-chunk objects."""
+
+    def __init__(self) -> None:
+        self.data = np.zeros(1024, np.float32)
+        self.size = 0
+
+    def extend(self, values: np.ndarray) -> None:
+        end = self.size + values.size
+        if end > self.data.size:
+            self.data = np.resize(self.data, max(end, 2 * self.data.size))
+        self.data[self.size : end] = values
+        self.size = end
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.data[: self.size].astype(np.float64)
+
+
+BATCH = FFT_SIZE + 31 * HOP  # analyse in batches of 32 frames (about 1 s), not per decoded chunk
+
+
 class AudioAnalyser:
     """Streaming measurements: feed chunks in order, then call :meth:`result`."""
 
@@ -158,11 +180,7 @@ class AudioAnalyser:
         self.band = (self.freqs >= 50) & (self.freqs <= 4000)
         self.prev_logmag: np.ndarray | None = None
         self.prev_db = -180.0
-        self.frame_db: list[np.ndarray] = []
-        self.frame_f0: list[np.ndarray] = []
-        self.frame_energy: list[np.ndarray] = []
-        self.frame_centroid: list[np.ndarray] = []
-        self.frame_flux: list[np.ndarray] = []
+        self.frame_db, self.frame_f0, self.frame_energy, self.frame_centroid, self.frame_flux = (_Column() for _ in range(5))
 
     def feed(self, chunk: np.ndarray) -> None:
         x = chunk.astype(np.float64)
@@ -184,25 +202,30 @@ class AudioAnalyser:
 
     def _frames(self, final: bool) -> None:
         if final:
-            need = FFT_SIZE if self.buf.size == 0 else FFT_SIZE + (-(self.buf.size - FFT_SIZE) % HOP if self.buf.size > FFT_SIZE else 0)
-            self.buf = np.pad(self.buf, (0, max(0, need - self.buf.size)))
-        if self.buf.size < FFT_SIZE:
+            # the frame grid depends only on the total length: frames start every HOP while any signal remains
+            total = 1 if self.n <= FFT_SIZE else -(-(self.n - FFT_SIZE) // HOP) + 1
+            remaining = total - self.frame_db.size
+            if remaining <= 0:
+                return
+            need = (remaining - 1) * HOP + FFT_SIZE
+            self.buf = np.pad(self.buf, (0, max(0, need - self.buf.size)))[:need]
+        if self.buf.size < (FFT_SIZE if final else BATCH):
             return
         count = (self.buf.size - FFT_SIZE) // HOP + 1
         frames = np.lib.stride_tricks.sliding_window_view(self.buf, FFT_SIZE)[::HOP][:count]
         rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
         mag = np.abs(np.fft.rfft(frames * self.hann, axis=1))
-        self.frame_db.append(_db(rms))
-        self.frame_energy.append(mag.sum(axis=1))
-        self.frame_centroid.append(mag @ self.freqs)
-        self.frame_f0.append(self._dominant(mag))
+        level = _db(rms)
+        self.frame_db.extend(level)
+        self.frame_energy.extend(mag.sum(axis=1))
+        self.frame_centroid.extend(mag @ self.freqs)
+        self.frame_f0.extend(self._dominant(mag))
         logmag = np.log1p(100 * mag)
         prev = logmag[:1] if self.prev_logmag is None else self.prev_logmag
         flux = np.maximum(np.diff(np.vstack([prev, logmag]), axis=0), 0).sum(axis=1)
         # only where the level rises: an abrupt stop splatters energy across bins but is not an onset
-        level = self.frame_db[-1]
         prev_level = np.concatenate([[self.prev_db], level[:-1]])
-        self.frame_flux.append(np.where(level > prev_level + 0.5, flux, 0.0))
+        self.frame_flux.extend(np.where(level > prev_level + 0.5, flux, 0.0))
         self.prev_logmag, self.prev_db = logmag[-1:], float(level[-1])
         self.buf = self.buf[count * HOP :]
 
@@ -226,11 +249,8 @@ class AudioAnalyser:
             return AudioAnalysis(duration_s=0.0, rms_dbfs=-180.0, peak_dbfs=-180.0, window_s=self.window_s)
         counts = [min(self.win, self.n - k * self.win) for k in range(len(self.window_sq))]
         loud = [round(float(_db(np.sqrt(s / max(c, 1)))), 1) for s, c in zip(self.window_sq, counts, strict=True)]
-        db = np.concatenate(self.frame_db)
-        f0 = np.concatenate(self.frame_f0)
-        energy = np.concatenate(self.frame_energy)
-        centroid_num = np.concatenate(self.frame_centroid)
-        flux = np.concatenate(self.frame_flux)
+        db, f0, energy = self.frame_db.values, self.frame_f0.values, self.frame_energy.values
+        centroid_num, flux = self.frame_centroid.values, self.frame_flux.values
         voiced = energy > energy.max() * 1e-3 if energy.size and energy.max() > 0 else np.zeros(energy.size, bool)
         centroid = float(centroid_num[voiced].sum() / max(energy[voiced].sum(), 1e-9)) if voiced.any() else 0.0
         onsets, tempo = _onsets_and_tempo(flux, db, self.sr)

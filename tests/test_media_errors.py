@@ -22,7 +22,9 @@ def _bad_files(tmp_path):
     (tmp_path / "subs.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhello\n")
     (tmp_path / "a_dir.mp4").mkdir()
     good = make_clip(tmp_path / "good.mp4", RGB)
-    wide = make_clip(tmp_path / "wide.mkv", [Segment(0.2, (200, 0, 0))], size=(20000, 16), video_codec="mjpeg", pix_fmt="yuvj420p", audio_codec=None)
+    wide = make_clip(
+        tmp_path / "wide.mkv", [Segment(0.2, (200, 0, 0))], size=(20000, 16), video_codec="mjpeg", pix_fmt="yuvj420p", audio_codec=None
+    )
     return {
         "empty.mp4": "empty (0 bytes)",
         "random.mp4": "not a readable media file",

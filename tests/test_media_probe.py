@@ -24,7 +24,14 @@ AV_CASES = [
     ("ogg", dict(video_codec="vp8", audio_codec="vorbis"), "vp8", "vorbis"),
     ("mov", dict(video_codec="mjpeg", pix_fmt="yuvj420p", audio_codec="pcm_s16le"), "mjpeg", "pcm_s16le"),
 ]
-AUDIO_CASES = [("wav", "pcm_s16le", 16_000), ("flac", "flac", 44_100), ("mp3", "libmp3lame", 44_100), ("ogg", "vorbis", 44_100), ("opus", "libopus", 48_000), ("m4a", "aac", 44_100)]
+AUDIO_CASES = [
+    ("wav", "pcm_s16le", 16_000),
+    ("flac", "flac", 44_100),
+    ("mp3", "libmp3lame", 44_100),
+    ("ogg", "vorbis", 44_100),
+    ("opus", "libopus", 48_000),
+    ("m4a", "aac", 44_100),
+]
 
 
 @pytest.mark.parametrize(("ext", "kw", "vcodec", "acodec"), AV_CASES, ids=[c[0] for c in AV_CASES])

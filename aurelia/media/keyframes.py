@@ -50,6 +50,7 @@ class FrameSample:
     ssim_to_prev: float = 1.0
     diff_to_prev: float = 0.0
     hist_to_prev: float = 0.0
+    cut_at: float | None = None  # when this sample follows a cut: the first frame of the new shot, if every frame between was seen
     thumb: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
@@ -76,8 +77,12 @@ class KeyframeScan:
 
     @property
     def cut_times(self) -> list[float]:
-        """Best estimate of each scene change: the midpoint of its interval (error at most half a sample step)."""
-        return [round((a + b) / 2, 3) for a, b in self.cut_intervals]
+        """Each scene change: the first frame of the new shot when every frame was decoded (frame-accurate),
+        else the midpoint of its sample interval (error at most half a sample step)."""
+        return [round(b.cut_at if b.cut_at is not None else (a.time_s + b.time_s) / 2, 3) for a, b in self._cut_pairs()]
+
+    def _cut_pairs(self) -> list[tuple[FrameSample, FrameSample]]:
+        return [(a, b) for a, b in zip(self.samples, self.samples[1:], strict=False) if sample_is_cut(b)]
 
 
 def global_ssim(a: np.ndarray, b: np.ndarray) -> float:
@@ -159,6 +164,22 @@ class _Sampler:
         self.next_t = float("-inf")
         self.decoded = 0
         self.last_t = -1.0
+        self.prev_sig: np.ndarray | None = None
+        self.jump: tuple[float, float] | None = None  # (largest frame-to-frame change since the last sample, its time)
+        self.contiguous = False  # every frame since the last sample was observed
+
+    def observe(self, frame: av.VideoFrame, t: float) -> None:
+        """Every decoded frame passes here: a cheap signature (strided pixels of the YUV planes, no
+        scaling) tracks where, between two samples, the picture changed most."""
+        sig = _signature(frame)
+        if sig is not None and self.prev_sig is not None and sig.shape == self.prev_sig.shape:
+            change = float(np.abs(sig - self.prev_sig).mean())
+            if self.jump is None or change > self.jump[0]:
+                self.jump = (change, t)
+        self.prev_sig = sig
+
+    def seeked(self) -> None:
+        self.contiguous, self.prev_sig, self.jump = False, None, None
 
     def wants(self, t: float) -> bool:
         return t + 1e-6 >= self.next_t and t > self.last_t + 1e-6
@@ -171,11 +192,30 @@ class _Sampler:
         ssim, diff, hist = 1.0, 0.0, 0.0
         if self.prev is not None and self.prev.shape == thumb.shape:
             ssim, diff, hist = global_ssim(self.prev, thumb), mean_abs_diff(self.prev, thumb), hist_distance(self.prev, thumb)
+        cut_at = None
+        if self.samples and self.contiguous and self.jump is not None and is_cut(ssim, diff, SCENE_SSIM, hist):
+            cut_at = self.jump[1]
         self.samples.append(
-            FrameSample(t, (float(mean[0]), float(mean[1]), float(mean[2])), ssim, diff, hist, thumb if self.keep_thumbs else None)
+            FrameSample(t, (float(mean[0]), float(mean[1]), float(mean[2])), ssim, diff, hist, cut_at, thumb if self.keep_thumbs else None)
         )
         self.prev, self.last_t = thumb, t
+        self.jump, self.contiguous = None, True
         self.next_t = (int(t / self.step + 1e-6) + 1) * self.step
+
+
+_SIGNATURE_FORMATS = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "gray", "nv12"}
+
+
+def _signature(frame: av.VideoFrame) -> np.ndarray | None:
+    """About 32x18 strided samples of each 8-bit plane (zero-copy view, then a tiny copy)."""
+    if frame.format.name not in _SIGNATURE_FORMATS:
+        return None
+    parts = []
+    for plane in frame.planes:
+        rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+        h, w = rows.shape[0], plane.width
+        parts.append(rows[:: max(1, h // 18), : w : max(1, w // 32)].astype(np.float32).ravel())
+    return np.concatenate(parts)
 
 
 def _frames(packets: Iterator[av.Packet], stream) -> Iterator[tuple[av.VideoFrame, float | None]]:
@@ -239,7 +279,7 @@ def scan(
     if mode == "fast":
         samples = _relink(samples)
         if not keep_thumbs:
-            samples = [FrameSample(s.time_s, s.mean_rgb, s.ssim_to_prev, s.diff_to_prev, s.hist_to_prev) for s in samples]
+            samples = [FrameSample(s.time_s, s.mean_rgb, s.ssim_to_prev, s.diff_to_prev, s.hist_to_prev, s.cut_at) for s in samples]
     end = samples[-1].time_s
     if mode != "fast" and duration and end < duration - max(1.0, 2 * step):
         truncated = True
@@ -261,12 +301,14 @@ def _scan_in_order(container, stream, sampler: _Sampler, kf_interval: float) -> 
             sampler.decoded += 1
             if t is None:
                 continue
+            sampler.observe(frame, t)
             if sampler.wants(t):
                 sampler.add(frame, t)
                 if can_seek and sampler.next_t - t > 1.5 * kf_interval:
                     try:
                         container.seek(int(sampler.next_t / stream.time_base), stream=stream, backward=True)
                         seeks += 1
+                        sampler.seeked()
                         jumped = True
                         break
                     except av.error.FFmpegError:
@@ -313,7 +355,7 @@ def _relink(samples: list[FrameSample]) -> list[FrameSample]:
                 global_ssim(p.thumb, s.thumb),
                 mean_abs_diff(p.thumb, s.thumb),
                 hist_distance(p.thumb, s.thumb),
-                s.thumb,
+                thumb=s.thumb,
             )
             if p is not None
             else s

@@ -174,13 +174,11 @@ def main() -> None:
     for minutes, r, g in ((1, r1, g1), (10, r10, g10)):
         before = mem[minutes]["rss_before_kb"] / 1024
         heap = mem[minutes]["py_peak"] / 1e6
-        print(
-            f"\npeak memory preparing {minutes} min: {r / 1024:.0f} MiB RSS ({g / 1024:.1f} MiB above {before:.0f} MiB after imports); Python heap {heap:.1f} MB"
-        )
+        growth = f"{g / 1024:.1f} MiB above {before:.0f} MiB after imports"
+        print(f"\npeak memory preparing {minutes} min: {r / 1024:.0f} MiB RSS ({growth}); Python heap {heap:.1f} MB")
     heap_ratio = mem[10]["py_peak"] / mem[1]["py_peak"]
-    print(
-        f"  RATIO 10 min / 1 min: {r10 / r1:.2f}x peak RSS, {g10 / max(g1, 1):.2f}x RSS growth, {heap_ratio:.2f}x Python heap (target <= 1.5x)"
-    )
+    ratios = f"{r10 / r1:.2f}x peak RSS, {g10 / max(g1, 1):.2f}x RSS growth, {heap_ratio:.2f}x Python heap"
+    print(f"  RATIO 10 min / 1 min: {ratios} (target <= 1.5x)")
 
 
 if __name__ == "__main__":

@@ -39,3 +39,9 @@ def test_digest_writes_keyframes_and_digest(clip, tmp_path):
 def test_digest_fast_mode(clip):
     result = runner.invoke(app, ["media", "digest", str(clip), "--fast"])
     assert result.exit_code == 0 and "Keyframes" in result.output
+
+
+def test_digest_of_an_audio_file(tone_wav):
+    result = runner.invoke(app, ["media", "digest", str(tone_wav)])
+    assert result.exit_code == 0, result.output
+    assert "Audio file: 3.0s (wav)" in result.output and "~660 Hz" in result.output and "Keyframes" not in result.output

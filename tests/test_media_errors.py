@@ -88,3 +88,9 @@ def test_absurd_duration_claim_is_refused_before_any_decoding(tmp_path):
 def test_separate_audio_must_have_audio(tmp_path, silent_clip):
     with pytest.raises(MediaError, match="no audio stream in the separate audio file"):
         prepare_media(str(silent_clip), audio=str(silent_clip))
+
+
+def test_audio_only_file_is_not_a_video(tone_wav):
+    with pytest.raises(MediaError, match="no video stream"):
+        prepare_media(str(tone_wav))
+    assert prepare_media(str(tone_wav), allow_audio_only=True)["keyframe_times"] == []

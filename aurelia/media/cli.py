@@ -71,7 +71,7 @@ def digest_cmd(
 ) -> None:
     """The measured digest a text-only model receives, and (with --out) the keyframes an image model receives."""
     try:
-        media = prepare_media(str(file), str(audio) if audio else None, frames, mode="fast" if fast else "auto")
+        media = prepare_media(str(file), str(audio) if audio else None, frames, mode="fast" if fast else "auto", allow_audio_only=True)
         written = []
         if out is not None:
             if out.exists() and not out.is_dir():

@@ -62,6 +62,11 @@ def _fmt_t(t: float) -> str:
     return f"{t:.1f}s"
 
 
+def _fmt_frame_t(t: float) -> str:
+    """A frame-accurate time: two decimals unless it falls on a tenth."""
+    return f"{t:.1f}s" if abs(t * 10 - round(t * 10)) < 1e-6 else f"{t:.2f}s"
+
+
 def motion_energy(scan: KeyframeScan, start: float, end: float) -> float:
     """Mean absolute thumbnail difference (0-1) between consecutive samples in [start, end],
     leaving out scene cuts (a cut is not motion)."""
@@ -121,11 +126,14 @@ def render_digest(
             lines.append(
                 f"Warning: the video stream is truncated or damaged; only the decodable part (to {_fmt_t(scan.end_s)}) was measured."
             )
-        cuts = scan.cut_intervals
+        cuts = [
+            _fmt_frame_t(b.cut_at) if b.cut_at is not None else f"between {_fmt_t(a.time_s)} and {_fmt_t(b.time_s)}"
+            for a, b in zip(scan.samples, scan.samples[1:], strict=False)
+            if sample_is_cut(b)
+        ]
         if cuts:
-            shown = ", ".join(f"{_fmt_t(a)}-{_fmt_t(b)}" for a, b in cuts[:MAX_CUTS_LISTED])
             more = f" (+{len(cuts) - MAX_CUTS_LISTED} more)" if len(cuts) > MAX_CUTS_LISTED else ""
-            lines.append(f"Scene changes ({len(cuts)}, each between two samples): {shown}{more}.")
+            lines.append(f"Scene changes ({len(cuts)}): {', '.join(cuts[:MAX_CUTS_LISTED])}{more}.")
         else:
             lines.append("Scene changes: none detected.")
         lines.append("Keyframes (time: dominant colour, mean RGB, brightness 0-1, similarity to previous sample):")

@@ -27,16 +27,20 @@ def prepare_media(
     audio_candidates: list[str] | None = None,
     mode: ScanMode = "auto",
     max_audio_seconds: float | None = MAX_AUDIO_SECONDS,
+    allow_audio_only: bool = False,
 ) -> dict:
     """Probe and measure the media; returns the ``media`` entry of the graph state.
 
-    ``video`` may also be an audio-only file (no keyframes then). ``audio`` is a separate track
+    With ``allow_audio_only``, ``video`` may be an audio-only file (no keyframes then); the graph
+    needs a video, so by default that is an error. ``audio`` is a separate track
     for a silent video. ``audio_candidates`` are alternative clips a question asks to choose
     between (Dance-Music matching gives four); each is measured and labelled A, B, C...
     ``mode="fast"`` reads only the video's own keyframes (for long inputs)."""
     if num_frames < 1:
         raise MediaError(f"num_frames must be at least 1, got {num_frames}", path=video)
     info = probe(video)
+    if info.video is None and not allow_audio_only:
+        raise MediaError("no video stream (an audio-only file was given as the video)", path=video)
     audio_info = probe(audio) if audio else None
     if audio_info is not None and audio_info.audio is None:
         raise MediaError("no audio stream in the separate audio file", path=audio)

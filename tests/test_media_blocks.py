@@ -64,6 +64,15 @@ def test_text_only_gets_the_digest(clip):
     assert ENCODES == {}
 
 
+def test_gemini_separate_audio_as_flac(silent_clip, tone_wav, tmp_path):
+    media = prepare_media(str(silent_clip), str(tone_wav))
+    out, sent = media_blocks(media, ALL, provider="google_genai")
+    assert sent == ["video", "audio"]
+    (audio,) = [b for b in out if b["type"] == "audio"]
+    assert audio["mime_type"] == "audio/flac"
+    _decodes_as(audio["base64"], "flac", tmp_path)
+
+
 def test_gemini_inline_video_then_upload_once_when_large(clip, monkeypatch):
     media = prepare_media(str(clip))
     out, sent = media_blocks(media, ALL, provider="google_genai")

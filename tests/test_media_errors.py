@@ -31,6 +31,7 @@ def _bad_files(tmp_path):
         "subs.srt": "no usable audio or video stream (streams found: subtitle)",
         "a_dir.mp4": "is a directory",
         "missing.mp4": "file not found",
+        "good.mp4/inside.mp4": "file not found",  # a path through a file
         unknown_codec_wav(tmp_path / "unknown.wav").name: "unsupported codec",
         absurd_duration_mkv(tmp_path / "forever.mkv").name: "absurd duration",
         wide.name: "absurd video dimensions 20000x16",
@@ -48,6 +49,11 @@ def test_each_bad_input_is_a_typed_error_naming_file_and_cause(tmp_path):
         assert cause in str(err.value) and str(err.value).startswith(str(path))
         with pytest.raises(MediaError):
             prepare_media(str(path))
+
+
+def test_device_is_not_a_regular_file():
+    with pytest.raises(MediaError, match="not a regular file"):
+        probe(os.devnull)
 
 
 def test_cli_exits_2_with_one_line(tmp_path):

@@ -18,7 +18,7 @@ from aurelia.media.synth import Segment, cut_times, make_clip, tone, write_audio
 def test_cuts_colours_and_keyframes(clip):
     s = scan_keyframes(clip, max_frames=3)
     assert cut_times(RGB) == RGB_CUTS
-    assert s.cut_times == pytest.approx(RGB_CUTS, abs=0.041)  # every frame was seen: frame-accurate (25 fps)
+    assert s.cut_times == pytest.approx(RGB_CUTS, abs=0.041)  # frame-accurate (25 fps): x264 puts a reference frame on the cut
     assert [colour_name(s.samples[i].mean_rgb) for i in s.keyframe_indices] == ["red", "blue", "green"]
     assert s.times[0] == 0.0 and all(abs(t - c) <= 0.5 for t, c in zip(s.times[1:], RGB_CUTS, strict=True))
     assert scan_keyframes(clip, max_frames=3) == s  # deterministic

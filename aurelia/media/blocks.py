@@ -33,7 +33,8 @@ from aurelia.media.audio import SAMPLE_RATE, flac_bytes, load_audio, wav_bytes
 from aurelia.media.keyframes import extract_frames
 
 INLINE_VIDEO_LIMIT = 20 * 1024 * 1024  # Gemini's inline request limit
-AUDIO_MAX_S = 600.0  # audio sent to a model is trimmed to this (the label says so)
+AUDIO_MAX_S = 600.0
+UPLOAD_WAIT_S = 600.0  # audio sent to a model is trimmed to this (the label says so)
 VIDEO_MIME = {
     ".mp4": "video/mp4",
     ".m4v": "video/mp4",
@@ -125,7 +126,10 @@ def _google_genai_upload(path: str, mime: str) -> str:
         raise MediaError("video is over the inline limit and google-genai is not installed to upload it", path=path) from exc
     client = genai.Client()
     file = client.files.upload(file=path, config={"mime_type": mime})
+    deadline = time.monotonic() + UPLOAD_WAIT_S
     while file.state and file.state.name == "PROCESSING":
+        if time.monotonic() > deadline:
+            raise MediaError(f"Gemini was still processing the uploaded video after {UPLOAD_WAIT_S:g}s", path=path)
         time.sleep(2)
         file = client.files.get(name=file.name)
     if file.state and file.state.name == "FAILED":

@@ -269,6 +269,8 @@ def scan(
     A decode error or a stream that stops well before its stated duration marks the scan
     ``truncated``; what decoded before is kept."""
     spath = str(path)
+    if mode not in ("auto", "fast"):
+        raise ValueError(f"mode must be 'auto' or 'fast', got {mode!r}")
     with open_container(path) as container:
         if not container.streams.video:
             raise MediaError("no video stream", path=spath)

@@ -45,3 +45,11 @@ def test_digest_of_an_audio_file(tone_wav):
     result = runner.invoke(app, ["media", "digest", str(tone_wav)])
     assert result.exit_code == 0, result.output
     assert "Audio file: 3.0s (wav)" in result.output and "~660 Hz" in result.output and "Keyframes" not in result.output
+
+
+def test_probe_several_files_and_digest_with_options(clip, silent_clip, tone_wav):
+    result = runner.invoke(app, ["media", "probe", str(clip), str(tone_wav), "--json"])
+    assert result.exit_code == 0 and [d["container"] for d in json.loads(result.output)] == ["mov,mp4,m4a,3gp,3g2,mj2", "wav"]
+    result = runner.invoke(app, ["media", "digest", str(silent_clip), "--option", str(tone_wav), "--option", str(tone_wav)])
+    assert result.exit_code == 0, result.output
+    assert "Audio option A: 3.0s" in result.output and "Audio option B: 3.0s" in result.output

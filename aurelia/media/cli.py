@@ -14,7 +14,7 @@ from aurelia.errors import AureliaError, MediaError
 from aurelia.media.blocks import jpeg_bytes
 from aurelia.media.keyframes import extract_frames
 from aurelia.media.prepare import prepare_media
-from aurelia.media.probe import probe
+from aurelia.media.probe import MediaInfo, probe
 
 media_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Inspect media the way the agents see it.")
 console = Console()
@@ -28,17 +28,22 @@ def _fail(exc: AureliaError) -> None:
 
 @media_app.command("probe")
 def probe_cmd(
-    file: Annotated[Path, typer.Argument(help="A video or audio file.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print every field as JSON.")] = False,
+    files: Annotated[list[Path], typer.Argument(help="One or more video or audio files (e.g. the four candidate clips of a question).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print every field as JSON (a list for several files).")] = False,
 ) -> None:
     """Container, streams, codecs, duration, frame rate (VFR), display size, audio format, sha256."""
     try:
-        info = probe(file)
+        infos = [probe(f) for f in files]
     except AureliaError as exc:
         _fail(exc)
     if as_json:
-        typer.echo(json.dumps(info.to_dict(), indent=2))
+        data = [i.to_dict() for i in infos]
+        typer.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2))
         return
+    console.print("\n\n".join(_describe(i) for i in infos), markup=False, highlight=False, soft_wrap=True)
+
+
+def _describe(info: MediaInfo) -> str:
     lines = [
         f"file: {info.path}",
         f"container: {info.container}  size: {info.size_bytes} bytes  duration: {info.duration_s:.3f}s  kind: {info.kind}",
@@ -57,7 +62,7 @@ def probe_cmd(
     if other:
         lines.append("other streams (not used): " + ", ".join(other))
     lines.append(f"sha256: {info.sha256}")
-    console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+    return "\n".join(lines)
 
 
 @media_app.command("digest")
@@ -66,12 +71,20 @@ def digest_cmd(
     frames: Annotated[int, typer.Option("--frames", "-n", help="Most keyframes to choose.")] = 5,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the keyframes as JPEGs and digest.txt here.")] = None,
     audio: Annotated[Path | None, typer.Option(help="Separate audio file for a silent video.")] = None,
+    option: Annotated[list[Path] | None, typer.Option("--option", help="A candidate audio clip, labelled A, B, C... (repeat).")] = None,
     fast: Annotated[bool, typer.Option("--fast", help="Read only the stream's own keyframes (long inputs).")] = False,
     frame_side: Annotated[int, typer.Option(help="Longest side of the written JPEGs.")] = 512,
 ) -> None:
     """The measured digest a text-only model receives, and (with --out) the keyframes an image model receives."""
     try:
-        media = prepare_media(str(file), str(audio) if audio else None, frames, mode="fast" if fast else "auto", allow_audio_only=True)
+        media = prepare_media(
+            str(file),
+            str(audio) if audio else None,
+            frames,
+            audio_candidates=[str(o) for o in option or []],
+            mode="fast" if fast else "auto",
+            allow_audio_only=True,
+        )
         written = []
         if out is not None:
             if out.exists() and not out.is_dir():

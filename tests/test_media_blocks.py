@@ -108,3 +108,11 @@ def test_audio_options_sent_to_audio_models(clip, tmp_path):
     assert [x.split()[2] for x in labels] == ["A", "B", "C", "D"]
     _, sent = media_blocks(media, IMAGE)
     assert sent[-1] == "digest"  # an image-only model learns about the options from the digest
+
+
+def test_gemini_gets_frames_for_a_container_it_does_not_take(tmp_path):
+    from aurelia.media.synth import Segment, make_clip
+
+    mkv = make_clip(tmp_path / "c.mkv", [Segment(1, (200, 0, 0), 440.0)], audio_codec="flac")
+    out, sent = media_blocks(prepare_media(str(mkv)), ALL, provider="google_genai")
+    assert sent[0].startswith("frames:") and "audio" in sent and not any(b["type"] == "video" for b in out)

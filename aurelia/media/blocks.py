@@ -50,6 +50,19 @@ VIDEO_MIME = {
     ".flv": "video/x-flv",
     ".wmv": "video/x-ms-wmv",
 }
+# the video types Gemini accepts (its documentation's list); others (e.g. Matroska) go as frames
+GEMINI_VIDEO_MIME = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".mpeg": "video/mpeg",
+    ".mpg": "video/mpg",
+    ".mov": "video/mov",
+    ".avi": "video/avi",
+    ".flv": "video/x-flv",
+    ".webm": "video/webm",
+    ".wmv": "video/wmv",
+    ".3gp": "video/3gpp",
+}
 OPENAI = {"openai", "azure_openai", "openai_compatible"}
 ANTHROPIC = {"anthropic", "bedrock_converse"}
 GEMINI = {"google_genai", "google_vertexai"}
@@ -177,7 +190,8 @@ def _audio_block(path: str, sha256: str, provider: str | None, max_seconds: floa
 
 def _video_block(media: dict, provider: str | None) -> dict | None:
     """The whole video for a model that takes video: inline, or (Gemini) uploaded by reference."""
-    mime = VIDEO_MIME.get(Path(media["video"]).suffix.lower())
+    suffix = Path(media["video"]).suffix.lower()
+    mime = (GEMINI_VIDEO_MIME if provider in GEMINI else VIDEO_MIME).get(suffix)
     if mime is None:
         return None
     if media["info"]["size_bytes"] <= INLINE_VIDEO_LIMIT:

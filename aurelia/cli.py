@@ -13,12 +13,15 @@ from rich.table import Table
 
 from aurelia.errors import AureliaError
 from aurelia.graph.context import INJECT_MODES
+from aurelia.media.cli import media_app
 from aurelia.nodes.common import format_reasoning
 from aurelia.run import SAMPLE_CHOICES, SAMPLE_QUESTION, make_context, run, sample_clip
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Aurelia: test-time reasoning distillation for audio-visual LLMs.")
 console = Console()
 err_console = Console(stderr=True)
+
+app.add_typer(media_app, name="media")
 
 ModelOpt = Annotated[str | None, typer.Option(help="Model string for this role (default: local).")]
 

@@ -1,25 +1,75 @@
-"""Content blocks for a model, from the media reference and what the model can take.
+"""Content blocks for a model, from the media reference, what the model can take, and its provider.
 
-Blocks use LangChain's standard multimodal format (``{"type": "image", "base64": ...}``),
-which each provider integration translates. Encodings are cached per process by content
-hash and settings, so one clip is encoded once however many agents and iterations use it.
+- ``provider=None`` (and any provider not listed below): LangChain's standard multimodal
+  blocks (``{"type": "image", "base64": ...}``), which each integration translates.
+- ``openai`` / ``azure_openai`` / ``openai_compatible``: frames as JPEG data URLs
+  (``image_url``) at ``frame_side``; audio as ``input_audio`` WAV for audio-capable models.
+- ``anthropic`` / ``bedrock_converse``: frames as base64 image sources (no audio input).
+- ``google_genai`` / ``google_vertexai``: the video file inline (its audio included) under the
+  request size limit, else uploaded once with the Files API (cached by content hash) and sent
+  by reference; separate audio as inline FLAC.
+- text-only models: the measured digest.
+
+Encodings are cached per process by (content hash, settings), so one clip is encoded once
+however many agents, iterations and providers use it; ``ENCODES`` counts the real encodes.
 """
 
 from __future__ import annotations
 
 import base64
+import time
+from collections import Counter
+from collections.abc import Callable
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
+from threading import Lock
 
 import av
 import numpy as np
 
-from aurelia.media.audio import load_audio, wav_bytes
+from aurelia.errors import MediaError
+from aurelia.media.audio import SAMPLE_RATE, flac_bytes, load_audio, wav_bytes
 from aurelia.media.keyframes import extract_frames
 
-INLINE_VIDEO_LIMIT = 20 * 1024 * 1024
-VIDEO_MIME = {".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime", ".mkv": "video/x-matroska", ".avi": "video/x-msvideo"}
+INLINE_VIDEO_LIMIT = 20 * 1024 * 1024  # Gemini's inline request limit
+AUDIO_MAX_S = 600.0
+UPLOAD_WAIT_S = 600.0  # audio sent to a model is trimmed to this (the label says so)
+VIDEO_MIME = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".webm": "video/webm",
+    ".mov": "video/quicktime",
+    ".mkv": "video/x-matroska",
+    ".avi": "video/x-msvideo",
+    ".mpg": "video/mpeg",
+    ".mpeg": "video/mpeg",
+    ".ogv": "video/ogg",
+    ".ogg": "video/ogg",
+    ".3gp": "video/3gpp",
+    ".flv": "video/x-flv",
+    ".wmv": "video/x-ms-wmv",
+}
+# the video types Gemini accepts (its documentation's list); others (e.g. Matroska) go as frames
+GEMINI_VIDEO_MIME = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".mpeg": "video/mpeg",
+    ".mpg": "video/mpg",
+    ".mov": "video/mov",
+    ".avi": "video/avi",
+    ".flv": "video/x-flv",
+    ".webm": "video/webm",
+    ".wmv": "video/wmv",
+    ".3gp": "video/3gpp",
+}
+OPENAI = {"openai", "azure_openai", "openai_compatible"}
+ANTHROPIC = {"anthropic", "bedrock_converse"}
+GEMINI = {"google_genai", "google_vertexai"}
+
+ENCODES: Counter[str] = Counter()  # real encodes (cache misses) per kind: jpeg, wav, flac, video, upload
+
+Uploader = Callable[[str, str], str]  # (path, mime type) -> file URI
 
 
 def jpeg_bytes(rgb: np.ndarray, quality: int = 4) -> bytes:
@@ -39,47 +89,163 @@ def jpeg_bytes(rgb: np.ndarray, quality: int = 4) -> bytes:
 @lru_cache(maxsize=32)
 def encoded_frames(path: str, sha256: str, times: tuple[float, ...], max_side: int) -> tuple[str, ...]:
     """Base64 JPEGs of the keyframes (cache key includes the content hash)."""
-    return tuple(base64.b64encode(jpeg_bytes(f)).decode() for f in extract_frames(path, list(times), max_side=max_side))
+    frames = extract_frames(path, list(times), max_side=max_side)
+    ENCODES["jpeg"] += len(frames)
+    return tuple(base64.b64encode(jpeg_bytes(f)).decode() for f in frames)
 
 
 @lru_cache(maxsize=16)
+def encoded_audio(path: str, sha256: str, fmt: str = "wav", max_seconds: float | None = AUDIO_MAX_S) -> tuple[str, float, bool]:
+    """Base64 16 kHz mono WAV or FLAC of the first ``max_seconds``; returns (b64, seconds, trimmed)."""
+    wave_, _ = load_audio(path, max_seconds=max_seconds)
+    ENCODES[fmt] += 1
+    data = flac_bytes(wave_) if fmt == "flac" else wav_bytes(wave_)
+    seconds = wave_.size / SAMPLE_RATE
+    trimmed = bool(max_seconds) and seconds >= max_seconds - 1.0 / SAMPLE_RATE
+    return base64.b64encode(data).decode(), seconds, trimmed
+
+
 def encoded_wav(path: str, sha256: str) -> tuple[str, float]:
-    wave_, _ = load_audio(path)
-    return base64.b64encode(wav_bytes(wave_)).decode(), wave_.size / 16_000
+    """Kept for callers of the first version: base64 WAV of the whole (trimmed) track and its length."""
+    b64, seconds, _ = encoded_audio(path, sha256, "wav")
+    return b64, seconds
 
 
 @lru_cache(maxsize=4)
 def encoded_file(path: str, sha256: str) -> str:
+    """The file itself, base64 (only called for files under the inline limit)."""
+    ENCODES["video"] += 1
     return base64.b64encode(Path(path).read_bytes()).decode()
 
 
-def media_blocks(media: dict, modalities: frozenset[str], frame_side: int = 512) -> tuple[list[dict], list[str]]:
-    """Blocks for a model that accepts ``modalities``; returns (blocks, what was sent)."""
+# --- Gemini Files API, one upload per content hash per process ---------------------------------
+
+_uploads: dict[str, str] = {}
+_upload_lock = Lock()
+_uploader: Uploader | None = None
+
+
+def set_gemini_uploader(uploader: Uploader | None) -> None:
+    """Use ``uploader(path, mime) -> file URI`` for large videos (None restores the google-genai client)."""
+    global _uploader
+    _uploader = uploader
+
+
+def _google_genai_upload(path: str, mime: str) -> str:
+    """Upload with the google-genai client and wait until Gemini has processed the file."""
+    try:
+        from google import genai
+    except ImportError as exc:  # pragma: no cover - depends on the optional provider extra
+        raise MediaError("video is over the inline limit and google-genai is not installed to upload it", path=path) from exc
+    client = genai.Client()
+    file = client.files.upload(file=path, config={"mime_type": mime})
+    deadline = time.monotonic() + UPLOAD_WAIT_S
+    while file.state and file.state.name == "PROCESSING":
+        if time.monotonic() > deadline:
+            raise MediaError(f"Gemini was still processing the uploaded video after {UPLOAD_WAIT_S:g}s", path=path)
+        time.sleep(2)
+        file = client.files.get(name=file.name)
+    if file.state and file.state.name == "FAILED":
+        raise MediaError("Gemini could not process the uploaded video", path=path)
+    return file.uri
+
+
+def gemini_file_uri(path: str, sha256: str, mime: str) -> str:
+    """The uploaded file's URI, uploading only the first time a content hash is seen."""
+    with _upload_lock:
+        if sha256 not in _uploads:
+            ENCODES["upload"] += 1
+            _uploads[sha256] = (_uploader or _google_genai_upload)(path, mime)
+        return _uploads[sha256]
+
+
+def clear_caches() -> None:
+    """Forget every cached encoding and upload (tests, or to free memory between runs)."""
+    encoded_frames.cache_clear()
+    encoded_audio.cache_clear()
+    encoded_file.cache_clear()
+    _uploads.clear()
+    ENCODES.clear()
+
+
+# --- blocks per provider -------------------------------------------------------------------------
+
+
+def _image_block(b64: str, provider: str | None) -> dict:
+    if provider in OPENAI:
+        return {"type": "image_url", "image_url": {"url": f"data:image/jpeg;base64,{b64}"}}
+    if provider in ANTHROPIC:
+        return {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": b64}}
+    return {"type": "image", "base64": b64, "mime_type": "image/jpeg"}
+
+
+def _audio_block(path: str, sha256: str, provider: str | None, max_seconds: float | None) -> tuple[dict, str]:
+    fmt = "flac" if provider in GEMINI else "wav"  # Gemini takes FLAC: half the bytes under its inline limit
+    b64, seconds, trimmed = encoded_audio(path, sha256, fmt, max_seconds)
+    note = f"{seconds:.1f}s" + (f", the first {max_seconds:g}s" if trimmed else "")
+    if provider in OPENAI:
+        return {"type": "input_audio", "input_audio": {"data": b64, "format": "wav"}}, note
+    return {"type": "audio", "base64": b64, "mime_type": f"audio/{fmt}"}, note
+
+
+def _video_block(media: dict, provider: str | None) -> dict | None:
+    """The whole video for a model that takes video: inline, or (Gemini) uploaded by reference."""
+    suffix = Path(media["video"]).suffix.lower()
+    mime = (GEMINI_VIDEO_MIME if provider in GEMINI else VIDEO_MIME).get(suffix)
+    if mime is None:
+        return None
+    if media["info"]["size_bytes"] <= INLINE_VIDEO_LIMIT:
+        return {"type": "video", "base64": encoded_file(media["video"], media["sha256"]), "mime_type": mime}
+    if provider in GEMINI:
+        return {"type": "video", "file_id": gemini_file_uri(media["video"], media["sha256"], mime), "mime_type": mime}
+    return None
+
+
+def media_blocks(
+    media: dict,
+    modalities: frozenset[str],
+    frame_side: int = 512,
+    provider: str | None = None,
+    *,
+    audio_max_s: float | None = AUDIO_MAX_S,
+) -> tuple[list[dict], list[str]]:
+    """Blocks for a model that accepts ``modalities`` (from ``provider``); returns (blocks, what was sent).
+
+    Never silently drops a modality: whatever media the model cannot take is covered by the
+    measured digest, and ``sent`` records what it actually received."""
     blocks: list[dict] = []
     sent: list[str] = []
+    has_video = media.get("has_video", True) and bool(media.get("keyframe_times"))
     audio_path = media["audio"] or (media["video"] if media["has_audio"] else None)
     audio_sha = media["audio_sha256"] or media["sha256"]
     video_sent_with_audio = False
-    suffix = Path(media["video"]).suffix.lower()
-    if "video" in modalities and media["info"]["size_bytes"] <= INLINE_VIDEO_LIMIT and suffix in VIDEO_MIME:
-        blocks.append({"type": "video", "base64": encoded_file(media["video"], media["sha256"]), "mime_type": VIDEO_MIME[suffix]})
+    video = _video_block(media, provider) if has_video and "video" in modalities else None
+    if video is not None:
+        blocks.append(video)
         sent.append("video")
         video_sent_with_audio = media["has_audio"] and media["audio"] is None
         if video_sent_with_audio:
             sent.append("audio")
-    elif "image" in modalities:
+    elif has_video and "image" in modalities:
         times = tuple(media["keyframe_times"])
         for t, b64 in zip(times, encoded_frames(media["video"], media["sha256"], times, frame_side), strict=True):
             blocks.append({"type": "text", "text": f"Keyframe at {t:.1f}s:"})
-            blocks.append({"type": "image", "base64": b64, "mime_type": "image/jpeg"})
+            blocks.append(_image_block(b64, provider))
         sent.append(f"frames:{len(times)}")
     if audio_path and not video_sent_with_audio and "audio" in modalities:
-        b64, seconds = encoded_wav(audio_path, audio_sha)
-        blocks.append({"type": "text", "text": f"Audio track ({seconds:.1f}s):"})
-        blocks.append({"type": "audio", "base64": b64, "mime_type": "audio/wav"})
+        block, note = _audio_block(audio_path, audio_sha, provider, audio_max_s)
+        blocks.append({"type": "text", "text": f"Audio track ({note}):"})
+        blocks.append(block)
         sent.append("audio")
-    needs_digest = not sent or (audio_path and "audio" not in sent)
-    if needs_digest:
+    candidates = media.get("audio_candidates") or []
+    if candidates and "audio" in modalities:
+        for cand in candidates:
+            block, note = _audio_block(cand["path"], cand["sha256"], provider, audio_max_s)
+            blocks.append({"type": "text", "text": f"Audio option {cand['label']} ({note}):"})
+            blocks.append(block)
+        sent.append(f"audio_options:{len(candidates)}")
+    missing_audio = (audio_path and "audio" not in sent) or (candidates and "audio" not in modalities)
+    if not sent or missing_audio or (has_video and not any(s == "video" or s.startswith("frames") for s in sent)):
         blocks.append({"type": "text", "text": "Measured facts about the media:\n" + media["digest"]})
         sent.append("digest")
     return blocks, sent

@@ -11,11 +11,23 @@ import colorsys
 import numpy as np
 
 from aurelia.media.audio import AudioAnalysis
-from aurelia.media.keyframes import KeyframeScan, global_ssim, is_cut, mean_abs_diff
+from aurelia.media.keyframes import KeyframeScan, sample_is_cut
 from aurelia.media.probe import MediaInfo
 
 NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 MAX_LOUDNESS_POINTS = 16
+MAX_CUTS_LISTED = 12
+HUES = (
+    (15, "red"),
+    (40, "orange"),
+    (70, "yellow"),
+    (160, "green"),
+    (200, "cyan"),
+    (255, "blue"),
+    (290, "purple"),
+    (335, "pink"),
+    (360, "red"),
+)
 
 
 def colour_name(rgb: tuple[float, float, float]) -> str:
@@ -29,17 +41,7 @@ def colour_name(rgb: tuple[float, float, float]) -> str:
     if s < 0.18:
         return "gray"
     hue = h * 360
-    for limit, name in (
-        (15, "red"),
-        (40, "orange"),
-        (70, "yellow"),
-        (160, "green"),
-        (200, "cyan"),
-        (255, "blue"),
-        (290, "purple"),
-        (335, "pink"),
-        (360, "red"),
-    ):
+    for limit, name in HUES:
         if hue < limit:
             return name
     return "red"
@@ -48,7 +50,7 @@ def colour_name(rgb: tuple[float, float, float]) -> str:
 def note_name(hz: float) -> str:
     if hz <= 0:
         return "?"
-    midi = round(69 + 12 * np.log2(hz / 440.0))
+    midi = round(69 + 12 * float(np.log2(hz / 440.0)))
     return f"{NOTE_NAMES[midi % 12]}{midi // 12 - 1}"
 
 
@@ -60,13 +62,18 @@ def _fmt_t(t: float) -> str:
     return f"{t:.1f}s"
 
 
+def _fmt_frame_t(t: float) -> str:
+    """A frame-accurate time: two decimals unless it falls on a tenth."""
+    return f"{t:.1f}s" if abs(t * 10 - round(t * 10)) < 1e-6 else f"{t:.2f}s"
+
+
 def motion_energy(scan: KeyframeScan, start: float, end: float) -> float:
     """Mean absolute thumbnail difference (0-1) between consecutive samples in [start, end],
     leaving out scene cuts (a cut is not motion)."""
     diffs = [
-        mean_abs_diff(a.thumb, b.thumb)
+        b.diff_to_prev
         for a, b in zip(scan.samples, scan.samples[1:], strict=False)
-        if start <= a.time_s and b.time_s <= end + 1e-6 and not is_cut(global_ssim(a.thumb, b.thumb), mean_abs_diff(a.thumb, b.thumb))
+        if start <= a.time_s and b.time_s <= end + 1e-6 and not sample_is_cut(b)
     ]
     return round(float(np.mean(diffs)), 3) if diffs else 0.0
 
@@ -78,23 +85,63 @@ def _compress(values: list[float], points: int) -> tuple[list[float], int]:
     return merged, factor
 
 
-def render_digest(info: MediaInfo, scan: KeyframeScan | None, audio: AudioAnalysis | None, audio_source: str | None = None) -> str:
+def _video_line(info: MediaInfo) -> str:
+    v = info.video
+    assert v is not None
+    extras = []
+    if v.rotation:
+        extras.append(f"rotated {v.rotation} deg for display")
+    if v.vfr:
+        extras.append("variable frame rate")
+    extra = f", {', '.join(extras)}" if extras else ""
+    return f"Video: {info.duration_s:.1f}s, {v.width}x{v.height}, {v.fps:g} fps ({v.codec}, {info.container.split(',')[0]}{extra})."
+
+
+def _audio_lines(audio: AudioAnalysis, label: str) -> list[str]:
+    lines = [f"{label}: {audio.duration_s:.1f}s, average level {audio.rms_dbfs} dBFS, peak {audio.peak_dbfs} dBFS."]
+    values, factor = _compress(audio.loudness_dbfs, MAX_LOUDNESS_POINTS)
+    lines.append(f"Loudness every {audio.window_s * factor:g}s (dBFS): " + ", ".join(f"{v:g}" for v in values) + ".")
+    lines.append("Silence: " + (", ".join(f"{_fmt_t(s)}-{_fmt_t(e)}" for s, e in audio.silences) if audio.silences else "none") + ".")
+    if audio.pitch_segments:
+        segs = [f"{_fmt_t(s)}-{_fmt_t(e)} ~{f:g} Hz ({note_name(f)})" for s, e, f in audio.pitch_segments[:8]]
+        more = f" (+{len(audio.pitch_segments) - 8} more)" if len(audio.pitch_segments) > 8 else ""
+        lines.append("Dominant pitch: " + "; ".join(segs) + more + ".")
+    tempo = f", steady pulse ~{audio.tempo_bpm:g} BPM" if audio.tempo_bpm else ", no steady pulse"
+    lines.append(f"Spectral centroid: {audio.centroid_hz:g} Hz. Onsets: {audio.onsets} ({audio.onset_rate_hz:g}/s){tempo}.")
+    return lines
+
+
+def render_digest(
+    info: MediaInfo,
+    scan: KeyframeScan | None,
+    audio: AudioAnalysis | None,
+    audio_source: str | None = None,
+    candidates: list[tuple[str, AudioAnalysis]] | None = None,
+) -> str:
+    """Compact text with timestamps; ``candidates`` are labelled alternative audio clips (e.g. Dance-Music options)."""
     lines: list[str] = []
-    if info.video:
-        v = info.video
-        lines.append(f"Video: {info.duration_s:.1f}s, {v.width}x{v.height}, {v.fps:g} fps ({v.codec}, {info.container}).")
-    else:
-        lines.append(f"Audio file: {info.duration_s:.1f}s ({info.container}).")
+    lines.append(_video_line(info) if info.video else f"Audio file: {info.duration_s:.1f}s ({info.container.split(',')[0]}).")
     if scan is not None:
         if scan.truncated:
-            lines.append("Warning: the video stream is truncated; only the decodable part was measured.")
+            lines.append(
+                f"Warning: the video stream is truncated or damaged; only the decodable part (to {_fmt_t(scan.end_s)}) was measured."
+            )
+        cuts = [
+            _fmt_frame_t(b.cut_at) if b.cut_at is not None else f"between {_fmt_t(a.time_s)} and {_fmt_t(b.time_s)}"
+            for a, b in zip(scan.samples, scan.samples[1:], strict=False)
+            if sample_is_cut(b)
+        ]
+        if cuts:
+            more = f" (+{len(cuts) - MAX_CUTS_LISTED} more)" if len(cuts) > MAX_CUTS_LISTED else ""
+            lines.append(f"Scene changes ({len(cuts)}): {', '.join(cuts[:MAX_CUTS_LISTED])}{more}.")
+        else:
+            lines.append("Scene changes: none detected.")
         lines.append("Keyframes (time: dominant colour, mean RGB, brightness 0-1, similarity to previous sample):")
         times = scan.times
-        for _k, i in enumerate(scan.keyframe_indices):
+        for i in scan.keyframe_indices:
             s = scan.samples[i]
             r, g, b = (round(c) for c in s.mean_rgb)
-            change = mean_abs_diff(scan.samples[i - 1].thumb, s.thumb) if i > 0 else 0.0
-            cut = " [scene change]" if i > 0 and is_cut(scan.ssim_to_prev[i], change) else ""
+            cut = " [scene change]" if i > 0 and sample_is_cut(s) else ""
             lines.append(
                 f"- {_fmt_t(s.time_s)}: {colour_name(s.mean_rgb)} (R{r} G{g} B{b}), brightness {_brightness(s.mean_rgb)}, "
                 f"similarity {scan.ssim_to_prev[i]:.2f}{cut}"
@@ -108,23 +155,10 @@ def render_digest(info: MediaInfo, scan: KeyframeScan | None, audio: AudioAnalys
         ]
         if motion:
             lines.append("Motion energy (mean frame difference 0-1): " + "; ".join(motion) + ".")
-    if audio is None:
+    if audio is None and not candidates:
         lines.append("Audio: none (no audio stream).")
-    else:
-        src = f" from {audio_source}" if audio_source else ""
-        lines.append(f"Audio{src}: {audio.duration_s:.1f}s, average level {audio.rms_dbfs} dBFS, peak {audio.peak_dbfs} dBFS.")
-        values, factor = _compress(audio.loudness_dbfs, MAX_LOUDNESS_POINTS)
-        lines.append(f"Loudness every {audio.window_s * factor:g}s (dBFS): " + ", ".join(f"{v:g}" for v in values) + ".")
-        if audio.silences:
-            lines.append("Silence: " + ", ".join(f"{_fmt_t(s)}-{_fmt_t(e)}" for s, e in audio.silences) + ".")
-        else:
-            lines.append("Silence: none.")
-        if audio.pitch_segments:
-            segs = [f"{_fmt_t(s)}-{_fmt_t(e)} ~{f:g} Hz ({note_name(f)})" for s, e, f in audio.pitch_segments[:8]]
-            more = f" (+{len(audio.pitch_segments) - 8} more)" if len(audio.pitch_segments) > 8 else ""
-            lines.append("Dominant pitch: " + "; ".join(segs) + more + ".")
-        lines.append(
-            f"Spectral centroid: {audio.centroid_hz:g} Hz. Onset rate: {audio.onset_rate_hz:g}/s"
-            + (f", tempo ~{audio.tempo_bpm:g} BPM." if audio.tempo_bpm else ".")
-        )
+    elif audio is not None:
+        lines += _audio_lines(audio, f"Audio from {audio_source}" if audio_source else "Audio")
+    for label, analysis in candidates or []:
+        lines += _audio_lines(analysis, label)
     return "\n".join(lines)

@@ -6,36 +6,79 @@ Results are cached per process by content hash and settings.
 
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
+from string import ascii_uppercase
 
 from aurelia.errors import MediaError
-from aurelia.media.audio import analyse, load_audio
+from aurelia.media.audio import analyse_file
 from aurelia.media.digest import render_digest
-from aurelia.media.keyframes import scan_keyframes
+from aurelia.media.keyframes import ScanMode, scan_keyframes
 from aurelia.media.probe import MediaInfo, probe
 
+MAX_AUDIO_SECONDS = 3600.0  # audio beyond this is not measured (the digest says so); work stays bounded
 
-def prepare_media(video: str, audio: str | None = None, num_frames: int = 5) -> dict:
-    """Probe and measure the media; returns the ``media`` entry of the graph state."""
+
+def prepare_media(
+    video: str,
+    audio: str | None = None,
+    num_frames: int = 5,
+    *,
+    audio_candidates: list[str] | None = None,
+    mode: ScanMode = "auto",
+    max_audio_seconds: float | None = MAX_AUDIO_SECONDS,
+    allow_audio_only: bool = False,
+) -> dict:
+    """Probe and measure the media; returns the ``media`` entry of the graph state.
+
+    With ``allow_audio_only``, ``video`` may be an audio-only file (no keyframes then); the graph
+    needs a video, so by default that is an error. ``audio`` is a separate track
+    for a silent video. ``audio_candidates`` are alternative clips a question asks to choose
+    between (Dance-Music matching gives four); each is measured and labelled A, B, C...
+    ``mode="fast"`` reads only the video's own keyframes (for long inputs)."""
+    if num_frames < 1:
+        raise MediaError(f"num_frames must be at least 1, got {num_frames}", path=video)
     info = probe(video)
-    audio_info = probe(audio) if audio else None
-    if info.video is None:
+    if info.video is None and not allow_audio_only:
         raise MediaError("no video stream (an audio-only file was given as the video)", path=video)
+    audio_info = probe(audio) if audio else None
     if audio_info is not None and audio_info.audio is None:
         raise MediaError("no audio stream in the separate audio file", path=audio)
-    return dict(_prepare_cached(info, audio_info, num_frames))
+    cands = tuple(probe(p) for p in audio_candidates or ())
+    for c in cands:
+        if c.audio is None:
+            raise MediaError("no audio stream in the candidate audio clip", path=c.path)
+    if len(cands) > len(ascii_uppercase):
+        raise MediaError(f"at most {len(ascii_uppercase)} candidate audio clips, got {len(cands)}", path=video)
+    return copy.deepcopy(dict(_prepare_cached(info, audio_info, num_frames, cands, mode, max_audio_seconds)))
 
 
 @lru_cache(maxsize=64)
-def _prepare_cached(info: MediaInfo, audio_info: MediaInfo | None, num_frames: int) -> tuple:
-    scan = scan_keyframes(info.path, max_frames=num_frames)
+def _prepare_cached(
+    info: MediaInfo,
+    audio_info: MediaInfo | None,
+    num_frames: int,
+    cands: tuple[MediaInfo, ...],
+    mode: ScanMode,
+    max_audio_seconds: float | None,
+) -> tuple:
+    scan = scan_keyframes(info.path, max_frames=num_frames, mode=mode) if info.video else None
     audio_src = audio_info or (info if info.audio else None)
     analysis = None
     audio_truncated = False
     if audio_src is not None:
-        wave_, audio_truncated = load_audio(audio_src.path)
-        analysis = analyse(wave_)
-    digest = render_digest(info, scan, analysis, audio_source="separate audio file" if audio_info else None)
+        analysis, audio_truncated = analyse_file(audio_src.path, max_seconds=max_audio_seconds)
+    labelled = []
+    candidates = []
+    for letter, c in zip(ascii_uppercase, cands, strict=False):
+        a, truncated = analyse_file(c.path, max_seconds=max_audio_seconds)
+        audio_truncated |= truncated
+        labelled.append((f"Audio option {letter}", a))
+        candidates.append({"label": letter, "path": c.path, "sha256": c.sha256, "info": c.to_dict()})
+    digest = render_digest(info, scan, analysis, audio_source="separate audio file" if audio_info else None, candidates=labelled)
+    trimmed = [p.path for p in (audio_src, *cands) if p is not None and max_audio_seconds and p.duration_s > max_audio_seconds]
+    if trimmed:
+        digest += f"\nNote: audio was measured over its first {max_audio_seconds:g}s only."
     ref = {
         "video": info.path,
         "audio": audio_info.path if audio_info else None,
@@ -43,9 +86,16 @@ def _prepare_cached(info: MediaInfo, audio_info: MediaInfo | None, num_frames: i
         "audio_sha256": audio_info.sha256 if audio_info else None,
         "info": info.to_dict(),
         "audio_info": audio_info.to_dict() if audio_info else None,
+        "kind": info.kind,
+        "has_video": info.video is not None,
         "has_audio": audio_src is not None,
-        "keyframe_times": [round(t, 3) for t in scan.times],
-        "truncated": scan.truncated or audio_truncated,
+        "audio_candidates": candidates,
+        "keyframe_times": [round(t, 3) for t in scan.times] if scan else [],
+        "cut_times": scan.cut_times if scan else [],
+        "scan_mode": mode,
+        "video_truncated": bool(scan and scan.truncated),
+        "audio_truncated": audio_truncated,
+        "truncated": bool(scan and scan.truncated) or audio_truncated,
         "digest": digest,
     }
     return tuple(ref.items())

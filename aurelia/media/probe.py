@@ -1,6 +1,10 @@
-"""Probe a media file with PyAV: container, streams, duration, content hash.
+"""Probe a media file with PyAV: container, streams, codecs, duration, frame rate (constant or
+variable), display size after rotation metadata, audio format, and a streamed content hash.
 
-Every failure becomes a :class:`MediaError` naming the file and the reason.
+Every failure becomes a :class:`MediaError` naming the file and the reason. Probing reads the
+container header, demuxes at most a few hundred video packets (to tell variable from constant
+frame rate) and decodes one frame per stream (to prove the codec is decodable and read the
+rotation), so it is cheap for any length of input.
 """
 
 from __future__ import annotations
@@ -11,19 +15,42 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import av
+import numpy as np
 
 from aurelia.errors import MediaError
 
 HASH_CHUNK = 1 << 20
+MAX_SIDE = 16_384  # pixels; beyond this a frame is not a video we can bound the work for
+MAX_PIXELS = 8_192 * 8_192
+MAX_DURATION_S = 48 * 3600.0
+VFR_PACKETS = 240  # video packets demuxed to tell variable from constant frame rate
+VFR_TOLERANCE = 0.1  # relative spread of frame durations above which the rate is variable
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """One stream of the container, usable or not (subtitles, data, undecodable codecs)."""
+
+    index: int
+    kind: str
+    codec: str
+    decodable: bool
 
 
 @dataclass(frozen=True)
 class VideoInfo:
     codec: str
-    width: int
+    width: int  # as displayed, i.e. after rotation metadata
     height: int
-    fps: float
+    fps: float  # average frame rate
     duration_s: float
+    coded_width: int = 0
+    coded_height: int = 0
+    rotation: int = 0  # counter-clockwise degrees to apply for display (0, 90, 180, 270)
+    vfr: bool = False
+    pix_fmt: str = ""
+    frames: int = 0  # from the container when it says, else 0
+    bit_rate: int = 0
 
 
 @dataclass(frozen=True)
@@ -32,6 +59,8 @@ class AudioInfo:
     sample_rate: int
     channels: int
     duration_s: float
+    layout: str = ""
+    bit_rate: int = 0
 
 
 @dataclass(frozen=True)
@@ -43,9 +72,17 @@ class MediaInfo:
     duration_s: float
     video: VideoInfo | None
     audio: AudioInfo | None
+    streams: tuple[StreamInfo, ...] = ()
+    audio_streams: int = 0
+    bit_rate: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def kind(self) -> str:
+        """'audio+video', 'video' or 'audio'."""
+        return "audio+video" if self.audio and self.video else ("video" if self.video else "audio")
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -64,6 +101,8 @@ def check_readable_file(path: str | os.PathLike) -> Path:
         raise MediaError("file not found", path=str(path))
     if p.is_dir():
         raise MediaError("is a directory, not a media file", path=str(path))
+    if not p.is_file():
+        raise MediaError("not a regular file", path=str(path))
     if not os.access(p, os.R_OK):
         raise MediaError("file is not readable (permission denied)", path=str(path))
     if p.stat().st_size == 0:
@@ -76,51 +115,163 @@ def open_container(path: str | os.PathLike) -> av.container.InputContainer:
     p = check_readable_file(path)
     try:
         return av.open(str(p), mode="r", metadata_errors="ignore")
-    except av.error.FFmpegError as exc:
-        raise MediaError(f"not a readable media file ({exc.strerror or exc})", path=str(path)) from exc
+    except PermissionError as exc:
+        raise MediaError("file is not readable (permission denied)", path=str(path)) from exc
+    except (av.error.FFmpegError, OSError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise MediaError(f"not a readable media file ({why}); the file may be truncated, corrupt or not media", path=str(path)) from exc
 
 
 def _seconds(value, time_base) -> float:
     return float(value * time_base) if value is not None and time_base is not None else 0.0
 
 
+def _codec_name(stream) -> str:
+    ctx = stream.codec_context
+    return ctx.name if ctx is not None else "unknown"
+
+
+def _rewind(container) -> None:
+    try:
+        container.seek(0)
+    except av.error.FFmpegError:  # not seekable: decoding goes on from where demuxing stopped
+        pass
+
+
+def _first_frame(container, stream):
+    """Decode the first frame of ``stream`` (None if the stream holds none)."""
+    _rewind(container)
+    for frame in container.decode(stream):
+        return frame
+    return None
+
+
+def _is_vfr(container, stream) -> bool:
+    """Demux (no decode) the first packets; variable frame rate if their durations differ."""
+    pts = []
+    for packet in container.demux(stream):
+        if packet.pts is not None:
+            pts.append(packet.pts)
+        if len(pts) >= VFR_PACKETS:
+            break
+    if len(pts) < 4:
+        return False
+    steps = np.diff(np.sort(np.array(pts, dtype=np.float64)))
+    steps = steps[steps > 0]
+    if steps.size < 3:
+        return False
+    med = float(np.median(steps))
+    return bool((np.percentile(steps, 95) - np.percentile(steps, 5)) > VFR_TOLERANCE * med + 1)
+
+
+def _normalise_rotation(deg: float | None) -> int:
+    return round((deg or 0) / 90.0) * 90 % 360
+
+
+def _probe_video(container, vs, container_duration: float, path: str) -> VideoInfo:
+    ctx = vs.codec_context
+    w, h = ctx.width, ctx.height
+    if not w or not h:
+        raise MediaError("video stream has no frame size", path=path)
+    if max(w, h) > MAX_SIDE or w * h > MAX_PIXELS:
+        raise MediaError(
+            f"absurd video dimensions {w}x{h} (the limit is {MAX_SIDE} px a side and {MAX_PIXELS // 1_000_000} megapixels)", path=path
+        )
+    vfr = _is_vfr(container, vs)
+    try:
+        frame = _first_frame(container, vs)
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"the video stream ({ctx.name}) cannot be decoded: {exc.strerror or exc}", path=path) from exc
+    if frame is None:
+        raise MediaError(f"the video stream ({ctx.name}) holds no decodable frame", path=path)
+    rotation = _normalise_rotation(frame.rotation)
+    rate = vs.average_rate or vs.guessed_rate or vs.base_rate
+    vdur = _seconds(vs.duration, vs.time_base) or container_duration
+    frames = vs.frames or 0
+    fps = float(rate) if rate else (frames / vdur if frames and vdur else 0.0)
+    dw, dh = (h, w) if rotation in (90, 270) else (w, h)
+    return VideoInfo(
+        codec=ctx.name,
+        width=dw,
+        height=dh,
+        fps=round(fps, 3),
+        duration_s=round(vdur, 3),
+        coded_width=w,
+        coded_height=h,
+        rotation=rotation,
+        vfr=vfr,
+        pix_fmt=ctx.pix_fmt or "",
+        frames=frames,
+        bit_rate=ctx.bit_rate or 0,
+    )
+
+
+def _probe_audio(container, st, container_duration: float, path: str) -> AudioInfo:
+    ctx = st.codec_context
+    try:
+        frame = _first_frame(container, st)
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"the audio stream ({ctx.name}) cannot be decoded: {exc.strerror or exc}", path=path) from exc
+    if frame is None:
+        raise MediaError(f"the audio stream ({ctx.name}) holds no decodable samples", path=path)
+    return AudioInfo(
+        codec=ctx.name,
+        sample_rate=ctx.sample_rate or frame.sample_rate or 0,
+        channels=ctx.channels or len(frame.layout.channels),
+        duration_s=round(_seconds(st.duration, st.time_base) or container_duration, 3),
+        layout=ctx.layout.name if ctx.layout else "",
+        bit_rate=ctx.bit_rate or 0,
+    )
+
+
 def probe(path: str | os.PathLike) -> MediaInfo:
     """Read the container's facts; raises MediaError when no audio or video stream is usable."""
+    spath = str(path)
     with open_container(path) as container:
         container_duration = container.duration / av.time_base if container.duration else 0.0
-        video = audio = None
-        if container.streams.video:
-            vs = container.streams.video[0]
-            rate = vs.average_rate or vs.guessed_rate or vs.base_rate
-            fps = float(rate) if rate else 0.0
-            vdur = _seconds(vs.duration, vs.time_base) or container_duration
-            if vs.codec_context.width and vs.codec_context.height:
-                video = VideoInfo(
-                    codec=vs.codec_context.name,
-                    width=vs.codec_context.width,
-                    height=vs.codec_context.height,
-                    fps=round(fps, 3),
-                    duration_s=round(vdur, 3),
-                )
-        if container.streams.audio:
-            st = container.streams.audio[0]
-            adur = _seconds(st.duration, st.time_base) or container_duration
-            audio = AudioInfo(
-                codec=st.codec_context.name,
-                sample_rate=st.codec_context.sample_rate or 0,
-                channels=st.codec_context.channels or 0,
-                duration_s=round(adur, 3),
+        if container_duration > MAX_DURATION_S:
+            raise MediaError(
+                f"absurd duration: the container claims {container_duration / 3600:.0f} h (the limit is {MAX_DURATION_S / 3600:.0f} h)",
+                path=spath,
             )
+        streams = tuple(
+            StreamInfo(s.index, s.type, _codec_name(s), s.codec_context is not None and s.type in ("video", "audio"))
+            for s in container.streams
+        )
+        unsupported = [s for s in streams if s.kind in ("video", "audio") and not s.decodable]
+        video = audio = None
+        # the first video stream that is not a cover picture
+        vstreams = [
+            s for s in container.streams.video if s.codec_context is not None and not s.disposition & av.stream.Disposition.attached_pic
+        ]
+        astreams = [s for s in container.streams.audio if s.codec_context is not None]
+        if vstreams:
+            video = _probe_video(container, vstreams[0], container_duration, spath)
+        if astreams:
+            audio = _probe_audio(container, astreams[0], container_duration, spath)
         fmt = container.format.name
+        bit_rate = container.bit_rate or 0
     if video is None and audio is None:
-        raise MediaError("no usable audio or video stream", path=str(path))
+        if unsupported:
+            names = ", ".join(f"{s.kind} codec {s.codec!r}" for s in unsupported)
+            raise MediaError(f"unsupported codec: this FFmpeg build has no decoder for the {names}", path=spath)
+        kinds = ", ".join(sorted({s.kind for s in streams})) or "none"
+        raise MediaError(f"no usable audio or video stream (streams found: {kinds})", path=spath)
     duration = max(video.duration_s if video else 0.0, audio.duration_s if audio else 0.0)
     return MediaInfo(
-        path=str(path),
+        path=spath,
         container=fmt,
         size_bytes=Path(path).stat().st_size,
         sha256=file_sha256(path),
         duration_s=round(duration or container_duration, 3),
         video=video,
         audio=audio,
+        streams=streams,
+        audio_streams=len(astreams),
+        bit_rate=bit_rate,
     )
+
+
+def probe_many(paths: list[str | os.PathLike]) -> list[MediaInfo]:
+    """Probe several files (e.g. the four candidate audio clips of a Dance-Music question)."""
+    return [probe(p) for p in paths]

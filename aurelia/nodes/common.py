@@ -71,7 +71,7 @@ def build_messages(prompt: Prompt, rm: RoleModel | None = None, media: dict | No
     if media is None or rm is None:
         messages.append(HumanMessage(content=prompt.user))
         return messages, received
-    blocks, sent = media_blocks(media, rm.modalities, frame_side=frame_side)
+    blocks, sent = media_blocks(media, rm.modalities, frame_side=frame_side, provider=rm.spec.provider)
     received += sent
     if all(b["type"] == "text" for b in blocks):
         messages.append(HumanMessage(content="\n\n".join([prompt.user, *(b["text"] for b in blocks)])))

@@ -1,0 +1,118 @@
+"""Content blocks per provider, and the cache: one encode per clip per run, however many calls."""
+
+from __future__ import annotations
+
+import base64
+
+import av
+import pytest
+
+from aurelia.media import blocks
+from aurelia.media.blocks import ENCODES, clear_caches, media_blocks, set_gemini_uploader
+from aurelia.media.prepare import prepare_media
+
+IMAGE = frozenset({"text", "image"})
+IMAGE_AUDIO = frozenset({"text", "image", "audio"})
+ALL = frozenset({"text", "image", "audio", "video"})
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    clear_caches()
+    yield
+    clear_caches()
+    set_gemini_uploader(None)
+
+
+def _decodes_as(b64: str, codec: str, tmp_path) -> None:
+    path = tmp_path / f"x.{codec}"
+    path.write_bytes(base64.b64decode(b64))
+    with av.open(str(path)) as c:
+        assert c.streams[0].codec_context.name == codec
+
+
+def test_openai_frames_as_jpeg_data_urls_and_input_audio(clip, tmp_path):
+    media = prepare_media(str(clip), num_frames=3)
+    out, sent = media_blocks(media, IMAGE_AUDIO, frame_side=96, provider="openai")
+    images = [b for b in out if b["type"] == "image_url"]
+    assert len(images) == 3 and sent == ["frames:3", "audio"]
+    url = images[0]["image_url"]["url"]
+    assert url.startswith("data:image/jpeg;base64,")
+    path = tmp_path / "f.jpg"
+    path.write_bytes(base64.b64decode(url.split(",", 1)[1]))
+    with av.open(str(path)) as c:
+        frame = next(c.decode(video=0))
+        assert max(frame.width, frame.height) == 96
+    (audio,) = [b for b in out if b["type"] == "input_audio"]
+    assert audio["input_audio"]["format"] == "wav"
+    assert base64.b64decode(audio["input_audio"]["data"])[:4] == b"RIFF"
+
+
+def test_anthropic_images_and_digest_for_the_audio(clip):
+    media = prepare_media(str(clip), num_frames=2)
+    out, sent = media_blocks(media, IMAGE, provider="anthropic")
+    images = [b for b in out if b["type"] == "image"]
+    assert [b["source"]["media_type"] for b in images] == ["image/jpeg", "image/jpeg"]
+    assert sent == ["frames:2", "digest"]  # no audio input: the measured digest covers it
+    assert "Dominant pitch" in out[-1]["text"]
+
+
+def test_text_only_gets_the_digest(clip):
+    media = prepare_media(str(clip))
+    out, sent = media_blocks(media, frozenset({"text"}), provider="ollama")
+    assert sent == ["digest"] and [b["type"] for b in out] == ["text"]
+    assert ENCODES == {}
+
+
+def test_gemini_separate_audio_as_flac(silent_clip, tone_wav, tmp_path):
+    media = prepare_media(str(silent_clip), str(tone_wav))
+    out, sent = media_blocks(media, ALL, provider="google_genai")
+    assert sent == ["video", "audio"]
+    (audio,) = [b for b in out if b["type"] == "audio"]
+    assert audio["mime_type"] == "audio/flac"
+    _decodes_as(audio["base64"], "flac", tmp_path)
+
+
+def test_gemini_inline_video_then_upload_once_when_large(clip, monkeypatch):
+    media = prepare_media(str(clip))
+    out, sent = media_blocks(media, ALL, provider="google_genai")
+    assert sent == ["video", "audio"] and out[0]["type"] == "video" and out[0]["mime_type"] == "video/mp4"
+    assert base64.b64decode(out[0]["base64"]) == clip.read_bytes()
+    uploads = []
+    set_gemini_uploader(lambda path, mime: uploads.append((path, mime)) or "https://generativelanguage.googleapis.com/v1beta/files/abc")
+    monkeypatch.setattr(blocks, "INLINE_VIDEO_LIMIT", 1000)
+    for _ in range(4):
+        out, sent = media_blocks(media, ALL, provider="google_genai")
+    assert out[0] == {"type": "video", "file_id": "https://generativelanguage.googleapis.com/v1beta/files/abc", "mime_type": "video/mp4"}
+    assert uploads == [(str(clip), "video/mp4")]
+
+
+def test_one_encode_per_clip_across_iterations_agents_and_providers(clip):
+    media = prepare_media(str(clip), num_frames=4)
+    for _iteration in range(5):
+        for provider in ("openai", "anthropic", None, "openai_compatible"):
+            media_blocks(media, IMAGE_AUDIO, frame_side=256, provider=provider)
+    assert ENCODES == {"jpeg": 4, "wav": 1}
+    media_blocks(media, IMAGE, frame_side=128, provider="openai")  # other settings: a new encode
+    assert ENCODES["jpeg"] == 8
+
+
+def test_audio_options_sent_to_audio_models(clip, tmp_path):
+    from aurelia.media.synth import Segment, write_audio_file
+
+    options = [str(write_audio_file(tmp_path / f"o{k}.wav", [Segment(1, (0, 0, 0), 300.0 + k)])) for k in range(4)]
+    media = prepare_media(str(clip), audio_candidates=options)
+    out, sent = media_blocks(media, IMAGE_AUDIO)
+    assert "audio_options:4" in sent
+    labels = [b["text"] for b in out if b["type"] == "text" and b["text"].startswith("Audio option")]
+    assert [x.split()[2] for x in labels] == ["A", "B", "C", "D"]
+    _, sent = media_blocks(media, IMAGE)
+    assert sent[-1] == "digest"  # an image-only model learns about the options from the digest
+
+
+def test_gemini_gets_frames_for_a_container_it_does_not_take(tmp_path):
+    from aurelia.media.synth import Segment, make_clip
+
+    mkv = make_clip(tmp_path / "c.mkv", [Segment(1, (200, 0, 0), 440.0)], audio_codec="flac")
+    out, sent = media_blocks(prepare_media(str(mkv)), ALL, provider="google_genai")
+    assert sent[0].startswith("frames:") and "audio" in sent and not any(b["type"] == "video" for b in out)

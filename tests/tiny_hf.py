@@ -243,10 +243,52 @@ def build_tiny_text_lm(path: str | Path) -> Path:
     return path
 
 
-def build_tiny_encoder(path: str | Path) -> Path:
-    """A tiny BERT: a real checkpoint that cannot generate text (for the 'unsupported' error)."""
-    from transformers import BertConfig, BertModel
+def build_tiny_whisper(path: str | Path) -> Path:
+    """A tiny Whisper: a real audio checkpoint that is not a chat model (for the 'unsupported' error)."""
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
 
     path = Path(path)
-    BertModel(BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)).save_pretrained(path)
+    config = WhisperConfig(
+        vocab_size=100, pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=1, d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64
+    )
+    WhisperForConditionalGeneration(config).save_pretrained(path)
     return path
+
+
+_BUILT: dict[str, Path] = {}
+BUILDERS = {
+    "omni": build_tiny_omni,
+    "omni_full": lambda p: build_tiny_omni(p, full=True),
+    "vlm": build_tiny_qwen2vl,
+    "text": build_tiny_text_lm,
+    "whisper": build_tiny_whisper,
+}
+
+
+def tiny_model(kind: str, tmp_path_factory) -> Path:
+    """Build each tiny checkpoint once per test session (shared by every test module)."""
+    if kind not in _BUILT:
+        _BUILT[kind] = BUILDERS[kind](tmp_path_factory.mktemp(f"tiny-{kind}"))
+    return _BUILT[kind]
+
+
+def find_module(model, suffix: str):
+    """The first sub-module whose dotted name ends with ``suffix`` (e.g. 'audio_tower', 'visual')."""
+    for name, module in model.named_modules():
+        if name.split(".")[-1] == suffix:
+            return module
+    raise LookupError(suffix)
+
+
+class Recorder:
+    """A forward hook that records the inputs a sub-module receives."""
+
+    def __init__(self, module) -> None:
+        self.calls: list[tuple[tuple, dict]] = []
+        self.handle = module.register_forward_hook(self._hook, with_kwargs=True)
+
+    def _hook(self, module, args, kwargs, output) -> None:
+        self.calls.append((args, kwargs))
+
+    def close(self) -> None:
+        self.handle.remove()

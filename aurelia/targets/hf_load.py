@@ -90,19 +90,28 @@ def resolve_source(name: str) -> str:
 
 
 def model_class_for(config: Any):
-    """The transformers auto class that generates text for this config type."""
+    """The transformers auto class that generates text for this checkpoint: its declared
+    architecture must be a multimodal-LM, image-text-to-text or causal-LM class."""
     from transformers import AutoModelForCausalLM, AutoModelForImageTextToText, AutoModelForMultimodalLM
     from transformers.models.auto import modeling_auto as ma
 
     kind = config.model_type
-    if kind in ma.MODEL_FOR_MULTIMODAL_LM_MAPPING_NAMES:
-        return AutoModelForMultimodalLM
-    if kind in ma.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES:
-        return AutoModelForImageTextToText
-    if kind in ma.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
-        return AutoModelForCausalLM
+    archs = list(getattr(config, "architectures", None) or [])
+    candidates = (
+        (AutoModelForMultimodalLM, ma.MODEL_FOR_MULTIMODAL_LM_MAPPING_NAMES),
+        (AutoModelForImageTextToText, ma.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES),
+        (AutoModelForCausalLM, ma.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES),
+    )
+    for auto_cls, names in candidates:
+        if kind not in names:
+            continue
+        classes = names[kind] if isinstance(names[kind], tuple | list) else (names[kind],)
+        if not archs or set(archs) & set(classes):
+            return auto_cls
+    shown = f" ({', '.join(archs)})" if archs else ""
     raise ModelConfigError(
-        f"unsupported model type {kind!r}: it is not a text-generating model (no multimodal-LM, image-text-to-text or causal-LM class in transformers)"
+        f"unsupported model type {kind!r}{shown}: it is not a text-generating model "
+        "(no multimodal-LM, image-text-to-text or causal-LM class in transformers)"
     )
 
 
@@ -177,7 +186,14 @@ def _load(name: str, settings: TargetSettings) -> LoadedModel:
     try:
         processor = AutoProcessor.from_pretrained(source, trust_remote_code=settings.trust_remote_code)
     except (OSError, ValueError, ImportError, TypeError) as exc:
-        raise ModelConfigError(f"could not load the processor ({_first_line(exc)})", path=name) from exc
+        lacks = [what for key, what in (("vision_config", "a vision encoder"), ("audio_config", "an audio encoder")) if _config_has(config, key)]
+        if lacks:
+            raise ModelConfigError(
+                f"the {config.model_type!r} model has {' and '.join(lacks)} but its processor could not be loaded: "
+                f"the directory lacks its image/video/audio processor files ({_first_line(exc)})",
+                path=name,
+            ) from exc
+        raise ModelConfigError(f"could not load the processor or tokenizer ({_first_line(exc)})", path=name) from exc
     caps = detect_capabilities(processor, config, name)
     tokenizer = getattr(processor, "tokenizer", processor)
     tokenizer.padding_side = "left"  # batched generation appends after the prompt

@@ -15,6 +15,7 @@ from aurelia.errors import AureliaError
 from aurelia.graph.context import INJECT_MODES
 from aurelia.nodes.common import format_reasoning
 from aurelia.run import SAMPLE_CHOICES, SAMPLE_QUESTION, make_context, run, sample_clip
+from aurelia.targets.cli import answer_cmd
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Aurelia: test-time reasoning distillation for audio-visual LLMs.")
 console = Console()
@@ -95,6 +96,9 @@ def demo(
     if not as_json:
         console.print(f"clip: {clip.name}  question: {SAMPLE_QUESTION}  choices: {SAMPLE_CHOICES}", highlight=False)
     _execute(clip, SAMPLE_QUESTION, None, SAMPLE_CHOICES, as_json, False, max_iterations=max_iterations)
+
+
+app.command("answer")(answer_cmd)
 
 
 def main() -> None:

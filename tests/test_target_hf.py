@@ -14,21 +14,24 @@ import pytest
 pytest.importorskip("torchvision")
 pytest.importorskip("transformers")
 
-from fakes import REASONING_JSON  # noqa: E402
-from tiny_hf import Recorder, find_module, tiny_model  # noqa: E402
+from fakes import REASONING_JSON
+from tiny_hf import Recorder, find_module, tiny_model
 
-from aurelia.errors import ModelConfigError  # noqa: E402
-from aurelia.media.prepare import prepare_media  # noqa: E402
-from aurelia.models.registry import validate_model_string  # noqa: E402
-from aurelia.targets import TargetSample, TargetSettings, load_target  # noqa: E402
-from aurelia.targets.hf import HFTarget  # noqa: E402
+from aurelia.errors import ModelConfigError
+from aurelia.media.prepare import prepare_media
+from aurelia.models.registry import validate_model_string
+from aurelia.targets import TargetSample, TargetSettings, load_target
+from aurelia.targets.hf import HFTarget
 
 pytestmark = pytest.mark.hf
 
 SETTINGS = TargetSettings(max_new_tokens=6, max_frames=4, max_pixels=28 * 28 * 8, batch_size=8)
 CHOICES = ["red", "blue", "green", "black"]
 STAR = {
-    "steps": [{"step": "Look at the colour after 4s", "answer": "the screen is green"}, {"step": "Listen for silence", "answer": "silent from 4s"}],
+    "steps": [
+        {"step": "Look at the colour after 4s", "answer": "the screen is green"},
+        {"step": "Listen for silence", "answer": "silent from 4s"},
+    ],
     "final_answer": "green",
 }
 
@@ -108,7 +111,7 @@ def test_vlm_gets_frames_and_the_audio_digest(vlm, media):
         visual.close()
     rec = result.received
     assert rec.modalities == ["text", "video", "digest"] and rec.digest and rec.frames == 4
-    (args, kwargs), = visual.calls
+    ((args, kwargs),) = visual.calls
     grid = kwargs["grid_thw"]
     assert grid.shape == (1, 3) and int(grid[0, 0]) == 2  # 4 frames / temporal patch 2
     assert args[0].shape[0] == int(grid.prod()) and rec.media_tokens["video"] == int(grid.prod()) // 4
@@ -154,7 +157,12 @@ def test_reasoning_json_from_the_loop_and_open_questions(omni, media):
 
 
 def test_batch_equals_one_by_one(omni, vlm, media, silent_media):
-    samples = [sample(m, inject=i, sample_id=f"s{k}") for k, (m, i) in enumerate([(media, "none"), (media, "steps"), (silent_media, "full"), (media, "steps_answers"), (silent_media, "none")])]
+    samples = [
+        sample(m, inject=i, sample_id=f"s{k}")
+        for k, (m, i) in enumerate(
+            [(media, "none"), (media, "steps"), (silent_media, "full"), (media, "steps_answers"), (silent_media, "none")]
+        )
+    ]
     for path in (omni, vlm):
         target = load_target(f"hf:{path}", SETTINGS)
         batched = target.answer_batch(samples)
@@ -202,7 +210,7 @@ def test_missing_local_path(tmp_path):
 
 
 def test_not_a_model_directory(tmp_path, clip):
-    with pytest.raises(ModelConfigError, match="no config.json"):
+    with pytest.raises(ModelConfigError, match=r"no config\.json"):
         load_target(f"hf:{tmp_path}")
     with pytest.raises(ModelConfigError, match="a file was given"):
         load_target(f"hf:{clip}")
@@ -210,7 +218,9 @@ def test_not_a_model_directory(tmp_path, clip):
 
 def test_unsupported_model(tmp_path_factory):
     path = tiny_model("whisper", tmp_path_factory)
-    with pytest.raises(ModelConfigError, match=r"unsupported model type 'whisper' \(WhisperForConditionalGeneration\): it is not a text-generating model"):
+    with pytest.raises(
+        ModelConfigError, match=r"unsupported model type 'whisper' \(WhisperForConditionalGeneration\): it is not a text-generating model"
+    ):
         load_target(f"hf:{path}")
 
 

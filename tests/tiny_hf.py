@@ -185,10 +185,21 @@ def build_tiny_qwen2vl(path: str | Path) -> Path:
 
     path = Path(path)
     tokenizer = build_tokenizer({"image_token": "<|image_pad|>", "video_token": "<|video_pad|>"})
-    vision_start, image_id, video_id, pad, eos = _ids(tokenizer, "<|vision_start|>", "<|image_pad|>", "<|video_pad|>", "<|endoftext|>", "<|im_end|>")
+    vision_start, image_id, video_id, pad, eos = _ids(
+        tokenizer, "<|vision_start|>", "<|image_pad|>", "<|video_pad|>", "<|endoftext|>", "<|im_end|>"
+    )
     hidden = 64
     config = Qwen2VLConfig(
-        vision_config={"depth": 1, "embed_dim": 32, "hidden_size": hidden, "num_heads": 2, "mlp_ratio": 2, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2},
+        vision_config={
+            "depth": 1,
+            "embed_dim": 32,
+            "hidden_size": hidden,
+            "num_heads": 2,
+            "mlp_ratio": 2,
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+        },
         text_config={
             "vocab_size": len(tokenizer),
             "hidden_size": hidden,
@@ -232,7 +243,14 @@ def build_tiny_text_lm(path: str | Path) -> Path:
     tokenizer.chat_template = VL_TEMPLATE
     pad, eos = _ids(tokenizer, "<|endoftext|>", "<|im_end|>")
     config = Qwen2Config(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, pad_token_id=pad, eos_token_id=eos
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        pad_token_id=pad,
+        eos_token_id=eos,
     )
     torch.manual_seed(0)
     model = Qwen2ForCausalLM(config)
@@ -249,7 +267,18 @@ def build_tiny_whisper(path: str | Path) -> Path:
 
     path = Path(path)
     config = WhisperConfig(
-        vocab_size=100, pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=1, d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64
+        vocab_size=100,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=1,
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
     )
     WhisperForConditionalGeneration(config).save_pretrained(path)
     return path

@@ -51,7 +51,15 @@ def make_target(models: Models):
             "timing": result.timing,
         }
         iteration = len(state.get("iterations") or [])
-        call = {"role": "target", "iteration": iteration, "model": result.model, "seconds": result.seconds, "usage": result.usage, "received": received, "status": "text"}
+        call = {
+            "role": "target",
+            "iteration": iteration,
+            "model": result.model,
+            "seconds": result.seconds,
+            "usage": result.usage,
+            "received": received,
+            "status": "text",
+        }
         return {"answer": result.answer, "answer_choice": result.letter, "target": info, "calls": [call]}
 
     return target

@@ -154,6 +154,10 @@ class Target(ABC):
     @abstractmethod
     def answer_batch(self, samples: list[TargetSample]) -> list[TargetAnswer]: ...
 
+    def describe(self) -> dict[str, Any]:
+        """What this target is (model, family, what it takes), for reports."""
+        return {"model": self.name}
+
     def answer(self, sample: TargetSample) -> TargetAnswer:
         """One sample; raises the typed error instead of recording it."""
         result = self.answer_batch([sample])[0]

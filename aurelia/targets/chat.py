@@ -55,6 +55,9 @@ class ChatTarget(Target):
         ctx = Context(target_model=raw, max_tokens=max(16, settings.max_new_tokens), seed=settings.seed)
         return cls(Models().get("target", ctx, temperature=settings.temperature if settings.do_sample else 0.0), settings)
 
+    def describe(self) -> dict[str, Any]:
+        return {"model": self.name, "family": "chat model", "takes": sorted(self.rm.modalities - {"text"})}
+
     def answer_batch(self, samples: list[TargetSample]) -> list[TargetAnswer]:
         started = time.perf_counter()
         prepared: list[tuple[int, list, list[str]]] = []
@@ -64,17 +67,22 @@ class ChatTarget(Target):
                 prompt = target_prompt(sample.question, sample.choices, sample.reasoning, sample.inject)
                 messages, labels = build_messages(prompt, self.rm, sample.media, self.settings.frame_side)
                 prepared.append((i, messages, labels))
-            except Exception as exc:  # noqa: BLE001 - recorded for this sample; the batch goes on
+            except Exception as exc:  # recorded for this sample; the batch goes on
                 results[i] = self.failed(sample, exc, started)
         runnable = self.rm.model.with_retry(stop_after_attempt=RETRY_ATTEMPTS)
         t0 = time.perf_counter()
-        replies = runnable.batch([m for _, m, _ in prepared], config={"max_concurrency": self.settings.batch_size}, return_exceptions=True) if prepared else []
+        replies = (
+            runnable.batch([m for _, m, _ in prepared], config={"max_concurrency": self.settings.batch_size}, return_exceptions=True)
+            if prepared
+            else []
+        )
         gen_seconds = time.perf_counter() - t0
         share = gen_seconds / max(len(prepared), 1)
         for (i, _, labels), reply in zip(prepared, replies, strict=True):
             sample = samples[i]
             if isinstance(reply, BaseException):
-                results[i] = self.failed(sample, reply, started)
+                last = getattr(reply, "last_attempt", None)  # tenacity's RetryError from with_retry
+                results[i] = self.failed(sample, last.exception() if last is not None else reply, started)
                 continue
             raw = _raw_text(reply)
             usage: dict[str, int] = {}

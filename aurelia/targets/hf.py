@@ -60,7 +60,8 @@ def allowed_capabilities(caps: Capabilities, requested: frozenset[str] | None, r
     missing = sorted(m for m in requested - {"text"} if not getattr(caps, m))
     if missing:
         takes = ", ".join(caps.names()) or "text only"
-        raise ModelConfigError(f"model {raw!r} was asked for {' + '.join(missing)} input, but its processor takes no {' or '.join(missing)} (it takes: {takes})")
+        asked, lacks = " + ".join(missing), " or ".join(missing)
+        raise ModelConfigError(f"model {raw!r} was asked for {asked} input, but its processor takes no {lacks} (it takes: {takes})")
     video, audio = "video" in requested, "audio" in requested
     return Capabilities(image="image" in requested, video=video, audio=audio, audio_in_video=caps.audio_in_video and video and audio)
 
@@ -149,7 +150,9 @@ class HFTarget(Target):
                 parts.append({"type": "audio"})
         if plan.digest:
             rec.modalities.append("digest")
-        prompt = target_prompt(sample.question, sample.choices, sample.reasoning, sample.inject, facts=sample.media.get("digest", "") if plan.digest else "")
+        prompt = target_prompt(
+            sample.question, sample.choices, sample.reasoning, sample.inject, facts=sample.media.get("digest", "") if plan.digest else ""
+        )
         item.text = self._chat_text(prompt.system, prompt.user, parts)
         item.media_seconds = time.perf_counter() - start
         return item
@@ -164,7 +167,9 @@ class HFTarget(Target):
                 return f"{system}\n\n{user}\n\nAnswer:"
             return _apply_template(tok, chat, system, user)
         if not getattr(proc, "chat_template", None):
-            raise ModelConfigError("the processor has no chat template, so the media placeholders cannot be placed", path=self.loaded.source)
+            raise ModelConfigError(
+                "the processor has no chat template, so the media placeholders cannot be placed", path=self.loaded.source
+            )
         content = [*parts, {"type": "text", "text": user}]
         chat = [{"role": "system", "content": [{"type": "text", "text": system}]}, {"role": "user", "content": content}]
         return _apply_template(proc, chat, system, user, parts)
@@ -175,7 +180,11 @@ class HFTarget(Target):
         proc = self._processor
         if plan.video:
             kwargs["videos"] = [p.video for p in group]
-            kwargs["videos_kwargs"] = {"do_sample_frames": False, "fps": plan.fps, **self._size_kwargs(getattr(proc, "video_processor", None), "videos_kwargs")}
+            kwargs["videos_kwargs"] = {
+                "do_sample_frames": False,
+                "fps": plan.fps,
+                **self._size_kwargs(getattr(proc, "video_processor", None), "videos_kwargs"),
+            }
         if plan.images:
             kwargs["images"] = [p.images for p in group]
             kwargs["images_kwargs"] = self._size_kwargs(getattr(proc, "image_processor", None), "images_kwargs")
@@ -265,7 +274,7 @@ class HFTarget(Target):
             started = time.perf_counter()
             try:
                 item = self.prepare(i, sample)
-            except Exception as exc:  # noqa: BLE001 - recorded for this sample; the batch goes on
+            except Exception as exc:  # recorded for this sample; the batch goes on
                 results[i] = self.failed(sample, exc, started)
                 continue
             groups.setdefault(item.plan, []).append(item)
@@ -322,7 +331,7 @@ def _apply_template(proc: Any, chat: list[dict], system: str, user: str, parts: 
     """Render the chat; templates that refuse a system turn get it folded into the user turn."""
     try:
         return proc.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-    except Exception:  # noqa: BLE001 - e.g. "System role not supported" raised by the template
+    except Exception:  # e.g. "System role not supported" raised by the template
         merged = f"{system}\n\n{user}"
         content: Any = merged if parts is None else [*parts, {"type": "text", "text": merged}]
         return proc.apply_chat_template([{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True)
@@ -335,7 +344,7 @@ def _default_min_pixels(processor: Any, which: str) -> int:
     try:
         merged = processor._merge_kwargs(processor.valid_processor_kwargs, tokenizer_init_kwargs=processor.tokenizer.init_kwargs)
         size = merged.get(which, {}).get("size")
-    except Exception:  # noqa: BLE001 - private API; fall back to the part's own size
+    except Exception:  # private API; fall back to the part's own size
         pass
     if size is None:
         part = getattr(processor, "video_processor" if which == "videos_kwargs" else "image_processor", None)

@@ -144,11 +144,13 @@ def detect_capabilities(processor: Any, config: Any, source: str) -> Capabilitie
             path=source,
         )
     if _config_has(config, "audio_config") and not audio:
-        raise ModelConfigError(f"the {config.model_type!r} model has an audio encoder but its directory has no audio feature extractor", path=source)
+        raise ModelConfigError(
+            f"the {config.model_type!r} model has an audio encoder but its directory has no audio feature extractor", path=source
+        )
     try:
         from transformers.processing_utils import OmniModalProcessorMixin
     except ImportError:  # pragma: no cover - older transformers
-        OmniModalProcessorMixin = ()  # noqa: N806
+        OmniModalProcessorMixin = ()
     omni = bool(OmniModalProcessorMixin) and isinstance(processor, OmniModalProcessorMixin)
     return Capabilities(image=image, video=video, audio=audio, audio_in_video=omni and video and audio)
 
@@ -186,7 +188,9 @@ def _load(name: str, settings: TargetSettings) -> LoadedModel:
     try:
         processor = AutoProcessor.from_pretrained(source, trust_remote_code=settings.trust_remote_code)
     except (OSError, ValueError, ImportError, TypeError) as exc:
-        lacks = [what for key, what in (("vision_config", "a vision encoder"), ("audio_config", "an audio encoder")) if _config_has(config, key)]
+        lacks = [
+            what for key, what in (("vision_config", "a vision encoder"), ("audio_config", "an audio encoder")) if _config_has(config, key)
+        ]
         if lacks:
             raise ModelConfigError(
                 f"the {config.model_type!r} model has {' and '.join(lacks)} but its processor could not be loaded: "

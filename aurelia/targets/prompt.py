@@ -34,7 +34,14 @@ def target_prompt(question: str, choices: list[str] | None, reasoning: dict | No
     else:
         instruction = "Answer with a short phrase."
     facts = f"Measured facts about the media:\n{facts}" if facts else ""
-    prompt = render("target", facts=facts, question=question, choices=format_choices(choices), reasoning=injection_text(reasoning, mode), instruction=instruction)
+    prompt = render(
+        "target",
+        facts=facts,
+        question=question,
+        choices=format_choices(choices),
+        reasoning=injection_text(reasoning, mode),
+        instruction=instruction,
+    )
     return Prompt(prompt.system, re.sub(r"\n{3,}", "\n\n", prompt.user).strip())
 
 

@@ -236,3 +236,30 @@ def test_vision_model_without_its_processor(vlm, tmp_path):
         shutil.copy(vlm / name, bare / name)
     with pytest.raises(ModelConfigError, match="the 'qwen2_vl' model has a vision encoder but its processor could not be loaded"):
         load_target(f"hf:{bare}")
+
+
+def test_batch_without_stackable_processor_outputs(omni, media, monkeypatch):
+    """Processors whose per-sample outputs do not stack get the whole group processed at once."""
+    import aurelia.targets.hf as hf
+
+    samples = [sample(media, inject=m) for m in ("none", "steps", "full")]
+    target = load_target(f"hf:{omni}", SETTINGS)
+    expected = [target.answer(s).text for s in samples]
+    monkeypatch.setattr(hf, "collate", lambda features, pad_id: None)
+    batched = target.answer_batch(samples)
+    assert [b.text for b in batched] == expected and {b.timing["batch_size"] for b in batched} == {3}
+
+
+def test_collate_refuses_what_does_not_stack():
+    import torch
+    from transformers import BatchFeature
+
+    from aurelia.targets.hf import collate
+
+    a = BatchFeature({"input_ids": torch.tensor([[5, 6]]), "attention_mask": torch.ones(1, 2), "pixel_values": torch.zeros(1, 3, 4, 4)})
+    b = BatchFeature({"input_ids": torch.tensor([[7]]), "attention_mask": torch.ones(1, 1), "pixel_values": torch.zeros(1, 3, 8, 8)})
+    assert collate([a, b], pad_id=0) is None
+    b["pixel_values"] = torch.zeros(2, 3, 4, 4)
+    batch = collate([a, b], pad_id=0)
+    assert batch["input_ids"].tolist() == [[5, 6], [0, 7]] and batch["attention_mask"].tolist() == [[1, 1], [0, 1]]
+    assert batch["pixel_values"].shape == (3, 3, 4, 4)

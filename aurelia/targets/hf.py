@@ -46,6 +46,7 @@ class Prepared:
     video: np.ndarray | None = None
     images: list[np.ndarray] = field(default_factory=list)
     audio: np.ndarray | None = None
+    features: Any = None  # the processor's output for this sample alone
 
 
 def requested_modalities(raw: str) -> frozenset[str] | None:
@@ -154,6 +155,9 @@ class HFTarget(Target):
             sample.question, sample.choices, sample.reasoning, sample.inject, facts=sample.media.get("digest", "") if plan.digest else ""
         )
         item.text = self._chat_text(prompt.system, prompt.user, parts)
+        item.features = self._processor(**self._call_kwargs([item]))
+        item.received.prompt_tokens = int(item.features["attention_mask"].sum())
+        item.received.media_tokens = self._count_media_tokens(item.features["input_ids"][0])
         item.media_seconds = time.perf_counter() - start
         return item
 
@@ -208,15 +212,16 @@ class HFTarget(Target):
         return {"size": {"shortest_edge": min(low, cap) if low else min(cap, 56 * 56), "longest_edge": cap}, **extra}
 
     # ----------------------------------------------------------------- generation
-    def _generate(self, group: list[Prepared]) -> tuple[list[str], list[int], list[dict[str, int]], list[int], float]:
+    def _generate(self, group: list[Prepared]) -> tuple[list[str], list[int], float]:
         import torch
 
         lm = self.loaded
-        proc = lm.processor
-        inputs = proc(**self._call_kwargs(group))
+        # each sample was processed alone (per-sample errors, no batch-wide padding of audio or
+        # frames); stack those outputs, or run the processor on the whole group if they do not stack
+        inputs = collate([p.features for p in group], lm.tokenizer.pad_token_id)
+        if inputs is None:
+            inputs = lm.processor(**self._call_kwargs(group))
         ids = inputs["input_ids"]
-        prompt_tokens = [int(x) for x in inputs["attention_mask"].sum(dim=1)]
-        media_tokens = [self._count_media_tokens(row) for row in ids]
         model = lm.model
         inputs = inputs.to(model.device)
         for key, value in inputs.items():  # pixel values and audio features in the model's dtype
@@ -236,7 +241,7 @@ class HFTarget(Target):
         texts = lm.tokenizer.batch_decode(new, skip_special_tokens=True)
         eos = gen.eos_token_id if isinstance(gen.eos_token_id, list) else [gen.eos_token_id]
         out_tokens = [_count_generated(row.tolist(), eos) for row in new]
-        return texts, prompt_tokens, media_tokens, out_tokens, seconds
+        return texts, out_tokens, seconds
 
     def _generation_config(self):
         import copy
@@ -268,8 +273,10 @@ class HFTarget(Target):
 
     # ----------------------------------------------------------------- public
     def answer_batch(self, samples: list[TargetSample]) -> list[TargetAnswer]:
+        """Answers in input order. Samples are prepared one by one into buckets of equal input
+        layout; a full bucket runs as one ``generate`` call, so memory stays bounded."""
         results: list[TargetAnswer | None] = [None] * len(samples)
-        groups: dict[Plan, list[Prepared]] = {}
+        buckets: dict[Plan, list[Prepared]] = {}
         for i, sample in enumerate(samples):
             started = time.perf_counter()
             try:
@@ -277,22 +284,22 @@ class HFTarget(Target):
             except Exception as exc:  # recorded for this sample; the batch goes on
                 results[i] = self.failed(sample, exc, started)
                 continue
-            groups.setdefault(item.plan, []).append(item)
-        size = self.settings.batch_size
-        for items in groups.values():
-            for k in range(0, len(items), size):
-                self._run_group(items[k : k + size], results)
+            bucket = buckets.setdefault(item.plan, [])
+            bucket.append(item)
+            if len(bucket) >= self.settings.batch_size:
+                self._run_group(buckets.pop(item.plan), results)
+        for bucket in buckets.values():
+            self._run_group(bucket, results)
         return [r for r in results if r is not None]
 
     def _run_group(self, group: list[Prepared], results: list[TargetAnswer | None]) -> None:
         t0 = time.perf_counter()
-        texts, prompt_tokens, media_tokens, out_tokens, gen_seconds = self._generate(group)
-        batch_seconds = time.perf_counter() - t0  # processor + generate
+        texts, out_tokens, gen_seconds = self._generate(group)
+        batch_seconds = time.perf_counter() - t0  # collate + generate + decode
         share = batch_seconds / len(group)
-        for item, text, n_in, media, n_out in zip(group, texts, prompt_tokens, media_tokens, out_tokens, strict=True):
+        for item, text, n_out in zip(group, texts, out_tokens, strict=True):
             sample = item.sample
-            item.received.prompt_tokens = n_in
-            item.received.media_tokens = media
+            n_in = item.received.prompt_tokens or 0
             answer, letter = read_answer(text, sample.choices)
             results[item.index] = TargetAnswer(
                 text=text.strip(),
@@ -353,6 +360,39 @@ def _default_min_pixels(processor: Any, which: str) -> int:
         return 0
     value = size.get("shortest_edge") if isinstance(size, dict) else getattr(size, "shortest_edge", None)
     return int(value or 0)
+
+
+TEXT_KEYS = {"input_ids": None, "attention_mask": 0, "token_type_ids": 0, "mm_token_type_ids": 0}
+
+
+def collate(features: list[Any], pad_id: int | None) -> Any:
+    """Stack per-sample processor outputs into one batch: token rows left-padded, everything
+    else concatenated along the first axis (Qwen-style flat patches, audio features, grids).
+    None when some entry does not stack that way (the caller then processes the group whole)."""
+    import torch
+    from transformers import BatchFeature
+
+    if len(features) == 1:
+        return features[0]
+    keys = set(features[0].keys())
+    if any(set(f.keys()) != keys for f in features):
+        return None
+    out: dict[str, Any] = {}
+    for key in keys:
+        values = [f[key] for f in features]
+        if not all(isinstance(v, torch.Tensor) and v.dim() >= 1 for v in values):
+            return None
+        if key in TEXT_KEYS:
+            width = max(v.shape[-1] for v in values)
+            fill = pad_id if TEXT_KEYS[key] is None else TEXT_KEYS[key]
+            if fill is None:
+                return None
+            out[key] = torch.cat([torch.nn.functional.pad(v, (width - v.shape[-1], 0), value=fill) for v in values])
+        elif all(v.shape[1:] == values[0].shape[1:] for v in values):
+            out[key] = torch.cat(values)
+        else:
+            return None
+    return BatchFeature(out)
 
 
 def _count_generated(tokens: list[int], eos: list[int | None]) -> int:

@@ -120,7 +120,8 @@ class HFTarget(Target):
         return int(getattr(getattr(self._processor, "video_processor", None), "temporal_patch_size", 1) or 1)
 
     def prepare(self, index: int, sample: TargetSample) -> Prepared:
-        """Decode the media for this sample and render its chat text (no model call)."""
+        """Decode the media, render the chat text and run the processor for this sample alone
+        (no model call): a sample whose media or processing fails fails alone."""
         start = time.perf_counter()
         plan, times = plan_for(self.caps, sample.media, self.settings, self._temporal())
         rec = Received(modalities=["text"], digest=plan.digest)

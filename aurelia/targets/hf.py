@@ -225,8 +225,8 @@ class HFTarget(Target):
         ids = inputs["input_ids"]
         model = lm.model
         inputs = inputs.to(model.device)
-        for key, value in inputs.items():  # pixel values and audio features in the model's dtype
-            if torch.is_floating_point(value):
+        for key, value in inputs.items():  # pixels and audio features in the model's dtype; 1-D timings stay fp32
+            if torch.is_floating_point(value) and value.dim() >= 2:
                 inputs[key] = value.to(model.dtype)
         gen = self._generation_config()
         extra = {"use_audio_in_video": True} if group[0].plan.audio_in_video and lm.accepts_audio_in_video_flag else {}

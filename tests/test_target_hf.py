@@ -263,3 +263,11 @@ def test_collate_refuses_what_does_not_stack():
     batch = collate([a, b], pad_id=0)
     assert batch["input_ids"].tolist() == [[5, 6], [0, 7]] and batch["attention_mask"].tolist() == [[1, 1], [0, 1]]
     assert batch["pixel_values"].shape == (3, 3, 4, 4)
+
+
+def test_bfloat16_as_on_a_gpu(omni, media):
+    """The GPU default dtype, run on the CPU: pixels and audio features follow the model's dtype."""
+    target = load_target(f"hf:{omni}", TargetSettings(dtype="bfloat16", max_new_tokens=4, max_frames=4, max_pixels=28 * 28 * 8))
+    results = target.answer_batch([sample(media), sample(media, inject="none")])
+    assert target.describe()["dtype"] == "bfloat16" and target.loaded is not load_target(f"hf:{omni}", SETTINGS).loaded
+    assert [r.error for r in results] == [None, None] and all(r.received.media_tokens["audio"] == 150 for r in results)

@@ -4,6 +4,7 @@ from aurelia.errors import AureliaError, InputError, MediaError, MissingAPIKeyEr
 from aurelia.graph.builder import build_graph, build_reasoning_graph
 from aurelia.graph.context import Context
 from aurelia.run import run, sample_clip
+from aurelia.targets.api import answer
 
 __all__ = [
     "AureliaError",
@@ -12,6 +13,7 @@ __all__ = [
     "MediaError",
     "MissingAPIKeyError",
     "ModelConfigError",
+    "answer",
     "build_graph",
     "build_reasoning_graph",
     "run",

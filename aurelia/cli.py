@@ -16,6 +16,7 @@ from aurelia.graph.context import INJECT_MODES
 from aurelia.media.cli import media_app
 from aurelia.nodes.common import format_reasoning
 from aurelia.run import SAMPLE_CHOICES, SAMPLE_QUESTION, make_context, run, sample_clip
+from aurelia.targets.cli import answer_cmd
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Aurelia: test-time reasoning distillation for audio-visual LLMs.")
 console = Console()
@@ -114,6 +115,9 @@ def demo(
     if not as_json:
         console.print(f"clip: {clip.name}  question: {SAMPLE_QUESTION}  choices: {SAMPLE_CHOICES}", highlight=False)
     _execute(clip, SAMPLE_QUESTION, None, SAMPLE_CHOICES, as_json, False, max_iterations=max_iterations, threshold=threshold)
+
+
+app.command("answer")(answer_cmd)
 
 
 def main() -> None:

@@ -39,6 +39,10 @@ def validate_model_string(raw: str) -> ModelSpec:
     check_api_key(spec)
     if spec.provider == "gguf" and not Path(spec.name).expanduser().is_file():
         raise ModelConfigError("GGUF file not found", path=spec.name)
+    if spec.provider == "hf":
+        from aurelia.targets.hf_load import resolve_source
+
+        resolve_source(spec.name)  # a missing local directory fails here, before any model runs
     return spec
 
 

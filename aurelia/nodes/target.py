@@ -1,4 +1,9 @@
-"""target: s* = M(v, a, q, r*) — the target model answers with r* injected per the mode."""
+"""target: s* = M(v, a, q, r*) — the target model answers with r* injected per the mode.
+
+The answering is done by :mod:`aurelia.targets`: ``hf:<id or path>`` runs the local Hugging
+Face audio-visual back-end (video + audio for omni models, frames + digest for VLMs, ...);
+any other model string or a model instance given to ``build_graph`` runs as a chat model.
+"""
 
 from __future__ import annotations
 
@@ -6,69 +11,55 @@ from langgraph.runtime import Runtime
 
 from aurelia.graph.context import Context
 from aurelia.graph.state import State
-from aurelia.models.structured import call_text
-from aurelia.nodes.common import Models, build_messages, call_record, format_choices, format_reasoning
-from aurelia.parsing import choice_letters, parse_choice
-from aurelia.prompts import Prompt, render
+from aurelia.nodes.common import Models
+from aurelia.targets import Target, TargetSample, TargetSettings
+from aurelia.targets.prompt import INJECT_HEADERS, injection_text, read_answer, target_prompt
 
-INJECT_HEADERS = {
-    "steps": "Reasoning steps to consider:",
-    "steps_answers": "Step-by-step reasoning about this video and audio:",
-    "full": "Step-by-step reasoning about this video and audio, with a proposed answer:",
-}
+__all__ = ["INJECT_HEADERS", "injection_text", "make_target", "read_answer", "target_for", "target_prompt"]
 
 
-def injection_text(reasoning: dict | None, mode: str) -> str:
-    if mode == "none" or not reasoning:
-        return ""
-    return f"{INJECT_HEADERS[mode]}\n{format_reasoning(reasoning, mode)}"
+def target_for(models: Models, ctx: Context) -> Target:
+    """The target back-end for this run: an instance override, a local HF model, or a chat model."""
+    from aurelia.targets.chat import ChatTarget
 
+    settings = TargetSettings(max_new_tokens=ctx.max_tokens, frame_side=ctx.frame_size, seed=ctx.seed)
+    if "target" in models.overrides:
+        return ChatTarget(models.overrides["target"], settings)
+    if ctx.target_model.strip().lower().startswith("hf:"):
+        from aurelia.targets.hf import HFTarget
 
-def target_prompt(question: str, choices: list[str] | None, reasoning: dict | None, mode: str) -> Prompt:
-    if choices:
-        letters = choice_letters(len(choices))
-        instruction = f"Answer with the letter of the correct choice ({', '.join(letters)}) only."
-    else:
-        instruction = "Answer with a short phrase."
-    return render(
-        "target", question=question, choices=format_choices(choices), reasoning=injection_text(reasoning, mode), instruction=instruction
-    )
-
-
-def read_answer(text: str, choices: list[str] | None) -> tuple[str | None, str | None]:
-    """(answer, letter): for multiple choice only a valid option counts; never a default."""
-    if not choices:
-        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-        return (first or None), None
-    index = parse_choice(text, choices)
-    if index is None:
-        return None, None
-    return choices[index], choice_letters(len(choices))[index]
+        return HFTarget(ctx.target_model.strip(), settings)
+    return ChatTarget(models.get("target", ctx), settings)
 
 
 def make_target(models: Models):
     def target(state: State, runtime: Runtime[Context]) -> dict:
         ctx = runtime.context or Context()
-        rm = models.get("target", ctx)
         star = state.get("reasoning_star")
-        prompt = target_prompt(state["question"], state.get("choices"), star, ctx.inject)
-        messages, received = build_messages(prompt, rm, state["media"], ctx.frame_size)
-        result = call_text(rm, messages)
-        answer, letter = read_answer(result.raw, state.get("choices"))
+        sample = TargetSample(state["media"], state["question"], state.get("choices"), star, ctx.inject, state.get("sample_id"))
+        result = target_for(models, ctx).answer(sample)
+        received = result.received.labels()
         info = {
-            "model": rm.spec.raw,
+            "model": result.model,
             "inject": ctx.inject,
-            "injected": injection_text(star, ctx.inject),
-            "raw": result.raw,
+            "injected": result.injected,
+            "raw": result.text,
             "received": received,
-            "parsed": answer is not None,
+            "parsed": result.answer is not None,
+            "sent": result.received.to_dict(),
+            "seconds": result.seconds,
+            "timing": result.timing,
         }
         iteration = len(state.get("iterations") or [])
-        return {
-            "answer": answer,
-            "answer_choice": letter,
-            "target": info,
-            "calls": [call_record("target", iteration, rm, result, received)],
+        call = {
+            "role": "target",
+            "iteration": iteration,
+            "model": result.model,
+            "seconds": result.seconds,
+            "usage": result.usage,
+            "received": received,
+            "status": "text",
         }
+        return {"answer": result.answer, "answer_choice": result.letter, "target": info, "calls": [call]}
 
     return target

@@ -1,0 +1,42 @@
+"""Target models: answer with r* injected, one sample or a batch.
+
+``load_target("hf:/path/to/model")`` gives a local Hugging Face audio-visual model (loaded once
+per process); any other model string, or a LangChain chat model instance, gives a chat target.
+Importing this package does not import torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aurelia.targets.base import Received, Target, TargetAnswer, TargetSample, TargetSettings
+from aurelia.targets.prompt import injection_text, read_answer, target_prompt
+
+
+def load_target(model: Any, settings: TargetSettings | None = None) -> Target:
+    """A target for a model string (``hf:...`` -> local Hugging Face, else a chat model) or a
+    LangChain chat model / RoleModel instance."""
+    if isinstance(model, str):
+        if model.strip().lower().startswith("hf:"):
+            from aurelia.targets.hf import HFTarget
+
+            return HFTarget(model.strip(), settings)
+        from aurelia.targets.chat import ChatTarget
+
+        return ChatTarget.from_string(model, settings)
+    from aurelia.targets.chat import ChatTarget
+
+    return ChatTarget(model, settings)
+
+
+__all__ = [
+    "Received",
+    "Target",
+    "TargetAnswer",
+    "TargetSample",
+    "TargetSettings",
+    "injection_text",
+    "load_target",
+    "read_answer",
+    "target_prompt",
+]

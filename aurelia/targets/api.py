@@ -1,0 +1,74 @@
+"""Python API: ``aurelia.answer(video, question, target=..., reasoning=r*)`` -> TargetAnswer.
+
+Answers with a target alone (no reasoning loop), e.g. to score one r* on several targets or
+to get the zero-shot baseline (``inject="none"``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from aurelia.errors import InputError
+from aurelia.schemas import Reasoning
+from aurelia.targets import TargetAnswer, TargetSample, TargetSettings, load_target
+
+
+def answer(
+    video: str | Path,
+    question: str,
+    *,
+    target: Any = "local",
+    audio: str | Path | None = None,
+    choices: list[str] | None = None,
+    reasoning: dict[str, Any] | None = None,
+    inject: str | None = None,
+    settings: TargetSettings | None = None,
+    num_frames: int = 5,
+) -> TargetAnswer:
+    """Answer one question about ``video`` with ``target`` (a model string or chat model);
+    ``inject`` defaults to 'steps' with a reasoning and 'none' (baseline) without one."""
+    sample = make_sample(video, question, audio=audio, choices=choices, reasoning=reasoning, inject=inject, num_frames=num_frames)
+    return load_target(target, settings).answer(sample)
+
+
+def make_sample(
+    video: str | Path,
+    question: str,
+    *,
+    audio: str | Path | None = None,
+    choices: list[str] | None = None,
+    reasoning: dict[str, Any] | None = None,
+    inject: str | None = None,
+    num_frames: int = 5,
+) -> TargetSample:
+    """A sample from files; a mode other than 'none' without r* is an error, not a silent baseline."""
+    mode = inject or ("steps" if reasoning else "none")
+    if mode != "none" and not reasoning:
+        raise InputError(f"inject mode {mode!r} needs a reasoning r* (or use inject='none' for the zero-shot baseline)")
+    return TargetSample.from_files(video, question, audio=audio, choices=choices, reasoning=reasoning, inject=mode, num_frames=num_frames)
+
+
+def read_reasoning(path: str | Path) -> dict[str, Any]:
+    """r* from a JSON file: {"steps": [...], "final_answer": ...} or an ``aurelia run --json`` result."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError("reasoning file not found", path=str(path)) from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"not a readable JSON file ({exc})", path=str(path)) from exc
+    if isinstance(data, dict) and isinstance(data.get("reasoning_star"), dict):
+        data = data["reasoning_star"]
+    if not isinstance(data, dict) or "steps" not in data:
+        raise InputError(
+            'no reasoning in it: expected {"steps": [{"step": ..., "answer": ...}], "final_answer": ...} or an `aurelia run --json` result',
+            path=str(path),
+        )
+    try:
+        return Reasoning.model_validate(data).model_dump()
+    except ValidationError as exc:
+        raise InputError(f"invalid reasoning ({exc.errors()[0]['loc']}: {exc.errors()[0]['msg']})", path=str(path)) from exc

@@ -1,0 +1,184 @@
+"""The target interface: one sample or a batch in, answers out, with what each model received.
+
+A sample holds the ``media`` reference built by ``prepare_media`` (paths, hash, digest,
+keyframe times; never bytes), the question, optional choices, an optional r* and the
+injection mode. Every back-end (local Hugging Face, LangChain chat model) returns the same
+:class:`TargetAnswer`, so benchmarks compare targets on equal terms.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aurelia.errors import AureliaError, InputError
+from aurelia.graph.context import INJECT_MODES
+
+
+@dataclass(frozen=True)
+class TargetSample:
+    """One question about one clip; ``reasoning`` is r* ({"steps": [...], "final_answer": ...})."""
+
+    media: dict[str, Any]
+    question: str
+    choices: list[str] | None = None
+    reasoning: dict[str, Any] | None = None
+    inject: str = "steps"
+    sample_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.question, str) or not self.question.strip():
+            raise InputError("the question is empty")
+        if self.inject not in INJECT_MODES:
+            raise InputError(f"inject must be one of {', '.join(INJECT_MODES)}, got {self.inject!r}")
+        if self.choices is not None and (len(self.choices) < 2 or len(self.choices) > 26):
+            raise InputError(f"give 2 to 26 choices, got {len(self.choices)}")
+
+    @classmethod
+    def from_files(
+        cls,
+        video: str | Path,
+        question: str,
+        *,
+        audio: str | Path | None = None,
+        choices: list[str] | None = None,
+        reasoning: dict[str, Any] | None = None,
+        inject: str = "steps",
+        num_frames: int = 5,
+        sample_id: str | None = None,
+    ) -> TargetSample:
+        """Probe and measure the media (cached per process) and build the sample."""
+        from aurelia.media.prepare import prepare_media
+
+        media = prepare_media(str(video), str(audio) if audio else None, num_frames)
+        return cls(media, question, choices or None, reasoning, inject, sample_id)
+
+
+@dataclass
+class Received:
+    """What a target model actually received for one sample (nothing is dropped silently)."""
+
+    modalities: list[str] = field(default_factory=lambda: ["text"])  # text, video, image, audio, digest
+    frames: int = 0  # video frames or keyframe images sent
+    frame_times: list[float] = field(default_factory=list)
+    frame_size: list[int] | None = None  # [width, height] of the frames handed to the processor
+    fps: float | None = None  # sampling rate of the video frames
+    audio_seconds: float = 0.0
+    audio_truncated: bool = False
+    audio_in_video: bool = False  # audio interleaved with the video frames (omni models)
+    digest: bool = False  # the measured digest was added as text
+    prompt_tokens: int | None = None
+    media_tokens: dict[str, int] = field(default_factory=dict)  # placeholder tokens per modality
+
+    def labels(self) -> list[str]:
+        """Short labels as in the graph's call records: text, video, frames:5, audio, digest."""
+        out = ["text"]
+        if "video" in self.modalities:
+            out.append(f"video:{self.frames}" if self.frames else "video")
+        elif "image" in self.modalities:
+            out.append(f"frames:{self.frames}")
+        if "audio" in self.modalities:
+            out.append("audio")
+        if self.digest:
+            out.append("digest")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TargetAnswer:
+    """The target's answer for one sample, with what it received and what it cost."""
+
+    text: str
+    answer: str | None
+    letter: str | None
+    model: str
+    inject: str
+    injected: str
+    received: Received
+    seconds: float  # this sample's share of the wall time (media + its share of the batch)
+    timing: dict[str, float] = field(default_factory=dict)
+    usage: dict[str, int] = field(default_factory=dict)
+    sample_id: str | None = None
+    error: str | None = None
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("exception")
+        return data
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    """Generation and input budget; the defaults suit benchmarks (greedy, short answers)."""
+
+    max_new_tokens: int = 64
+    batch_size: int = 8
+    do_sample: bool = False  # greedy by default: reproducible benchmarks
+    temperature: float = 0.7  # only with do_sample
+    seed: int = 0
+    fps: float = 2.0  # video frames sampled per second ...
+    max_frames: int = 32  # ... up to this many per clip
+    max_pixels: int = 256 * 28 * 28  # per frame, for processors that resize dynamically (Qwen-VL/Omni)
+    frame_side: int = 512  # longest side of decoded frames and keyframes
+    max_audio_seconds: float | None = None  # None: what the audio processor takes in one go
+    dtype: str = "auto"  # auto = bfloat16 on GPU, float32 on CPU
+    device_map: str | None = "auto"  # used on GPU only
+    attn_implementation: str = "sdpa"
+    trust_remote_code: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise InputError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
+        if self.batch_size < 1:
+            raise InputError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.max_frames < 1 or self.fps <= 0:
+            raise InputError(f"need max_frames >= 1 and fps > 0, got {self.max_frames} and {self.fps}")
+        if self.dtype not in ("auto", "bfloat16", "float16", "float32"):
+            raise InputError(f"dtype must be auto, bfloat16, float16 or float32, got {self.dtype!r}")
+
+
+class Target(ABC):
+    """A model that answers with r* injected. ``answer_batch`` keeps the input order; a sample
+    whose media cannot be read gets an answer with ``error`` set and the batch goes on."""
+
+    name: str
+    settings: TargetSettings
+
+    @abstractmethod
+    def answer_batch(self, samples: list[TargetSample]) -> list[TargetAnswer]: ...
+
+    def describe(self) -> dict[str, Any]:
+        """What this target is (model, family, what it takes), for reports."""
+        return {"model": self.name}
+
+    def answer(self, sample: TargetSample) -> TargetAnswer:
+        """One sample; raises the typed error instead of recording it."""
+        result = self.answer_batch([sample])[0]
+        if result.exception is not None:
+            raise result.exception
+        return result
+
+    def failed(self, sample: TargetSample, exc: BaseException, started: float) -> TargetAnswer:
+        from aurelia.targets.prompt import injection_text
+
+        reason = str(exc) if isinstance(exc, AureliaError) else f"{type(exc).__name__}: {exc}"
+        return TargetAnswer(
+            text="",
+            answer=None,
+            letter=None,
+            model=self.name,
+            inject=sample.inject,
+            injected=injection_text(sample.reasoning, sample.inject),
+            received=Received(modalities=[]),
+            seconds=round(time.perf_counter() - started, 4),
+            sample_id=sample.sample_id,
+            error=reason,
+            exception=exc,
+        )

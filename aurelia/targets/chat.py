@@ -1,0 +1,106 @@
+"""Any LangChain chat model as target (hosted APIs, an OpenAI-compatible vLLM server, llama.cpp).
+
+The media go in as content blocks chosen by the model's modalities (``media_blocks``): native
+video where the provider takes it, frames + audio, frames + digest, or the digest alone.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+
+from aurelia.graph.context import Context
+from aurelia.models.registry import RoleModel, as_role_model
+from aurelia.models.structured import RETRY_ATTEMPTS, _add_usage, _raw_text
+from aurelia.nodes.common import Models, build_messages
+from aurelia.targets.base import Received, Target, TargetAnswer, TargetSample, TargetSettings
+from aurelia.targets.prompt import injection_text, read_answer, target_prompt
+
+
+def received_from_labels(labels: list[str], media: dict[str, Any]) -> Received:
+    """Turn ``build_messages``' labels (text, video, frames:5, audio, digest) into a Received."""
+    rec = Received(modalities=["text"])
+    for label in labels:
+        kind, _, count = label.partition(":")
+        if kind == "frames":
+            rec.modalities.append("image")
+            rec.frames = int(count)
+            rec.frame_times = list(media.get("keyframe_times") or [])
+        elif kind in ("video", "audio"):
+            rec.modalities.append(kind)
+        elif kind == "digest":
+            rec.digest = True
+            rec.modalities.append("digest")
+    if "audio" in rec.modalities:
+        info = media.get("audio_info") or media.get("info") or {}
+        rec.audio_seconds = float((info.get("audio") or {}).get("duration_s") or info.get("duration_s") or 0.0)
+        rec.audio_in_video = "video" in rec.modalities and media.get("audio") is None
+    return rec
+
+
+class ChatTarget(Target):
+    """A target backed by a LangChain chat model; batches run concurrently (``Runnable.batch``)."""
+
+    def __init__(self, model: RoleModel | BaseChatModel, settings: TargetSettings | None = None) -> None:
+        self.rm = as_role_model(model, name="target-instance")
+        self.settings = settings or TargetSettings()
+        self.name = self.rm.spec.raw
+
+    @classmethod
+    def from_string(cls, raw: str, settings: TargetSettings | None = None) -> ChatTarget:
+        """Resolve a model string (built once per process); local models decode greedily."""
+        settings = settings or TargetSettings()
+        ctx = Context(target_model=raw, max_tokens=max(16, settings.max_new_tokens), seed=settings.seed)
+        return cls(Models().get("target", ctx, temperature=settings.temperature if settings.do_sample else 0.0), settings)
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": self.name, "family": "chat model", "takes": sorted(self.rm.modalities - {"text"})}
+
+    def answer_batch(self, samples: list[TargetSample]) -> list[TargetAnswer]:
+        started = time.perf_counter()
+        prepared: list[tuple[int, list, list[str]]] = []
+        results: list[TargetAnswer | None] = [None] * len(samples)
+        for i, sample in enumerate(samples):
+            try:
+                prompt = target_prompt(sample.question, sample.choices, sample.reasoning, sample.inject)
+                messages, labels = build_messages(prompt, self.rm, sample.media, self.settings.frame_side)
+                prepared.append((i, messages, labels))
+            except Exception as exc:  # recorded for this sample; the batch goes on
+                results[i] = self.failed(sample, exc, started)
+        runnable = self.rm.model.with_retry(stop_after_attempt=RETRY_ATTEMPTS)
+        t0 = time.perf_counter()
+        replies = (
+            runnable.batch([m for _, m, _ in prepared], config={"max_concurrency": self.settings.batch_size}, return_exceptions=True)
+            if prepared
+            else []
+        )
+        gen_seconds = time.perf_counter() - t0
+        share = gen_seconds / max(len(prepared), 1)
+        for (i, _, labels), reply in zip(prepared, replies, strict=True):
+            sample = samples[i]
+            if isinstance(reply, BaseException):
+                last = getattr(reply, "last_attempt", None)  # tenacity's RetryError from with_retry
+                results[i] = self.failed(sample, last.exception() if last is not None else reply, started)
+                continue
+            raw = _raw_text(reply)
+            usage: dict[str, int] = {}
+            _add_usage(usage, reply)
+            answer, letter = read_answer(raw, sample.choices)
+            received = received_from_labels(labels, sample.media)
+            received.prompt_tokens = usage.get("input_tokens")
+            results[i] = TargetAnswer(
+                text=raw.strip(),
+                answer=answer,
+                letter=letter,
+                model=self.name,
+                inject=sample.inject,
+                injected=injection_text(sample.reasoning, sample.inject),
+                received=received,
+                seconds=round(share, 4),
+                timing={"generate_s": round(gen_seconds, 4), "batch_size": len(prepared)},
+                usage=usage,
+                sample_id=sample.sample_id,
+            )
+        return [r for r in results if r is not None]

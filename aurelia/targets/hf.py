@@ -1,0 +1,404 @@
+"""A local Hugging Face model as target: processor -> generate -> decode, batched.
+
+Each sample gets the richest input the model takes (see ``plan_for``): an omni model gets
+the video with its audio interleaved, an images+audio model gets keyframes and the waveform, a
+vision-language model gets the video (or keyframes) plus the measured digest for the audio,
+a text-only model gets the digest. Samples with the same input layout share one padded
+``generate`` call (left padding, greedy by default), so a batch answers exactly as one-by-one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from aurelia.errors import ModelConfigError
+from aurelia.models.spec import parse_model_string
+from aurelia.targets import media_io
+from aurelia.targets.base import Received, Target, TargetAnswer, TargetSample, TargetSettings
+from aurelia.targets.hf_load import Capabilities, LoadedModel, load_model
+from aurelia.targets.prompt import injection_text, read_answer, target_prompt
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The input layout of one sample; samples with equal plans are batched together."""
+
+    video: bool = False
+    images: bool = False
+    audio: bool = False  # a standalone audio slot
+    audio_in_video: bool = False  # the video's own audio, interleaved (omni)
+    digest: bool = False
+    fps: float | None = None  # video sampling rate (one per processor call)
+
+
+@dataclass
+class Prepared:
+    index: int
+    sample: TargetSample
+    plan: Plan
+    text: str
+    received: Received
+    media_seconds: float
+    video: np.ndarray | None = None
+    images: list[np.ndarray] = field(default_factory=list)
+    audio: np.ndarray | None = None
+    features: Any = None  # the processor's output for this sample alone
+
+
+def requested_modalities(raw: str) -> frozenset[str] | None:
+    """Modalities forced by a ``#video+audio`` suffix on the model string, else None."""
+    return parse_model_string(raw).modalities if "#" in raw else None
+
+
+def allowed_capabilities(caps: Capabilities, requested: frozenset[str] | None, raw: str) -> Capabilities:
+    """Narrow the model's capabilities to the requested ones; asking for more is an error."""
+    if requested is None:
+        return caps
+    missing = sorted(m for m in requested - {"text"} if not getattr(caps, m))
+    if missing:
+        takes = ", ".join(caps.names()) or "text only"
+        asked, lacks = " + ".join(missing), " or ".join(missing)
+        raise ModelConfigError(f"model {raw!r} was asked for {asked} input, but its processor takes no {lacks} (it takes: {takes})")
+    video, audio = "video" in requested, "audio" in requested
+    return Capabilities(image="image" in requested, video=video, audio=audio, audio_in_video=caps.audio_in_video and video and audio)
+
+
+def plan_for(caps: Capabilities, media: dict, settings: TargetSettings, temporal: int) -> tuple[Plan, list[float]]:
+    """The richest input for this model and clip; returns the plan and the frame times."""
+    has_audio = media_io.audio_source(media) is not None
+    own_audio = has_audio and not media.get("audio")
+    if caps.video:
+        info = media.get("info") or {}
+        duration = float((info.get("video") or {}).get("duration_s") or info.get("duration_s") or 0.0)
+        times, fps = media_io.video_times(duration, settings.fps, settings.max_frames, temporal)
+        interleave = caps.audio_in_video and own_audio
+        standalone = caps.audio and has_audio and not interleave
+        plan = Plan(video=True, audio=standalone, audio_in_video=interleave, digest=has_audio and not caps.audio, fps=round(fps, 4))
+        return plan, times
+    if caps.image:
+        times = list(media.get("keyframe_times") or [0.0])
+        return Plan(images=True, audio=caps.audio and has_audio, digest=has_audio and not caps.audio), times
+    if caps.audio and has_audio:
+        return Plan(audio=True, digest=True), []  # audio-language model: the visuals come as the digest
+    return Plan(digest=True), []
+
+
+class HFTarget(Target):
+    """``hf:<hub id or local path>`` as target; the model is loaded once per process."""
+
+    def __init__(self, raw: str, settings: TargetSettings | None = None) -> None:
+        spec = parse_model_string(raw)
+        if spec.provider != "hf":
+            raise ModelConfigError(f"not a Hugging Face model string: {raw!r} (use hf:<hub id or local path>)")
+        self.name = raw
+        self.settings = settings or TargetSettings()
+        self.loaded: LoadedModel = load_model(spec.name, self.settings)
+        self.caps = allowed_capabilities(self.loaded.caps, requested_modalities(raw), raw)
+
+    # ----------------------------------------------------------------- input building
+    @property
+    def _processor(self) -> Any:
+        return self.loaded.processor
+
+    def _audio_rate(self) -> int:
+        part = getattr(self._processor, "feature_extractor", None) or getattr(self._processor, "audio_processor", None)
+        return int(getattr(part, "sampling_rate", 16_000) or 16_000)
+
+    def _audio_limit(self) -> float | None:
+        """Seconds the audio processor takes in one go (Whisper-style: n_samples), or the setting."""
+        if self.settings.max_audio_seconds:
+            return self.settings.max_audio_seconds
+        part = getattr(self._processor, "feature_extractor", None) or getattr(self._processor, "audio_processor", None)
+        n = getattr(part, "n_samples", None)
+        return n / self._audio_rate() if n else None
+
+    def _temporal(self) -> int:
+        return int(getattr(getattr(self._processor, "video_processor", None), "temporal_patch_size", 1) or 1)
+
+    def prepare(self, index: int, sample: TargetSample) -> Prepared:
+        """Decode the media, render the chat text and run the processor for this sample alone
+        (no model call): a sample whose media or processing fails fails alone."""
+        start = time.perf_counter()
+        plan, times = plan_for(self.caps, sample.media, self.settings, self._temporal())
+        rec = Received(modalities=["text"], digest=plan.digest)
+        item = Prepared(index, sample, plan, "", rec, 0.0)
+        parts: list[dict[str, Any]] = []
+        if plan.video or plan.images:
+            frames = media_io.frames_at(sample.media, times, self.settings.frame_side)
+            rec.frames, rec.frame_times = len(frames), times
+            rec.frame_size = [int(frames[0].shape[1]), int(frames[0].shape[0])]
+            if plan.video:
+                item.video = np.stack(frames)
+                rec.fps = plan.fps
+                rec.modalities.append("video")
+                parts.append({"type": "video"})
+            else:
+                item.images = frames
+                rec.modalities.append("image")
+                for t in times:
+                    parts += [{"type": "text", "text": f"Keyframe at {t:.1f}s:"}, {"type": "image"}]
+        if plan.audio or plan.audio_in_video:
+            wave_, full = media_io.waveform(sample.media, self._audio_rate(), self._audio_limit())
+            item.audio = wave_
+            rec.audio_seconds = round(wave_.size / self._audio_rate(), 3)
+            rec.audio_truncated = full > rec.audio_seconds + 0.05
+            rec.audio_in_video = plan.audio_in_video
+            rec.modalities.append("audio")
+            if plan.audio:
+                parts.append({"type": "audio"})
+        if plan.digest:
+            rec.modalities.append("digest")
+        prompt = target_prompt(
+            sample.question, sample.choices, sample.reasoning, sample.inject, facts=sample.media.get("digest", "") if plan.digest else ""
+        )
+        item.text = self._chat_text(prompt.system, prompt.user, parts)
+        item.features = self._processor(**self._call_kwargs([item]))
+        item.received.prompt_tokens = int(item.features["attention_mask"].sum())
+        item.received.media_tokens = self._count_media_tokens(item.features["input_ids"][0])
+        item.media_seconds = time.perf_counter() - start
+        return item
+
+    def _chat_text(self, system: str, user: str, parts: list[dict[str, Any]]) -> str:
+        """The model's own chat template; the media placeholders come before the question."""
+        proc = self._processor
+        if not (self.caps.image or self.caps.video or self.caps.audio):
+            chat = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+            tok = self.loaded.tokenizer
+            if not getattr(tok, "chat_template", None):
+                return f"{system}\n\n{user}\n\nAnswer:"
+            return _apply_template(tok, chat, system, user)
+        if not getattr(proc, "chat_template", None):
+            raise ModelConfigError(
+                "the processor has no chat template, so the media placeholders cannot be placed", path=self.loaded.source
+            )
+        content = [*parts, {"type": "text", "text": user}]
+        chat = [{"role": "system", "content": [{"type": "text", "text": system}]}, {"role": "user", "content": content}]
+        return _apply_template(proc, chat, system, user, parts)
+
+    def _call_kwargs(self, group: list[Prepared]) -> dict[str, Any]:
+        plan = group[0].plan
+        kwargs: dict[str, Any] = {"text": [p.text for p in group], "padding": True, "return_tensors": "pt"}
+        proc = self._processor
+        if plan.video:
+            kwargs["videos"] = [p.video for p in group]
+            kwargs["videos_kwargs"] = {
+                "do_sample_frames": False,
+                "fps": plan.fps,
+                **self._size_kwargs(getattr(proc, "video_processor", None), "videos_kwargs"),
+            }
+        if plan.images:
+            kwargs["images"] = [p.images for p in group]
+            kwargs["images_kwargs"] = self._size_kwargs(getattr(proc, "image_processor", None), "images_kwargs")
+        if plan.audio or plan.audio_in_video:
+            kwargs["audio"] = [p.audio for p in group]
+            if plan.audio_in_video:
+                # audio slot i is the decoded track of video i: interleaved in time with its frames
+                kwargs["audio_from_video_indices"] = list(range(len(group)))
+                kwargs["load_audio_from_video"] = True
+            kwargs["audio_kwargs"] = {"sampling_rate": self._audio_rate()}
+        return {k: v for k, v in kwargs.items() if v != {}}
+
+    def _size_kwargs(self, part: Any, which: str) -> dict[str, Any]:
+        """Cap pixels per frame for processors that resize by pixel count (Qwen-VL / Omni)."""
+        valid = getattr(getattr(part, "valid_kwargs", None), "__annotations__", {})
+        if part is None or "max_pixels" not in valid:
+            return {}
+        low = _default_min_pixels(self._processor, which)
+        cap = self.settings.max_pixels
+        extra = {"cap_pixels_per_frame": True} if which == "videos_kwargs" and "cap_pixels_per_frame" in valid else {}
+        return {"size": {"shortest_edge": min(low, cap) if low else min(cap, 56 * 56), "longest_edge": cap}, **extra}
+
+    # ----------------------------------------------------------------- generation
+    def _generate(self, group: list[Prepared]) -> tuple[list[str], list[int], float]:
+        import torch
+
+        lm = self.loaded
+        # each sample was processed alone (per-sample errors, no batch-wide padding of audio or
+        # frames); stack those outputs, or run the processor on the whole group if they do not stack
+        inputs = collate([p.features for p in group], lm.tokenizer.pad_token_id)
+        if inputs is None:
+            inputs = lm.processor(**self._call_kwargs(group))
+        ids = inputs["input_ids"]
+        model = lm.model
+        inputs = inputs.to(model.device)
+        for key, value in inputs.items():  # pixels and audio features in the model's dtype; 1-D timings stay fp32
+            if torch.is_floating_point(value) and value.dim() >= 2:
+                inputs[key] = value.to(model.dtype)
+        gen = self._generation_config()
+        extra = {"use_audio_in_video": True} if group[0].plan.audio_in_video and lm.accepts_audio_in_video_flag else {}
+        with lm.lock, torch.inference_mode():
+            if self.settings.do_sample:
+                torch.manual_seed(self.settings.seed)
+            t0 = time.perf_counter()
+            out = model.generate(**inputs, generation_config=gen, **extra)
+            seconds = time.perf_counter() - t0
+        if not isinstance(out, torch.Tensor):
+            out = out.sequences if hasattr(out, "sequences") else out[0]
+        new = out[:, ids.shape[1] :]
+        texts = lm.tokenizer.batch_decode(new, skip_special_tokens=True)
+        eos = gen.eos_token_id if isinstance(gen.eos_token_id, list) else [gen.eos_token_id]
+        out_tokens = [_count_generated(row.tolist(), eos) for row in new]
+        return texts, out_tokens, seconds
+
+    def _generation_config(self):
+        import copy
+
+        gen = copy.deepcopy(self.loaded.model.generation_config)
+        gen.max_new_tokens = self.settings.max_new_tokens
+        gen.num_beams = 1
+        gen.do_sample = self.settings.do_sample
+        if self.settings.do_sample:
+            gen.temperature = self.settings.temperature
+        else:
+            gen.temperature = gen.top_p = gen.top_k = None
+        tok = self.loaded.tokenizer
+        if gen.pad_token_id is None:
+            gen.pad_token_id = tok.pad_token_id
+        if gen.eos_token_id is None:
+            gen.eos_token_id = tok.eos_token_id
+        return gen
+
+    def _count_media_tokens(self, row) -> dict[str, int]:
+        counts = {}
+        for kind in ("video", "image", "audio"):
+            token_id = getattr(self._processor, f"{kind}_token_id", None)
+            if isinstance(token_id, int):
+                n = int((row == token_id).sum())
+                if n:
+                    counts[kind] = n
+        return counts
+
+    # ----------------------------------------------------------------- public
+    def answer_batch(self, samples: list[TargetSample]) -> list[TargetAnswer]:
+        """Answers in input order. Samples are prepared one by one into buckets of equal input
+        layout; a full bucket runs as one ``generate`` call, so memory stays bounded."""
+        results: list[TargetAnswer | None] = [None] * len(samples)
+        buckets: dict[Plan, list[Prepared]] = {}
+        for i, sample in enumerate(samples):
+            started = time.perf_counter()
+            try:
+                item = self.prepare(i, sample)
+            except Exception as exc:  # recorded for this sample; the batch goes on
+                results[i] = self.failed(sample, exc, started)
+                continue
+            bucket = buckets.setdefault(item.plan, [])
+            bucket.append(item)
+            if len(bucket) >= self.settings.batch_size:
+                self._run_group(buckets.pop(item.plan), results)
+        for bucket in buckets.values():
+            self._run_group(bucket, results)
+        return [r for r in results if r is not None]
+
+    def _run_group(self, group: list[Prepared], results: list[TargetAnswer | None]) -> None:
+        t0 = time.perf_counter()
+        texts, out_tokens, gen_seconds = self._generate(group)
+        batch_seconds = time.perf_counter() - t0  # collate + generate + decode
+        share = batch_seconds / len(group)
+        for item, text, n_out in zip(group, texts, out_tokens, strict=True):
+            sample = item.sample
+            n_in = item.received.prompt_tokens or 0
+            answer, letter = read_answer(text, sample.choices)
+            results[item.index] = TargetAnswer(
+                text=text.strip(),
+                answer=answer,
+                letter=letter,
+                model=self.name,
+                inject=sample.inject,
+                injected=injection_text(sample.reasoning, sample.inject),
+                received=item.received,
+                seconds=round(item.media_seconds + share, 4),
+                timing={
+                    "media_s": round(item.media_seconds, 4),
+                    "batch_s": round(batch_seconds, 4),
+                    "generate_s": round(gen_seconds, 4),
+                    "batch_size": len(group),
+                },
+                usage={"input_tokens": n_in, "output_tokens": n_out, "total_tokens": n_in + n_out},
+                sample_id=sample.sample_id,
+            )
+
+    def describe(self) -> dict[str, Any]:
+        lm = self.loaded
+        return {
+            "model": self.name,
+            "model_type": lm.model_type,
+            "family": self.caps.family,
+            "takes": self.caps.names(),
+            "dtype": lm.dtype,
+            "device": lm.device,
+            "attention": lm.attn_implementation,
+            "load_seconds": lm.load_seconds,
+        }
+
+
+def _apply_template(proc: Any, chat: list[dict], system: str, user: str, parts: list[dict] | None = None) -> str:
+    """Render the chat; templates that refuse a system turn get it folded into the user turn."""
+    try:
+        return proc.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    except Exception:  # e.g. "System role not supported" raised by the template
+        merged = f"{system}\n\n{user}"
+        content: Any = merged if parts is None else [*parts, {"type": "text", "text": merged}]
+        return proc.apply_chat_template([{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True)
+
+
+def _default_min_pixels(processor: Any, which: str) -> int:
+    """The smallest frame (in pixels) a processor call resizes to by default (processor-level
+    defaults, e.g. Qwen-Omni's, win over the part's own)."""
+    size = None
+    try:
+        merged = processor._merge_kwargs(processor.valid_processor_kwargs, tokenizer_init_kwargs=processor.tokenizer.init_kwargs)
+        size = merged.get(which, {}).get("size")
+    except Exception:  # private API; fall back to the part's own size
+        pass
+    if size is None:
+        part = getattr(processor, "video_processor" if which == "videos_kwargs" else "image_processor", None)
+        size = getattr(part, "size", None)
+    if size is None:
+        return 0
+    value = size.get("shortest_edge") if isinstance(size, dict) else getattr(size, "shortest_edge", None)
+    return int(value or 0)
+
+
+TEXT_KEYS = {"input_ids": None, "attention_mask": 0, "token_type_ids": 0, "mm_token_type_ids": 0}
+
+
+def collate(features: list[Any], pad_id: int | None) -> Any:
+    """Stack per-sample processor outputs into one batch: token rows left-padded, everything
+    else concatenated along the first axis (Qwen-style flat patches, audio features, grids).
+    None when some entry does not stack that way (the caller then processes the group whole)."""
+    import torch
+    from transformers import BatchFeature
+
+    if len(features) == 1:
+        return features[0]
+    keys = set(features[0].keys())
+    if any(set(f.keys()) != keys for f in features):
+        return None
+    out: dict[str, Any] = {}
+    for key in keys:
+        values = [f[key] for f in features]
+        if not all(isinstance(v, torch.Tensor) and v.dim() >= 1 for v in values):
+            return None
+        if key in TEXT_KEYS:
+            width = max(v.shape[-1] for v in values)
+            fill = pad_id if TEXT_KEYS[key] is None else TEXT_KEYS[key]
+            if fill is None:
+                return None
+            out[key] = torch.cat([torch.nn.functional.pad(v, (width - v.shape[-1], 0), value=fill) for v in values])
+        elif all(v.shape[1:] == values[0].shape[1:] for v in values):
+            out[key] = torch.cat(values)
+        else:
+            return None
+    return BatchFeature(out)
+
+
+def _count_generated(tokens: list[int], eos: list[int | None]) -> int:
+    """New tokens up to and including the first end-of-sequence (the padding after it is not counted)."""
+    for n, t in enumerate(tokens, start=1):
+        if t in eos:
+            return n
+    return len(tokens)

@@ -1,0 +1,63 @@
+"""Decoded media for local models: uniformly sampled video frames, keyframes and waveforms.
+
+transformers cannot read video or audio from a path without torchcodec, so we decode with the
+PyAV layer (``aurelia.media``) and hand arrays to the processor. Decodes are cached per
+process by content hash and settings: one clip decoded once however many targets and
+injection modes answer about it.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from aurelia.media.audio import load_audio
+from aurelia.media.keyframes import extract_frames
+
+
+def video_times(duration_s: float, fps: float, max_frames: int, multiple: int = 1) -> tuple[list[float], float]:
+    """Frame times covering the clip at ``fps``, at most ``max_frames`` (then spread evenly),
+    a multiple of ``multiple`` (the temporal patch size); returns (times, effective fps)."""
+    multiple = max(1, multiple)
+    duration_s = max(duration_s, 1e-3)
+    n = min(max_frames, max(1, math.floor(duration_s * fps + 1e-6)))
+    n = max(multiple, n - n % multiple)
+    step = duration_s / n
+    return [round(i * step, 4) for i in range(n)], n / duration_s
+
+
+@lru_cache(maxsize=16)
+def _frames(path: str, sha256: str, times: tuple[float, ...], max_side: int) -> tuple[np.ndarray, ...]:
+    return tuple(extract_frames(path, list(times), max_side=max_side))
+
+
+def frames_at(media: dict, times: list[float], max_side: int) -> list[np.ndarray]:
+    """RGB frames (H, W, 3 uint8) of the clip at ``times``, longest side at most ``max_side``
+    (copies: the cached decode is shared)."""
+    return [f.copy() for f in _frames(media["video"], media["sha256"], tuple(times), max_side)]
+
+
+@lru_cache(maxsize=16)
+def _wave(path: str, sha256: str, sample_rate: int, max_seconds: float | None) -> tuple[np.ndarray, float]:
+    full, _ = load_audio(path, sample_rate=sample_rate)
+    seconds = full.size / sample_rate
+    return (full[: int(max_seconds * sample_rate)] if max_seconds else full), seconds
+
+
+def audio_source(media: dict) -> tuple[str, str] | None:
+    """(path, sha256) of the audio that goes with the clip: the separate file, else the video's track."""
+    if media.get("audio"):
+        return media["audio"], media.get("audio_sha256") or media["sha256"]
+    if media.get("has_audio"):
+        return media["video"], media["sha256"]
+    return None
+
+
+def waveform(media: dict, sample_rate: int, max_seconds: float | None) -> tuple[np.ndarray, float]:
+    """(mono float32 wave at ``sample_rate``, full duration in seconds); None-safe on silence."""
+    src = audio_source(media)
+    if src is None:
+        return np.zeros(0, np.float32), 0.0
+    return _wave(src[0], src[1], sample_rate, max_seconds)

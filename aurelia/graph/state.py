@@ -51,6 +51,7 @@ class State(InputState, total=False):
     best_iteration: int
     reasoning_star: dict[str, Any]
     stop_reason: str | None
+    review: dict[str, Any]  # {"action": "approved" | "edited", "original": r* before an edit}
     answer: str | None
     answer_choice: str | None
     target: dict[str, Any]
@@ -68,6 +69,7 @@ class OutputState(TypedDict, total=False):
     best_iteration: int
     reasoning_star: dict[str, Any]
     stop_reason: str | None
+    review: dict[str, Any]
     answer: str | None
     answer_choice: str | None
     target: dict[str, Any]

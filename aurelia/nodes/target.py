@@ -7,7 +7,7 @@ from langgraph.runtime import Runtime
 from aurelia.graph.context import Context
 from aurelia.graph.state import State
 from aurelia.models.structured import call_text
-from aurelia.nodes.common import Models, build_messages, call_record, format_choices, format_reasoning
+from aurelia.nodes.common import Models, build_messages, call_record, format_choices, format_reasoning, traced
 from aurelia.parsing import choice_letters, parse_choice
 from aurelia.prompts import Prompt, render
 
@@ -51,7 +51,9 @@ def make_target(models: Models):
         star = state.get("reasoning_star")
         prompt = target_prompt(state["question"], state.get("choices"), star, ctx.inject)
         messages, received = build_messages(prompt, rm, state["media"], ctx.frame_size)
-        result = call_text(rm, messages)
+        iteration = len(state.get("iterations") or [])
+        config = traced("target", iteration, rm, state, ctx, inject=ctx.inject, best_iteration=state.get("best_iteration"))
+        result = call_text(rm, messages, config=config)
         answer, letter = read_answer(result.raw, state.get("choices"))
         info = {
             "model": rm.spec.raw,
@@ -61,7 +63,6 @@ def make_target(models: Models):
             "received": received,
             "parsed": answer is not None,
         }
-        iteration = len(state.get("iterations") or [])
         return {"answer": answer, "answer_choice": letter, "target": info, "calls": [call_record("target", iteration, rm, result, received)]}
 
     return target

@@ -25,6 +25,7 @@ from aurelia.errors import InputError
 from aurelia.graph.builder import build_graph
 from aurelia.graph.context import Context
 from aurelia.models.registry import RoleModel
+from aurelia.nodes.review import apply_decision
 from aurelia.run import make_context, make_inputs, run_config, stream_graph
 
 DEFAULT_DB = Path(".aurelia") / "threads.sqlite"
@@ -127,6 +128,8 @@ def run_thread(
                 if status == "review":
                     result["interrupt"] = snapshot.interrupts[0].value
                 return {**result, "thread": {"id": thread_id, "status": status, "resumed_from": status}}
+            if status == "review":
+                apply_decision(decision, snapshot.values.get("reasoning_star") or {})  # refuse a bad edit before resuming
             inputs = Command(resume=decision) if status == "review" else None
         result = stream_graph(graph, inputs, ctx, config, durability="sync")
         after = thread_status(graph, config)

@@ -5,7 +5,8 @@ with ``Command(resume=...)`` (SDK: ``command={"resume": ...}``; Studio: the resu
   * ``"approve"``, ``True`` or ``{"action": "approve"}`` keeps r*;
   * ``{"action": "edit", "reasoning": {"steps": [{"step", "answer"}], "final_answer"}}``, a
     reasoning dict alone, or plain text (one step per line) replaces it.
-An invalid resume value raises InputError; the run stays paused and can be resumed again.
+An invalid resume value does not fail the run: the node pauses again with the request and an
+``error`` saying what was wrong (LangGraph's validate-in-a-loop pattern).
 """
 
 from __future__ import annotations
@@ -82,8 +83,13 @@ def make_review():
         if not ctx.review:
             return {}
         star = state.get("reasoning_star") or {}
-        decision = interrupt(review_request(state))
-        reasoning, action = apply_decision(decision, star)
+        request = review_request(state)
+        while True:
+            try:
+                reasoning, action = apply_decision(interrupt(request), star)
+                break
+            except InputError as exc:
+                request = {**request, "error": str(exc)}
         annotate_node_run(tags=["role:review", f"review:{action}"], metadata={"sample_id": state.get("sample_id"), "review": action})
         record: dict[str, Any] = {"action": action}
         if action == "edited":

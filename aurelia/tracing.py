@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from pydantic import BaseModel
 
 REDACTED = "[redacted]"
 SECRET_KEY = re.compile(r"(^|[_-])(api[_-]?key|apikey|secret|password|passwd|authorization|access[_-]?token|auth[_-]?token|bearer)$", re.I)
@@ -75,6 +76,8 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
         return [_scrub(item, secrets) for item in value]
     if isinstance(value, str):
         return _scrub_str(value, secrets)
+    if isinstance(value, BaseModel):  # messages and documents inside chain inputs, not yet serialised
+        return _scrub(value.model_dump(), secrets)
     return value
 
 

@@ -16,10 +16,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fakes import REASONING_JSON  # noqa: E402
-from langchain_core.language_models.fake_chat_models import FakeListChatModel  # noqa: E402
+from fakes import REASONING_JSON
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from aurelia.durable import run_thread  # noqa: E402
+from aurelia.durable import run_thread
 
 
 class LoggedFake(FakeListChatModel):

@@ -112,7 +112,9 @@ def test_traced_run_tree(langsmith_server, clip):
         "evaluator": fake('{"score": 3, "rationale": "misses the beeps"}', '{"score": 8, "rationale": "matches"}'),
         "target": fake("C"),
     }
-    result = run(clip, "What colour is the screen while the audio is silent?", choices=["red", "blue", "green"], models=models, sample_id="s-42")
+    result = run(
+        clip, "What colour is the screen while the audio is silent?", choices=["red", "blue", "green"], models=models, sample_id="s-42"
+    )
     assert result["answer"] == "green" and len(result["iterations"]) == 2
     assert {"image", "audio"} <= block_types(generator.seen[0])  # the model did get media bytes
     wait_for_all_tracers()

@@ -6,17 +6,20 @@ The state holds references (paths, hashes, measured digest), never media bytes.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, NotRequired, TypedDict
+from typing import Annotated, Any
+
+from pydantic import Field
+from typing_extensions import NotRequired, TypedDict  # pydantic needs these on Python 3.11 (Studio's JSON schemas)
 
 
 class InputState(TypedDict):
-    """What a caller provides."""
+    """What a caller provides: paths to local media files and the question."""
 
-    video: str
-    question: str
-    audio: NotRequired[str | None]
-    choices: NotRequired[list[str] | None]
-    sample_id: NotRequired[str | None]
+    video: Annotated[str, Field(description="Path of the video file; its audio track is used unless `audio` is given.")]
+    question: Annotated[str, Field(description="The question about what is seen and heard.")]
+    audio: NotRequired[Annotated[str | None, Field(description="Path of a separate audio file (for a silent video).")]]
+    choices: NotRequired[Annotated[list[str] | None, Field(description="Answer choices for a multiple-choice question (2 to 26).")]]
+    sample_id: NotRequired[Annotated[str | None, Field(description="Your id for this sample (kept in results and traces).")]]
 
 
 class Iteration(TypedDict):
@@ -51,6 +54,7 @@ class State(InputState, total=False):
     best_iteration: int
     reasoning_star: dict[str, Any]
     stop_reason: str | None
+    review_requested: bool  # from the context at the start, so a resume without the context still pauses
     review: dict[str, Any]  # {"action": "approved" | "edited", "original": r* before an edit}
     answer: str | None
     answer_choice: str | None

@@ -80,7 +80,7 @@ def apply_decision(decision: Any, star: dict[str, Any]) -> tuple[dict[str, Any],
 def make_review():
     def review(state: State, runtime: Runtime[Context]) -> dict:
         ctx = runtime.context or Context()
-        if not ctx.review:
+        if not (ctx.review or state.get("review_requested")):
             return {}
         star = state.get("reasoning_star") or {}
         request = review_request(state)

@@ -13,6 +13,8 @@ INJECT_MODES: tuple[str, ...] = ("steps", "steps_answers", "full", "none")
 
 @dataclass(kw_only=True)
 class Context:
+    """Run-time settings: τ and T, the model per role, what of r* is injected, frames, review."""
+
     threshold: int = field(
         default=6,
         metadata={"description": "τ: stop when the evaluator scores a caption at least this (1-10). Paper default 6."},

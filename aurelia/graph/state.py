@@ -6,10 +6,10 @@ The state holds references (paths, hashes, measured digest), never media bytes.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
 from pydantic import Field
-from typing_extensions import NotRequired, TypedDict  # pydantic needs these on Python 3.11 (Studio's JSON schemas)
+from typing_extensions import TypedDict  # pydantic needs it on Python 3.11 to give Studio the JSON schemas
 
 
 class InputState(TypedDict):

@@ -3,6 +3,7 @@ finished node without repeating finished agent calls; review pauses; CLI errors.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -138,3 +139,14 @@ def test_cli_thread_errors_exit_2(tmp_path, clip):
     assert res.exit_code == 2 and "not both" in res.output
     res = runner.invoke(app, ["resume", "missing", "--edit", str(tmp_path / "none.txt"), "--db", str(tmp_path / "t.sqlite")])
     assert res.exit_code == 2 and "none.txt" in res.output
+
+
+def test_checkpoint_bytes_do_not_grow_with_video_size(tmp_path):
+    spec = importlib.util.spec_from_file_location("checkpoint_size", ROOT / "benchmarks" / "checkpoint_size.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    small, large = bench.measure([2, 16], tmp_path)
+    assert large["video_bytes"] > 4 * small["video_bytes"]
+    assert large["mean_bytes"] < 1.15 * small["mean_bytes"] and large["max_bytes"] < 20_000
+    assert small["leaks"] == large["leaks"] == []
+    assert small["checkpoints"] == large["checkpoints"]

@@ -87,10 +87,13 @@ def scrub(data: Any) -> Any:
 
 
 def scrubbing_client(**kwargs: Any):
-    """A ``langsmith.Client`` that scrubs every run's inputs, outputs and metadata."""
+    """A ``langsmith.Client`` that scrubs every run's inputs, outputs and metadata
+    (``LANGSMITH_HIDE_INPUTS``/``_OUTPUTS``/``_METADATA=true`` still hide them entirely)."""
     from langsmith import Client
+    from langsmith.utils import get_env_var
 
-    return Client(hide_inputs=scrub, hide_outputs=scrub, hide_metadata=scrub, **kwargs)
+    hooks = {f"hide_{part}": True if get_env_var(f"HIDE_{part.upper()}") == "true" else scrub for part in ("inputs", "outputs", "metadata")}
+    return Client(**{**hooks, **kwargs})
 
 
 def tracing_enabled() -> bool:

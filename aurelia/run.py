@@ -11,6 +11,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from aurelia.errors import InputError
 from aurelia.graph.builder import build_graph
 from aurelia.graph.context import Context, validate_context
 from aurelia.models.registry import RoleModel
@@ -48,6 +49,8 @@ def run(
 ) -> dict[str, Any]:
     """Run the graph once; returns the final state plus per-node timings (``node_seconds``)."""
     ctx = make_context(context)
+    if ctx.review and not reasoning_only:
+        raise InputError("review pauses the run for a human: use aurelia.durable.run_thread (CLI: --thread) so that it can be resumed")
     graph = build_graph(models=models, reasoning_only=reasoning_only)
     return stream_graph(graph, make_inputs(video, question, audio, choices, sample_id), ctx, run_config(sample_id))
 
@@ -92,7 +95,7 @@ def stream_graph(
                 node_seconds[node] = round(node_seconds.get(node, 0.0) + now - last, 3)
             last = now
         else:
-            result = dict(chunk)
+            result = {k: v for k, v in chunk.items() if k != "__interrupt__"}
     result["node_seconds"] = node_seconds
     result["total_seconds"] = round(time.perf_counter() - start, 3)
     result["context"] = {f.name: getattr(ctx, f.name) for f in fields(Context)}

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from aurelia.cli import app
 from aurelia.durable import run_thread
 from aurelia.errors import InputError
+from aurelia.run import run
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = Path(__file__).with_name("durable_worker.py")
@@ -150,3 +151,27 @@ def test_checkpoint_bytes_do_not_grow_with_video_size(tmp_path):
     assert large["mean_bytes"] < 1.15 * small["mean_bytes"] and large["max_bytes"] < 20_000
     assert small["leaks"] == large["leaks"] == []
     assert small["checkpoints"] == large["checkpoints"]
+
+
+def test_cli_resume_shows_review_request_then_stored_result(tmp_path, clip):
+    db = tmp_path / "t.sqlite"
+    kw = {"thread_id": "cli-1", "db": db, "models": _models()}
+    run_thread(clip, "What colour at the end?", choices=["red", "blue", "green"], settings={"review": True}, **kw)
+    runner = CliRunner()
+    paused = runner.invoke(app, ["resume", "cli-1", "--db", str(db)])  # no decision: shows the request, runs nothing
+    assert paused.exit_code == 0, paused.output
+    assert "paused for review (thread cli-1)" in paused.output and "aurelia resume cli-1 --approve" in paused.output
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"steps": []}')
+    refused = runner.invoke(app, ["resume", "cli-1", "--edit", str(bad), "--db", str(db)])
+    assert refused.exit_code == 2 and "edited reasoning is invalid" in refused.output
+    run_thread(None, None, decision="approve", **kw)
+    done = runner.invoke(app, ["resume", "cli-1", "--db", str(db), "--json"])
+    assert done.exit_code == 0
+    result = json.loads(done.output)
+    assert result["thread"] == {"id": "cli-1", "status": "done", "resumed_from": "done"} and result["answer"] == "green"
+
+
+def test_one_shot_run_refuses_review(clip):
+    with pytest.raises(InputError, match="--thread"):
+        run(clip, "Colour?", models=_models(), context={"review": True})

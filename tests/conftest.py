@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from aurelia.media.synth import Segment, make_clip, write_audio_file  # noqa: E402
+from aurelia.media.synth import Segment, make_clip, write_audio_file
 
 # red + 440 Hz for 2 s, blue + 880 Hz for 2 s, green + silence for 2 s
 SEGMENTS = [Segment(2, (220, 30, 30), 440.0), Segment(2, (30, 60, 220), 880.0), Segment(2, (40, 200, 60), None)]

@@ -11,7 +11,7 @@ from langchain_core.messages import BaseMessage
 class RecordingFakeChat(FakeListChatModel):
     """``FakeListChatModel`` (replies in order, cycling) that keeps every prompt it received."""
 
-    seen: list[list[BaseMessage]] = []
+    seen: list[list[BaseMessage]] = []  # noqa: RUF012 - a pydantic field: each instance gets its own copy
 
     def _call(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any) -> str:
         self.seen.append(list(messages))
@@ -43,4 +43,7 @@ def all_text(messages: list[BaseMessage]) -> str:
     return "\n".join(parts)
 
 
-REASONING_JSON = '{"steps": [{"step": "Look at the colour after 6s", "answer": "green"}, {"step": "Listen for silence", "answer": "silent from 6s"}], "final_answer": "green"}'
+REASONING_JSON = (
+    '{"steps": [{"step": "Look at the colour after 6s", "answer": "green"}, '
+    '{"step": "Listen for silence", "answer": "silent from 6s"}], "final_answer": "green"}'
+)

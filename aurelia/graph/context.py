@@ -25,10 +25,15 @@ class Context:
     )
     generator_model: str = field(
         default="local",
-        metadata={"description": "Reasoning Generator model: 'local', 'gguf:PATH', 'hf:ID', 'openai:gpt-4o', 'google_genai:gemini-2.5-pro', 'anthropic:…', 'ollama:…' or an http(s) URL with ?model=."},
+        metadata={
+            "description": "Reasoning Generator model: 'local', 'gguf:PATH', 'hf:ID', 'openai:gpt-4o', "
+            "'google_genai:gemini-2.5-pro', 'anthropic:…', 'ollama:…' or an http(s) URL with ?model=."
+        },
     )
     summarizer_model: str = field(default="local", metadata={"description": "Summarizer model (text only: it never sees the media)."})
-    evaluator_model: str = field(default="local", metadata={"description": "Evaluator model (sees the media and the caption, never the reasoning)."})
+    evaluator_model: str = field(
+        default="local", metadata={"description": "Evaluator model (sees the media and the caption, never the reasoning)."}
+    )
     feedback_model: str = field(
         default="",
         metadata={"description": "Optional LLM critic for feedback; empty uses the template (score + evaluator rationale)."},
@@ -36,7 +41,10 @@ class Context:
     target_model: str = field(default="local", metadata={"description": "Target model that answers with r* injected."})
     inject: InjectMode = field(
         default="steps",
-        metadata={"description": "What of r* the target sees: 'steps', 'steps_answers', 'full' (with the proposed final answer), or 'none' (zero-shot baseline)."},
+        metadata={
+            "description": "What of r* the target sees: 'steps', 'steps_answers', 'full' (with the proposed final answer), "
+            "or 'none' (zero-shot baseline)."
+        },
     )
     num_frames: int = field(default=5, metadata={"description": "Most keyframes selected per video (scene changes first, then coverage)."})
     frame_size: int = field(default=512, metadata={"description": "Longest side, in pixels, of frames sent to image-capable models."})

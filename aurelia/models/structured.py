@@ -43,7 +43,7 @@ def _raw_text(message: Any) -> str:
     if isinstance(message, BaseMessage):
         try:
             return message_text(message)
-        except Exception:  # noqa: BLE001 - non-text blocks in a reply: keep what is textual
+        except Exception:
             return str(message.content)
     return str(message)
 

@@ -18,7 +18,9 @@ def make_generator(models: Models):
         ctx = runtime.context or Context()
         iteration = len(state.get("iterations") or []) + 1
         rm = models.get("generator", ctx, temperature=ctx.temperature if iteration > 1 else 0.0)
-        prompt = render("generator", question=state["question"], choices=format_choices(state.get("choices")), feedback=state.get("feedback"))
+        prompt = render(
+            "generator", question=state["question"], choices=format_choices(state.get("choices")), feedback=state.get("feedback")
+        )
         messages, received = build_messages(prompt, rm, state["media"], ctx.frame_size)
         result = call_structured(rm, messages, Reasoning, parse_reasoning, config=traced("generator", iteration, rm, state, ctx))
         reasoning = result.value or Reasoning(steps=[Step(step=result.raw.strip()[:1000] or "(no reasoning)", answer="")], final_answer="")

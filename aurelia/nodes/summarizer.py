@@ -17,7 +17,7 @@ def make_summarizer(models: Models):
         iteration = len(state.get("iterations") or []) + 1
         rm = models.get("summarizer", ctx)
         prompt = render("summarizer", question=state["question"], reasoning=format_reasoning(state["draft_reasoning"], "steps_answers"))
-        messages, received = build_messages(prompt)
+        messages, _received = build_messages(prompt)
         result = call_text(rm, messages, config=traced("summarizer", iteration, rm, state, ctx))
         return {"draft_caption": result.value, "calls": [call_record("summarizer", iteration, rm, result, ["text:reasoning"])]}
 

@@ -107,9 +107,12 @@ def install_trace_scrubber(client: Any = None, *, force: bool = False) -> Any:
 
     LangChain's tracer sends runs through this client, so runs from ``aurelia run``, from the
     Python API and from ``langgraph dev``/Studio are all scrubbed. Pass your own client (built
-    with :func:`scrubbing_client`) to choose its endpoint or project.
+    with :func:`scrubbing_client`) to choose its endpoint or project; ``AURELIA_TRACE_SCRUB=0``
+    leaves LangSmith's client alone.
     """
     global _installed
+    if os.environ.get("AURELIA_TRACE_SCRUB", "1") == "0" and client is None:
+        return None  # the user asked for raw traces
     with _lock:
         if _installed is not None and client is None and not force:
             return _installed

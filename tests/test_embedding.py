@@ -93,3 +93,19 @@ def test_pipeline_as_an_agent_tool(clip, tmp_path):
     assert result["answer"] == "green" and result["choice"] == "C" and result["score"] == 8 and result["iterations"] == 2
     assert "Look at the colour after 6s" in result["reasoning"]
     assert out["messages"][-1].content == "It is green."
+
+
+def test_build_graph_options_for_apps(clip):
+    from langgraph.store.memory import InMemoryStore
+
+    from aurelia import build_graph
+
+    saver, store = InMemorySaver(), InMemoryStore()
+    graph = build_graph(models=_models(), checkpointer=saver, store=store, name="my-app-aurelia")
+    assert graph.name == "my-app-aurelia" and graph.checkpointer is saver and graph.store is store
+    config = {"configurable": {"thread_id": "app-1"}}
+    out = graph.invoke({"video": str(clip), "question": "Colour?", "choices": ["red", "blue", "green"]}, config)
+    assert out["answer"] == "green"
+    nodes_run = [h.next[0] for h in graph.get_state_history(config) if h.next][::-1]
+    assert nodes_run[:4] == ["__start__", "prepare", "generator", "summarizer"] and nodes_run[-2:] == ["review", "target"]
+    assert not graph.get_state(config).next

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aurelia.durable import _NO_DECISION, DEFAULT_DB, run_thread
+from aurelia.durable import DEFAULT_DB, NO_DECISION, run_thread
 from aurelia.errors import AureliaError, InputError
 from aurelia.graph.context import INJECT_MODES
 from aurelia.nodes.common import format_reasoning
@@ -85,7 +85,7 @@ def _decision(approve: bool, edit: Path | None) -> Any:
     if approve:
         return "approve"
     if edit is None:
-        return _NO_DECISION
+        return NO_DECISION
     try:
         text = edit.read_text(encoding="utf-8")
     except OSError as exc:
@@ -156,7 +156,7 @@ def run_cmd(
         _execute_thread(
             thread,
             db,
-            _NO_DECISION,
+            NO_DECISION,
             as_json,
             video,
             question,

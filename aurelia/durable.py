@@ -29,7 +29,7 @@ from aurelia.nodes.review import apply_decision
 from aurelia.run import make_context, make_inputs, run_config, stream_graph
 
 DEFAULT_DB = Path(".aurelia") / "threads.sqlite"
-_NO_DECISION = object()
+NO_DECISION = object()
 
 
 @contextmanager
@@ -85,7 +85,7 @@ def run_thread(
     models: Mapping[str, BaseChatModel | RoleModel] | None = None,
     reasoning_only: bool = False,
     sample_id: str | None = None,
-    decision: Any = _NO_DECISION,
+    decision: Any = NO_DECISION,
 ) -> dict[str, Any]:
     """Start, resume or finish the run of ``thread_id``; returns the result (with ``thread``).
 
@@ -120,9 +120,9 @@ def run_thread(
         else:
             snapshot = graph.get_state(config)
             _check_same_input(snapshot.values, video, question, thread_id)
-            if decision is not _NO_DECISION and status != "review":
+            if decision is not NO_DECISION and status != "review":
                 raise InputError(f"thread {thread_id!r} is not waiting for a review (it is {status})")
-            if status in ("done", "review") and decision is _NO_DECISION:
+            if status in ("done", "review") and decision is NO_DECISION:
                 # nothing to run: the stored result, or the pending review request
                 result = {**snapshot.values, "node_seconds": {}, "total_seconds": 0.0, "context": asdict(ctx)}
                 if status == "review":

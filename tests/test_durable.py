@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from aurelia.cli import app
 from aurelia.durable import run_thread
 from aurelia.errors import InputError
+from aurelia.nodes.review import apply_decision
 from aurelia.run import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,3 +176,16 @@ def test_cli_resume_shows_review_request_then_stored_result(tmp_path, clip):
 def test_one_shot_run_refuses_review(clip):
     with pytest.raises(InputError, match="--thread"):
         run(clip, "Colour?", models=_models(), context={"review": True})
+
+
+def test_review_decisions():
+    star = {"steps": [{"step": "a", "answer": "b"}], "final_answer": "c"}
+    assert apply_decision("approve", star) == (star, "approved")
+    assert apply_decision(True, star) == (star, "approved")
+    assert apply_decision({"action": "approve"}, star) == (star, "approved")
+    edited, action = apply_decision("1. Look at 6.0 s\n- 6 seconds in it is green\n", star)
+    assert action == "edited" and [s["step"] for s in edited["steps"]] == ["Look at 6.0 s", "6 seconds in it is green"]
+    assert apply_decision({"steps": [{"step": "x", "answer": "y"}], "final_answer": "z"}, star)[0]["final_answer"] == "z"
+    for bad in ({"action": "edit", "reasoning": {"steps": []}}, "   ", 42, {"action": "reject"}):
+        with pytest.raises(InputError):
+            apply_decision(bad, star)

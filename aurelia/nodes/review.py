@@ -11,6 +11,7 @@ An invalid resume value does not fail the run: the node pauses again with the re
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -23,6 +24,7 @@ from aurelia.graph.state import State
 from aurelia.schemas import Reasoning, Step
 from aurelia.tracing import annotate_node_run
 
+LIST_MARKER = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 APPROVE = {"approve", "approved", "ok", "yes", "accept"}
 HOW = (
     "Resume with 'approve' to keep r*, or {'action': 'edit', 'reasoning': {'steps': [{'step': ..., 'answer': ...}], "
@@ -47,7 +49,7 @@ def review_request(state: State) -> dict[str, Any]:
 
 
 def _from_text(text: str) -> dict[str, Any]:
-    lines = [line.strip().lstrip("-*0123456789.) ").strip() for line in text.splitlines()]
+    lines = [LIST_MARKER.sub("", line).strip() for line in text.splitlines()]
     steps = [Step(step=line, answer="") for line in lines if line]
     if not steps:
         raise InputError("the edited reasoning is empty")

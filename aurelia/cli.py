@@ -11,12 +11,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aurelia.errors import AureliaError
+from aurelia.durable import DEFAULT_DB, NO_DECISION, run_thread
+from aurelia.errors import AureliaError, InputError
 from aurelia.graph.context import INJECT_MODES
 from aurelia.media.cli import media_app
 from aurelia.nodes.common import format_reasoning
 from aurelia.run import SAMPLE_CHOICES, SAMPLE_QUESTION, make_context, run, sample_clip
 from aurelia.targets.cli import answer_cmd
+
+DB_HELP = "SQLite file holding the checkpoints of --thread runs."
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Aurelia: test-time reasoning distillation for audio-visual LLMs.")
 console = Console()
@@ -43,6 +46,8 @@ def _print_result(result: dict[str, Any]) -> None:
     console.print(f"stop reason: {result.get('stop_reason')}   best iteration: {result.get('best_iteration')}")
     console.print("[bold]r*[/bold]")
     console.print(format_reasoning(result.get("reasoning_star") or {}, "full"), markup=False)
+    if "review" in result:
+        console.print(f"review: r* {result['review']['action']} by a human", highlight=False)
     if "target" in result:
         answer = result.get("answer")
         letter = result.get("answer_choice")
@@ -50,6 +55,51 @@ def _print_result(result: dict[str, Any]) -> None:
         console.print(f"[bold]answer[/bold]: {shown}", highlight=False)
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in result.get("node_seconds", {}).items())
     console.print(f"time: {result.get('total_seconds', 0):.1f}s ({timings})", highlight=False)
+
+
+def _print_review(result: dict[str, Any]) -> None:
+    request = result["interrupt"]
+    console.print(f"[bold]paused for review[/bold] (thread {result['thread']['id']}): best iteration {request.get('best_iteration')}")
+    for it in request.get("trajectory", []):
+        console.print(f"  #{it['iteration']} score {it['score']}: {it['caption'][:120]}", markup=False, highlight=False)
+    console.print("[bold]r*[/bold]")
+    console.print(format_reasoning(request.get("reasoning_star") or {}, "full"), markup=False)
+    tid = result["thread"]["id"]
+    console.print(
+        f"approve: aurelia resume {tid} --approve    edit: aurelia resume {tid} --edit FILE (JSON reasoning or one step per line)",
+        highlight=False,
+    )
+
+
+def _emit(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
+    elif "interrupt" in result:
+        _print_review(result)
+    else:
+        if "thread" in result:
+            thread = result["thread"]
+            console.print(f"thread {thread['id']}: {thread['status']} (was {thread['resumed_from']})", highlight=False)
+        _print_result(result)
+
+
+def _decision(approve: bool, edit: Path | None) -> Any:
+    """The resume value for a paused review, from --approve / --edit FILE."""
+    if approve and edit:
+        raise InputError("give --approve or --edit, not both")
+    if approve:
+        return "approve"
+    if edit is None:
+        return NO_DECISION
+    try:
+        text = edit.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read the edited reasoning ({exc.strerror})", path=str(edit)) from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return {"action": "edit", "reasoning": text}
+    return {"action": "edit", "reasoning": data}
 
 
 def _execute(
@@ -60,10 +110,17 @@ def _execute(
         result = run(video, question, audio=audio, choices=choices, context=ctx, reasoning_only=reasoning_only)
     except AureliaError as exc:
         _fail(exc)
-    if as_json:
-        sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
-    else:
-        _print_result(result)
+    _emit(result, as_json)
+
+
+def _execute_thread(
+    thread: str, db: Path, decision: Any, as_json: bool, video: Path | None = None, question: str | None = None, **kw: Any
+) -> None:
+    try:
+        result = run_thread(video, question, thread_id=thread, db=db, decision=decision, **kw)
+    except AureliaError as exc:
+        _fail(exc)
+    _emit(result, as_json)
 
 
 @app.command("run")
@@ -81,27 +138,54 @@ def run_cmd(
     target: ModelOpt = None,
     inject: Annotated[str | None, typer.Option(help=f"What of r* the target sees: {', '.join(INJECT_MODES)}.")] = None,
     frames: Annotated[int | None, typer.Option(help="Most keyframes per video (default 5).")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Most tokens per agent call (default 384).")] = None,
     reasoning_only: Annotated[bool, typer.Option("--reasoning-only", help="Stop after the loop: r* without a target answer.")] = False,
+    review: Annotated[
+        bool, typer.Option("--review", help="Pause before injection for a human to approve or edit r* (needs --thread).")
+    ] = False,
+    thread: Annotated[str | None, typer.Option(help="Durable run: checkpoint every node under this id; rerun to resume.")] = None,
+    db: Annotated[Path, typer.Option(help=DB_HELP)] = DEFAULT_DB,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
 ) -> None:
     """Reason about VIDEO, inject the best reasoning r* into the target model, and answer."""
-    _execute(
-        video,
-        question,
-        audio,
-        choice or None,
-        as_json,
-        reasoning_only,
-        threshold=threshold,
-        max_iterations=max_iterations,
-        generator_model=generator,
-        summarizer_model=summarizer,
-        evaluator_model=evaluator,
-        feedback_model=feedback,
-        target_model=target,
-        inject=inject,
-        num_frames=frames,
-    )
+    settings = dict(
+        threshold=threshold, max_iterations=max_iterations, generator_model=generator, summarizer_model=summarizer,
+        evaluator_model=evaluator, feedback_model=feedback, target_model=target, inject=inject, num_frames=frames,
+        max_tokens=max_tokens, review=review or None,
+    )  # fmt: skip
+    if thread is None:
+        if review:
+            _fail(InputError("--review pauses the run: give it a --thread so that it can be resumed"))
+        _execute(video, question, audio, choice or None, as_json, reasoning_only, **settings)
+    else:
+        _execute_thread(
+            thread,
+            db,
+            NO_DECISION,
+            as_json,
+            video,
+            question,
+            audio=audio,
+            choices=choice or None,
+            settings=settings,
+            reasoning_only=reasoning_only,
+        )
+
+
+@app.command()
+def resume(
+    thread: Annotated[str, typer.Argument(help="The thread id given to `aurelia run --thread`.")],
+    approve: Annotated[bool, typer.Option("--approve", help="Approve r* of a run paused for review.")] = False,
+    edit: Annotated[Path | None, typer.Option(help="Replace r* of a paused run: a JSON reasoning or one step per line.")] = None,
+    db: Annotated[Path, typer.Option(help=DB_HELP)] = DEFAULT_DB,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
+) -> None:
+    """Continue a thread: after a kill or a failure, or past a review pause (--approve / --edit)."""
+    try:
+        decision = _decision(approve, edit)
+    except AureliaError as exc:
+        _fail(exc)
+    _execute_thread(thread, db, decision, as_json)
 
 
 @app.command()

@@ -11,6 +11,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from aurelia.errors import InputError
 from aurelia.graph.builder import build_graph
 from aurelia.graph.context import Context, validate_context
 from aurelia.models.registry import RoleModel
@@ -49,26 +50,56 @@ def run(
 ) -> dict[str, Any]:
     """Run the graph once; returns the final state plus per-node timings (``node_seconds``)."""
     ctx = make_context(context)
+    if ctx.review and not reasoning_only:
+        raise InputError("review pauses the run for a human: use aurelia.durable.run_thread (CLI: --thread) so that it can be resumed")
     graph = build_graph(models=models, reasoning_only=reasoning_only)
-    inputs = {
+    return stream_graph(graph, make_inputs(video, question, audio, choices, sample_id), ctx, run_config(sample_id))
+
+
+def make_inputs(
+    video: str | Path, question: str, audio: str | Path | None, choices: list[str] | None, sample_id: str | None
+) -> dict[str, Any]:
+    return {
         "video": str(video),
         "question": question,
         "audio": str(audio) if audio else None,
         "choices": choices or None,
         "sample_id": sample_id,
     }
+
+
+def run_config(sample_id: str | None, **configurable: Any) -> dict[str, Any]:
+    """The run's config: its LangSmith name, tags and metadata (and e.g. a thread id)."""
+    config: dict[str, Any] = {"run_name": "aurelia", "tags": ["aurelia"], "metadata": {"sample_id": sample_id}}
+    if configurable:
+        config["configurable"] = configurable
+    return config
+
+
+def stream_graph(
+    graph: Any, inputs: Any, ctx: Context, config: Mapping[str, Any] | None = None, *, durability: str | None = None
+) -> dict[str, Any]:
+    """Stream a run (or its resumption) to the end or to an interrupt; returns the state plus
+    ``node_seconds``, ``total_seconds``, ``context`` and, when paused, ``interrupt``."""
     result: dict[str, Any] = {}
     node_seconds: dict[str, float] = {}
+    interrupt: Any = None
+    kwargs: dict[str, Any] = {"durability": durability} if durability else {}
     start = last = time.perf_counter()
-    for mode, chunk in graph.stream(inputs, context=ctx, stream_mode=["updates", "values"]):
+    for mode, chunk in graph.stream(inputs, config=dict(config or {}), context=ctx, stream_mode=["updates", "values"], **kwargs):
         now = time.perf_counter()
         if mode == "updates":
             for node in chunk:
+                if node == "__interrupt__":
+                    interrupt = chunk[node][0].value
+                    continue
                 node_seconds[node] = round(node_seconds.get(node, 0.0) + now - last, 3)
             last = now
         else:
-            result = {k: v for k, v in chunk.items() if k not in INTERNAL_KEYS}
+            result = {k: v for k, v in chunk.items() if k != "__interrupt__" and k not in INTERNAL_KEYS}
     result["node_seconds"] = node_seconds
     result["total_seconds"] = round(time.perf_counter() - start, 3)
     result["context"] = {f.name: getattr(ctx, f.name) for f in fields(Context)}
+    if interrupt is not None:
+        result["interrupt"] = interrupt
     return result

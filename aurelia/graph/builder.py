@@ -1,5 +1,6 @@
 """Graph wiring only: START -> prepare -> generator -> summarizer -> evaluator ->
-{feedback -> generator | target -> END}. The reasoning-only graph ends after the evaluator."""
+{feedback -> generator | review -> target -> END}. ``review`` pauses for a human only when the
+context asks for it. The reasoning-only graph ends after the evaluator."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from aurelia.nodes.evaluator import make_evaluator
 from aurelia.nodes.feedback import make_feedback
 from aurelia.nodes.generator import make_generator
 from aurelia.nodes.prepare import make_prepare
+from aurelia.nodes.review import make_review
 from aurelia.nodes.summarizer import make_summarizer
 from aurelia.nodes.target import make_target
+from aurelia.tracing import install_trace_scrubber
 
 
 def route_after_evaluator(state: State) -> str:
@@ -33,13 +36,19 @@ def build_graph(
     reasoning_only: bool = False,
     checkpointer: Any = None,
     name: str | None = None,
+    cache: Any = None,
+    store: Any = None,
+    debug: bool = False,
 ) -> CompiledStateGraph:
     """Compile the Aurelia graph.
 
     ``models`` maps roles (generator, summarizer, evaluator, feedback, target) to chat model
     instances that take precedence over the context's model strings. ``reasoning_only`` stops
-    after the loop with ``reasoning_star`` (no target), as benchmarks do.
+    after the loop with ``reasoning_star`` (no target), as benchmarks do. ``checkpointer``
+    (e.g. ``SqliteSaver``; ``True`` inside a parent graph to keep the subgraph's own history),
+    ``cache``, ``store``, ``name`` and ``debug`` go to LangGraph's ``compile``.
     """
+    install_trace_scrubber()  # no-op unless LangSmith tracing is on
     resolver = Models(models)
     builder = StateGraph(State, context_schema=Context, input_schema=InputState, output_schema=OutputState)
     builder.add_node("prepare", make_prepare(resolver, with_target=not reasoning_only))
@@ -55,11 +64,13 @@ def build_graph(
     if reasoning_only:
         builder.add_conditional_edges("evaluator", route_after_evaluator, {"feedback": "feedback", "done": END})
     else:
+        builder.add_node("review", make_review())
         builder.add_node("target", make_target(resolver))
-        builder.add_conditional_edges("evaluator", route_after_evaluator, {"feedback": "feedback", "done": "target"})
+        builder.add_conditional_edges("evaluator", route_after_evaluator, {"feedback": "feedback", "done": "review"})
+        builder.add_edge("review", "target")
         builder.add_edge("target", END)
     default_name = "aurelia-reasoning" if reasoning_only else "aurelia"
-    return builder.compile(checkpointer=checkpointer, name=name or default_name)
+    return builder.compile(checkpointer=checkpointer, cache=cache, store=store, debug=debug, name=name or default_name)
 
 
 def build_reasoning_graph(**kwargs: Any) -> CompiledStateGraph:

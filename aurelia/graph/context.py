@@ -13,6 +13,8 @@ INJECT_MODES: tuple[str, ...] = ("steps", "steps_answers", "full", "none")
 
 @dataclass(kw_only=True)
 class Context:
+    """Run-time settings: τ and T, the model per role, what of r* is injected, frames, review."""
+
     threshold: int = field(
         default=6,
         metadata={"description": "τ: stop when the evaluator scores a caption at least this (1-10). Paper default 6."},
@@ -24,7 +26,8 @@ class Context:
     generator_model: str = field(
         default="local",
         metadata={
-            "description": "Reasoning Generator model: 'local', 'gguf:PATH', 'hf:ID', 'openai:gpt-4o', 'google_genai:gemini-2.5-pro', 'anthropic:…', 'ollama:…' or an http(s) URL with ?model=."
+            "description": "Reasoning Generator model: 'local', 'gguf:PATH', 'hf:ID', 'openai:gpt-4o', "
+            "'google_genai:gemini-2.5-pro', 'anthropic:…', 'ollama:…' or an http(s) URL with ?model=."
         },
     )
     summarizer_model: str = field(default="local", metadata={"description": "Summarizer model (text only: it never sees the media)."})
@@ -39,7 +42,8 @@ class Context:
     inject: InjectMode = field(
         default="steps",
         metadata={
-            "description": "What of r* the target sees: 'steps', 'steps_answers', 'full' (with the proposed final answer), or 'none' (zero-shot baseline)."
+            "description": "What of r* the target sees: 'steps', 'steps_answers', 'full' (with the proposed final answer), "
+            "or 'none' (zero-shot baseline)."
         },
     )
     num_frames: int = field(default=5, metadata={"description": "Most keyframes selected per video (scene changes first, then coverage)."})

@@ -13,7 +13,7 @@ from typing_extensions import TypedDict  # pydantic (Studio schemas) needs it on
 
 
 class InputState(TypedDict):
-    """What a caller provides."""
+    """What a caller provides: paths to local media files and the question."""
 
     video: Annotated[str, Field(description="Path to the video file (its audio track is used unless `audio` is given).")]
     question: Annotated[str, Field(description="The question about the video and its sound.")]
@@ -54,6 +54,7 @@ class OutputState(TypedDict, total=False):
     best_iteration: int
     reasoning_star: dict[str, Any]
     stop_reason: str | None
+    review: dict[str, Any]  # {"action": "approved" | "edited", "original": r* before an edit}
     answer: str | None
     answer_choice: str | None
     target: dict[str, Any]
@@ -66,3 +67,4 @@ class State(InputState, OutputState, total=False):
     draft_reasoning_status: str
     draft_caption: str
     feedback: str | None
+    review_requested: bool  # from the context at the start, so a resume without the context still pauses

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel
 
 from aurelia.models.llamacpp import message_text
@@ -59,11 +60,11 @@ class _Probe(BaseModel):
     ok: bool
 
 
-def call_text(rm: RoleModel, messages: list[BaseMessage], **bind: Any) -> CallResult:
-    """A plain-text call (summarizer, feedback critic, target)."""
+def call_text(rm: RoleModel, messages: list[BaseMessage], *, config: RunnableConfig | None = None, **bind: Any) -> CallResult:
+    """A plain-text call (summarizer, feedback critic, target); ``config`` names the traced run."""
     start = time.perf_counter()
     model = rm.model.bind(**bind) if bind else rm.model
-    reply = model.with_retry(stop_after_attempt=RETRY_ATTEMPTS).invoke(messages)
+    reply = model.with_retry(stop_after_attempt=RETRY_ATTEMPTS).invoke(messages, config=config)
     usage: dict[str, int] = {}
     _add_usage(usage, reply)
     return CallResult(_raw_text(reply).strip(), _raw_text(reply), "text", time.perf_counter() - start, usage)
@@ -74,8 +75,12 @@ def call_structured(
     messages: list[BaseMessage],
     schema: type[BaseModel],
     parse_text: Callable[[str], BaseModel | None],
+    *,
+    config: RunnableConfig | None = None,
 ) -> CallResult:
-    """Ask for ``schema``; fall back to parsing text, then one repair prompt, then 'failed'."""
+    """Ask for ``schema``; fall back to parsing text, then one repair prompt, then 'failed'.
+
+    ``config`` (run name, tags, metadata) applies to every model call made here, for tracing."""
     start = time.perf_counter()
     usage: dict[str, int] = {}
     calls = 0
@@ -83,7 +88,7 @@ def call_structured(
     if supports_structured(rm.model):
         calls += 1
         runnable = rm.model.with_structured_output(schema, include_raw=True).with_retry(stop_after_attempt=RETRY_ATTEMPTS)
-        out = runnable.invoke(messages)
+        out = runnable.invoke(messages, config=config)
         _add_usage(usage, out.get("raw"))
         raw = _raw_text(out.get("raw")) if out.get("raw") is not None else ""
         parsed = out.get("parsed")
@@ -93,7 +98,7 @@ def call_structured(
             return CallResult(parsed, raw or parsed.model_dump_json(), "structured", time.perf_counter() - start, usage, calls)
     else:
         calls += 1
-        reply = rm.model.with_retry(stop_after_attempt=RETRY_ATTEMPTS).invoke(messages)
+        reply = rm.model.with_retry(stop_after_attempt=RETRY_ATTEMPTS).invoke(messages, config=config)
         _add_usage(usage, reply)
         raw = _raw_text(reply)
     value = parse_text(raw)
@@ -101,8 +106,9 @@ def call_structured(
         return CallResult(value, raw, "parsed", time.perf_counter() - start, usage, calls)
     repair = render("repair", schema=json.dumps(schema.model_json_schema()), reply=raw[:2000])
     calls += 1
+    repair_config = {**(config or {}), "run_name": f"{(config or {}).get('run_name', 'agent')} repair"}
     reply = rm.model.with_retry(stop_after_attempt=RETRY_ATTEMPTS).invoke(
-        [*messages, AIMessage(content=raw or "(empty)"), HumanMessage(content=repair.user)]
+        [*messages, AIMessage(content=raw or "(empty)"), HumanMessage(content=repair.user)], config=repair_config
     )
     _add_usage(usage, reply)
     repaired_raw = _raw_text(reply)

@@ -7,6 +7,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig
 
 from aurelia.graph.context import Context
 from aurelia.media.blocks import media_blocks
@@ -14,6 +15,7 @@ from aurelia.models.registry import RoleModel, as_role_model, resolve_model
 from aurelia.models.structured import CallResult
 from aurelia.parsing import choice_letters
 from aurelia.prompts import Prompt
+from aurelia.tracing import agent_config, annotate_node_run, run_meta
 
 ROLES = ("generator", "summarizer", "evaluator", "feedback", "target")
 LOCAL_PROVIDERS = {"local", "gguf", "hf"}
@@ -90,3 +92,11 @@ def call_record(role: str, iteration: int, rm: RoleModel, result: CallResult, re
         "received": received,
         "status": result.status,
     }
+
+
+def traced(role: str, iteration: int, rm: RoleModel, state: Mapping[str, Any], ctx: Context, **extra: Any) -> RunnableConfig:
+    """Tag the node's trace run (role, model, iteration, sample id, τ, T) and return the config
+    that names the agent call's run (``generator #2``)."""
+    config = agent_config(role, iteration, rm.spec.raw, {**run_meta(state, ctx, iteration), **extra})
+    annotate_node_run(tags=config["tags"], metadata=config["metadata"])
+    return config

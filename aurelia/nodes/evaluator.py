@@ -9,10 +9,11 @@ from langgraph.runtime import Runtime
 from aurelia.graph.context import Context
 from aurelia.graph.state import Iteration, State
 from aurelia.models.structured import call_structured
-from aurelia.nodes.common import Models, build_messages, call_record
+from aurelia.nodes.common import Models, build_messages, call_record, traced
 from aurelia.parsing import parse_evaluation
 from aurelia.prompts import render
 from aurelia.schemas import Evaluation
+from aurelia.tracing import annotate_node_run
 
 
 def sum_usage(calls: list[dict]) -> dict[str, int]:
@@ -44,7 +45,7 @@ def make_evaluator(models: Models):
         rm = models.get("evaluator", ctx)
         prompt = render("evaluator", caption=state["draft_caption"])
         messages, received = build_messages(prompt, rm, state["media"], ctx.frame_size)
-        result = call_structured(rm, messages, Evaluation, parse_evaluation)
+        result = call_structured(rm, messages, Evaluation, parse_evaluation, config=traced("evaluator", iteration, rm, state, ctx))
         if result.value is None:
             raw_score, score, rationale = None, 1, f"parse failure: could not read a score from {result.raw[:200]!r}"
         else:
@@ -70,7 +71,9 @@ def make_evaluator(models: Models):
         everything = [*previous, record]
         best = best_index(everything)
         reason = stop_reason(score, iteration, ctx)
-        get_stream_writer()({"iteration": iteration, "score": score, "best_iteration": best + 1, "stop_reason": reason})
+        decision = {"iteration": iteration, "score": score, "best_iteration": best + 1, "stop_reason": reason}
+        annotate_node_run(metadata={**decision, "threshold": ctx.threshold, "max_iterations": ctx.max_iterations})
+        get_stream_writer()(decision)
         return {
             "iterations": [record],
             "calls": [this_call],

@@ -7,8 +7,9 @@ from langgraph.runtime import Runtime
 from aurelia.graph.context import Context
 from aurelia.graph.state import State
 from aurelia.models.structured import call_text
-from aurelia.nodes.common import Models, build_messages, call_record, format_reasoning
+from aurelia.nodes.common import Models, build_messages, call_record, format_reasoning, traced
 from aurelia.prompts import render
+from aurelia.tracing import annotate_node_run, run_meta
 
 
 def make_feedback(models: Models):
@@ -28,9 +29,12 @@ def make_feedback(models: Models):
                 rationale=last["rationale"],
             )
             messages, _ = build_messages(critic)
-            result = call_text(rm, messages)
+            result = call_text(rm, messages, config=traced("feedback", last["iteration"], rm, state, ctx))
             rationale = f"{last['rationale']} Critic: {result.value}"
             calls.append(call_record("feedback", last["iteration"], rm, result, ["text:trajectory"]))
+        else:
+            tags = ["role:feedback", "model:template", f"iteration:{last['iteration']}"]
+            annotate_node_run(tags=tags, metadata=run_meta(state, ctx, last["iteration"]))
         text = render("feedback", score=last["score"], rationale=rationale, reasoning=format_reasoning(last["reasoning"], "full")).user
         return {"feedback": text, "calls": calls}
 

@@ -7,7 +7,7 @@ from langgraph.runtime import Runtime
 from aurelia.graph.context import Context
 from aurelia.graph.state import State
 from aurelia.models.structured import call_structured
-from aurelia.nodes.common import Models, build_messages, call_record, format_choices
+from aurelia.nodes.common import Models, build_messages, call_record, format_choices, traced
 from aurelia.parsing import parse_reasoning
 from aurelia.prompts import render
 from aurelia.schemas import Reasoning, Step
@@ -22,7 +22,7 @@ def make_generator(models: Models):
             "generator", question=state["question"], choices=format_choices(state.get("choices")), feedback=state.get("feedback")
         )
         messages, received = build_messages(prompt, rm, state["media"], ctx.frame_size)
-        result = call_structured(rm, messages, Reasoning, parse_reasoning)
+        result = call_structured(rm, messages, Reasoning, parse_reasoning, config=traced("generator", iteration, rm, state, ctx))
         reasoning = result.value or Reasoning(steps=[Step(step=result.raw.strip()[:1000] or "(no reasoning)", answer="")], final_answer="")
         return {
             "draft_reasoning": reasoning.model_dump(),

@@ -39,6 +39,6 @@ def make_prepare(models: Models, with_target: bool):
         ctx = validate_context(runtime.context or Context())
         validate_input(state)
         validate_models(ctx, models, with_target)
-        return {"media": prepare_media(state["video"], state.get("audio"), ctx.num_frames)}
+        return {"media": prepare_media(state["video"], state.get("audio"), ctx.num_frames), "review_requested": ctx.review}
 
     return prepare

@@ -7,7 +7,7 @@ from langgraph.runtime import Runtime
 from aurelia.graph.context import Context
 from aurelia.graph.state import State
 from aurelia.models.structured import call_text
-from aurelia.nodes.common import Models, build_messages, call_record, format_reasoning
+from aurelia.nodes.common import Models, build_messages, call_record, format_reasoning, traced
 from aurelia.prompts import render
 
 
@@ -18,7 +18,7 @@ def make_summarizer(models: Models):
         rm = models.get("summarizer", ctx)
         prompt = render("summarizer", question=state["question"], reasoning=format_reasoning(state["draft_reasoning"], "steps_answers"))
         messages, _received = build_messages(prompt)
-        result = call_text(rm, messages)
+        result = call_text(rm, messages, config=traced("summarizer", iteration, rm, state, ctx))
         return {"draft_caption": result.value, "calls": [call_record("summarizer", iteration, rm, result, ["text:reasoning"])]}
 
     return summarizer

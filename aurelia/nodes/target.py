@@ -14,6 +14,7 @@ from aurelia.graph.state import State
 from aurelia.nodes.common import Models
 from aurelia.targets import Target, TargetSample, TargetSettings
 from aurelia.targets.prompt import INJECT_HEADERS, injection_text, read_answer, target_prompt
+from aurelia.tracing import agent_config, annotate_node_run, run_meta
 
 __all__ = ["INJECT_HEADERS", "injection_text", "make_target", "read_answer", "target_for", "target_prompt"]
 
@@ -36,8 +37,13 @@ def make_target(models: Models):
     def target(state: State, runtime: Runtime[Context]) -> dict:
         ctx = runtime.context or Context()
         star = state.get("reasoning_star")
+        iteration = len(state.get("iterations") or [])
+        meta = {**run_meta(state, ctx, iteration), "inject": ctx.inject, "best_iteration": state.get("best_iteration")}
+        backend = target_for(models, ctx)
+        config = agent_config("target", iteration, backend.name, meta)
+        annotate_node_run(tags=config["tags"], metadata=config["metadata"])
         sample = TargetSample(state["media"], state["question"], state.get("choices"), star, ctx.inject, state.get("sample_id"))
-        result = target_for(models, ctx).answer(sample)
+        result = backend.answer(sample, config)
         received = result.received.labels()
         info = {
             "model": result.model,
@@ -50,7 +56,6 @@ def make_target(models: Models):
             "seconds": result.seconds,
             "timing": result.timing,
         }
-        iteration = len(state.get("iterations") or [])
         call = {
             "role": "target",
             "iteration": iteration,

@@ -152,15 +152,17 @@ class Target(ABC):
     settings: TargetSettings
 
     @abstractmethod
-    def answer_batch(self, samples: list[TargetSample]) -> list[TargetAnswer]: ...
+    def answer_batch(self, samples: list[TargetSample], config: dict[str, Any] | None = None) -> list[TargetAnswer]:
+        """Answer every sample; ``config`` (a LangChain RunnableConfig) names and tags traced calls."""
+        ...
 
     def describe(self) -> dict[str, Any]:
         """What this target is (model, family, what it takes), for reports."""
         return {"model": self.name}
 
-    def answer(self, sample: TargetSample) -> TargetAnswer:
+    def answer(self, sample: TargetSample, config: dict[str, Any] | None = None) -> TargetAnswer:
         """One sample; raises the typed error instead of recording it."""
-        result = self.answer_batch([sample])[0]
+        result = self.answer_batch([sample], config)[0]
         if result.exception is not None:
             raise result.exception
         return result

@@ -58,7 +58,7 @@ class ChatTarget(Target):
     def describe(self) -> dict[str, Any]:
         return {"model": self.name, "family": "chat model", "takes": sorted(self.rm.modalities - {"text"})}
 
-    def answer_batch(self, samples: list[TargetSample]) -> list[TargetAnswer]:
+    def answer_batch(self, samples: list[TargetSample], config: dict[str, Any] | None = None) -> list[TargetAnswer]:
         started = time.perf_counter()
         prepared: list[tuple[int, list, list[str]]] = []
         results: list[TargetAnswer | None] = [None] * len(samples)
@@ -72,7 +72,9 @@ class ChatTarget(Target):
         runnable = self.rm.model.with_retry(stop_after_attempt=RETRY_ATTEMPTS)
         t0 = time.perf_counter()
         replies = (
-            runnable.batch([m for _, m, _ in prepared], config={"max_concurrency": self.settings.batch_size}, return_exceptions=True)
+            runnable.batch(
+                [m for _, m, _ in prepared], config={**(config or {}), "max_concurrency": self.settings.batch_size}, return_exceptions=True
+            )
             if prepared
             else []
         )

@@ -273,7 +273,7 @@ class HFTarget(Target):
         return counts
 
     # ----------------------------------------------------------------- public
-    def answer_batch(self, samples: list[TargetSample]) -> list[TargetAnswer]:
+    def answer_batch(self, samples: list[TargetSample], config: dict[str, Any] | None = None) -> list[TargetAnswer]:
         """Answers in input order. Samples are prepared one by one into buckets of equal input
         layout; a full bucket runs as one ``generate`` call, so memory stays bounded."""
         results: list[TargetAnswer | None] = [None] * len(samples)

@@ -1,0 +1,161 @@
+"""LangSmith tracing: names, tags and metadata for every agent call, and a scrubber for traces.
+
+LangGraph and LangChain trace through LangSmith when ``LANGSMITH_TRACING=true``. Aurelia adds:
+  * on each node run (``generator``, ``summarizer``, ``evaluator``, ``feedback``, ``review``,
+    ``target``): tags ``role:…``, ``model:…``, ``iteration:N`` and metadata (sample id,
+    iteration, τ, T, and the evaluator's score and stop decision);
+  * on each agent call inside a node, a child run named ``generator #2`` with the same tags;
+  * a LangSmith client whose ``hide_inputs``/``hide_outputs``/``hide_metadata`` hooks replace
+    base64 media and data URLs by a reference (mime type, size, sha256) and redact secrets, so a
+    trace never carries media bytes or API keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import re
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from pydantic import BaseModel
+
+REDACTED = "[redacted]"
+SECRET_KEY = re.compile(r"(^|[_-])(api[_-]?key|apikey|secret|password|passwd|authorization|access[_-]?token|auth[_-]?token|bearer)$", re.I)
+SECRET_VALUE = re.compile(r"\b(sk-[A-Za-z0-9_-]{16,}|lsv2_[A-Za-z0-9_]{16,}|AIza[0-9A-Za-z_-]{30,}|hf_[A-Za-z0-9]{20,})")
+DATA_URL = re.compile(r"data:([\w.+-]+/[\w.+-]+)?;base64,([A-Za-z0-9+/=\s]+)")
+BASE64_RUN = re.compile(r"^[A-Za-z0-9+/]{200,}={0,2}$")
+MEDIA_KEYS = ("base64", "data", "image_url", "input_audio", "url")
+ENV_SECRET_NAMES = re.compile(r"(API_KEY|_TOKEN|_SECRET|PASSWORD)$")
+
+_lock = threading.Lock()
+_installed: Any = None
+
+
+def _ref(payload: str, mime: str | None) -> dict[str, Any]:
+    """A reference in place of base64 bytes: what it was, how big, and its hash."""
+    try:
+        raw = base64.b64decode(payload, validate=False)
+    except (binascii.Error, ValueError):
+        raw = payload.encode()
+    return {"omitted": "base64 media", "mime_type": mime, "bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+
+
+def _env_secrets() -> list[str]:
+    return [v for k, v in os.environ.items() if ENV_SECRET_NAMES.search(k) and v and len(v) >= 8]
+
+
+def _scrub_str(text: str, secrets: list[str]) -> Any:
+    if BASE64_RUN.match(text):
+        return _ref(text, None)
+    text = DATA_URL.sub(lambda m: f"[data URL omitted: {m.group(1)}, sha256 {_ref(m.group(2), m.group(1))['sha256'][:16]}]", text)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return SECRET_VALUE.sub(REDACTED, text)
+
+
+def _scrub(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        mime = value.get("mime_type") if isinstance(value.get("mime_type"), str) else None
+        for key, item in value.items():
+            if isinstance(key, str) and SECRET_KEY.search(key) and item:
+                out[key] = REDACTED
+            elif key in MEDIA_KEYS and isinstance(item, str) and (BASE64_RUN.match(item) or item.startswith("data:")):
+                match = DATA_URL.match(item)
+                out[key] = _ref(match.group(2), match.group(1)) if match else _ref(item, mime)
+            else:
+                out[key] = _scrub(item, secrets)
+        return out
+    if isinstance(value, list | tuple):
+        return [_scrub(item, secrets) for item in value]
+    if isinstance(value, str):
+        return _scrub_str(value, secrets)
+    if isinstance(value, BaseModel):  # messages and documents inside chain inputs, not yet serialised
+        return _scrub(value.model_dump(), secrets)
+    return value
+
+
+def scrub(data: Any) -> Any:
+    """A copy of ``data`` with media bytes replaced by references and secrets redacted."""
+    return _scrub(data, _env_secrets())
+
+
+def scrubbing_client(**kwargs: Any):
+    """A ``langsmith.Client`` that scrubs every run's inputs, outputs and metadata
+    (``LANGSMITH_HIDE_INPUTS``/``_OUTPUTS``/``_METADATA=true`` still hide them entirely)."""
+    from langsmith import Client
+    from langsmith.utils import get_env_var
+
+    hooks = {f"hide_{part}": True if get_env_var(f"HIDE_{part.upper()}") == "true" else scrub for part in ("inputs", "outputs", "metadata")}
+    return Client(**{**hooks, **kwargs})
+
+
+def tracing_enabled() -> bool:
+    from langsmith.utils import tracing_is_enabled
+
+    return bool(tracing_is_enabled())
+
+
+def install_trace_scrubber(client: Any = None, *, force: bool = False) -> Any:
+    """Make a scrubbing client LangSmith's global client (once per process, when tracing is on).
+
+    LangChain's tracer sends runs through this client, so runs from ``aurelia run``, from the
+    Python API and from ``langgraph dev``/Studio are all scrubbed. Pass your own client (built
+    with :func:`scrubbing_client`) to choose its endpoint or project; ``AURELIA_TRACE_SCRUB=0``
+    leaves LangSmith's client alone.
+    """
+    global _installed
+    if os.environ.get("AURELIA_TRACE_SCRUB", "1") == "0" and client is None:
+        return None  # the user asked for raw traces
+    with _lock:
+        if _installed is not None and client is None and not force:
+            return _installed
+        if client is None and not force and not tracing_enabled():
+            return None
+        import langsmith
+
+        _installed = client or scrubbing_client()
+        langsmith.configure(client=_installed)
+        return _installed
+
+
+def agent_config(role: str, iteration: int, model: str, meta: Mapping[str, Any]) -> RunnableConfig:
+    """Config for one agent call: a run named ``generator #2`` with role/model tags and metadata."""
+    return {
+        "run_name": f"{role} #{iteration}",
+        "tags": [f"role:{role}", f"model:{model}", f"iteration:{iteration}"],
+        "metadata": {"aurelia_role": role, "model": model, "iteration": iteration, **meta},
+    }
+
+
+def annotate_node_run(*, tags: list[str] | None = None, metadata: Mapping[str, Any] | None = None) -> None:
+    """Add tags and metadata to the LangSmith run of the node being executed (no-op untraced).
+
+    The node's run is opened by LangGraph before the node knows its iteration or score; the
+    tracer sends tags and metadata again when the run ends, so additions made here arrive.
+    """
+    from langsmith import get_current_run_tree
+
+    run = get_current_run_tree()
+    if run is None:
+        return
+    if tags:
+        run.tags = sorted(set(run.tags or []) | set(tags))
+    if metadata:
+        run.metadata.update(scrub(dict(metadata)))
+
+
+def run_meta(state: Mapping[str, Any], ctx: Any, iteration: int) -> dict[str, Any]:
+    """Metadata every agent call of a run carries."""
+    return {
+        "sample_id": state.get("sample_id"),
+        "iteration": iteration,
+        "threshold": ctx.threshold,
+        "max_iterations": ctx.max_iterations,
+    }

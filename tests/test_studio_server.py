@@ -1,0 +1,166 @@
+"""The real ``langgraph dev`` server on a free loopback port, driven by the real ``langgraph_sdk``:
+both graphs are registered with described input and context schemas, runs stream one update per
+iteration as it happens, the review interrupt pauses and resumes, and a run on the embedded model
+completes with no blocking call on the server's event loop. No network beyond loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from langgraph_sdk import get_sync_client
+
+from aurelia.run import SAMPLE_CHOICES, SAMPLE_QUESTION, sample_clip
+
+ROOT = Path(__file__).resolve().parents[1]
+OFFLINE_ENV = {
+    "LANGGRAPH_CLI_NO_ANALYTICS": "1",  # no CLI analytics
+    "LANGGRAPH_NO_VERSION_CHECK": "1",  # no PyPI version check
+    "LANGSMITH_TRACING": "false",
+    "LANGCHAIN_TRACING_V2": "false",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    cli = shutil.which("langgraph", path=str(Path(sys.executable).parent)) or shutil.which("langgraph")
+    if cli is None:
+        pytest.fail("langgraph-cli[inmem] is not installed (it is in the dev extra)")
+    config = json.loads((ROOT / "langgraph.json").read_text())
+    assert set(config["graphs"]) == {"aurelia", "aurelia_reasoning"}
+    config["graphs"] = {k: str(ROOT / v.removeprefix("./")) for k, v in config["graphs"].items()}
+    config["graphs"]["aurelia_scripted"] = str(ROOT / "tests" / "studio_graphs.py") + ":graph"
+    config["dependencies"] = [str(ROOT)]
+    tmp = tmp_path_factory.mktemp("studio")
+    (tmp / "langgraph.json").write_text(json.dumps(config))
+    port = _free_port()
+    log = (tmp / "server.log").open("w")
+    env = {**os.environ, **OFFLINE_ENV, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    cmd = [cli, "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port), "--config", str(tmp / "langgraph.json")]
+    proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
+    client = get_sync_client(url=f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            client.assistants.search()
+            break
+        except Exception:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("langgraph dev did not start:\n" + (tmp / "server.log").read_text()[-3000:])
+            time.sleep(0.5)
+    yield client, tmp / "server.log"
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def _assistant(client, graph_id: str) -> str:
+    return next(a["assistant_id"] for a in client.assistants.search(graph_id=graph_id))
+
+
+def test_graphs_and_schemas(server):
+    client, _ = server
+    graphs = {a["graph_id"]: a["name"] for a in client.assistants.search()}
+    assert graphs["aurelia"] == "aurelia" and graphs["aurelia_reasoning"] == "aurelia-reasoning"
+    for graph_id in ("aurelia", "aurelia_reasoning"):
+        schemas = client.assistants.get_schemas(_assistant(client, graph_id))
+        inputs = schemas["input_schema"]["properties"]
+        assert {"video", "audio", "question", "choices"} <= set(inputs)
+        assert schemas["input_schema"]["required"] == ["video", "question"]
+        assert all(inputs[k].get("description") for k in ("video", "audio", "question", "choices"))
+        context = schemas["context_schema"]["properties"]
+        for key in (
+            "threshold",
+            "max_iterations",
+            "generator_model",
+            "summarizer_model",
+            "evaluator_model",
+            "target_model",
+            "inject",
+            "num_frames",
+            "review",
+        ):
+            assert context[key].get("description"), key
+        assert context["threshold"]["default"] == 6 and context["max_iterations"]["default"] == 5
+        assert context["inject"]["enum"] == ["steps", "steps_answers", "full", "none"]
+        assert "reasoning_star" in schemas["output_schema"]["properties"]
+
+
+def test_iterations_stream_as_they_happen(server, clip):
+    client, _ = server
+    thread = client.threads.create()
+    arrivals = []
+    start = time.monotonic()
+    for part in client.runs.stream(
+        thread["thread_id"],
+        "aurelia_scripted",
+        input={"video": str(clip), "question": "What colour while silent?", "choices": ["red", "blue", "green"]},
+        stream_mode=["custom", "updates"],
+    ):
+        if part.event == "custom":
+            arrivals.append((time.monotonic() - start, part.data))
+    end = time.monotonic() - start
+    assert [d["iteration"] for _, d in arrivals] == [1, 2, 3]
+    assert [d["score"] for _, d in arrivals] == [3, 5, 8]
+    assert [d["stop_reason"] for _, d in arrivals] == [None, None, "threshold"] and arrivals[-1][1]["best_iteration"] == 3
+    assert arrivals[0][0] < end - 1.5, "the first iteration's update came only at the end"
+    state = client.threads.get_state(thread["thread_id"])
+    assert state["values"]["answer"] == "green" and not state["next"]
+
+
+def test_review_interrupt_and_resume(server, clip):
+    client, _ = server
+    # settings live on an assistant (what Studio's assistant panel edits), so every run and resume gets them
+    reviewed = client.assistants.create("aurelia_scripted", context={"review": True, "threshold": 7}, name="reviewed")["assistant_id"]
+    thread = client.threads.create()["thread_id"]
+    client.runs.wait(thread, reviewed, input={"video": str(clip), "question": "Colour?", "choices": ["red", "blue", "green"]})
+    state = client.threads.get_state(thread)
+    assert state["next"] == ["review"]
+    request = state["interrupts"][0]["value"]
+    assert request["best_iteration"] == 3 and [t["score"] for t in request["trajectory"]] == [3, 5, 8]
+    assert request["reasoning_star"]["final_answer"] == "green"
+    # an unusable decision re-asks, with the reason; nothing is lost
+    client.runs.wait(thread, reviewed, command={"resume": {"action": "maybe"}})
+    state = client.threads.get_state(thread)
+    assert state["next"] == ["review"] and "unrecognised review decision" in state["interrupts"][0]["value"]["error"]
+    edited = {"steps": [{"step": "Watch the last third", "answer": "green"}], "final_answer": "green"}
+    # a resume that names the bare graph (no review in its context) still honours the pending review
+    final = client.runs.wait(thread, "aurelia_scripted", command={"resume": {"action": "edit", "reasoning": edited}})
+    assert final["review"]["action"] == "edited" and final["reasoning_star"] == edited
+    assert final["answer"] == "green" and "Watch the last third" in final["target"]["injected"]
+
+
+@pytest.mark.llm
+def test_embedded_model_run_does_not_block_the_event_loop(server):
+    client, log = server
+    thread = client.threads.create()["thread_id"]
+    run = client.runs.create(
+        thread,
+        "aurelia",
+        input={"video": str(sample_clip()), "question": SAMPLE_QUESTION, "choices": SAMPLE_CHOICES},
+        context={"max_iterations": 1, "max_tokens": 16},
+    )
+    client.runs.join(thread, run["run_id"])
+    assert client.runs.get(thread, run["run_id"])["status"] == "success", log.read_text()[-3000:]
+    values = client.threads.get_state(thread)["values"]
+    assert values["target"]["model"] == "local" and len(values["iterations"]) == 1
+    assert [c["model"] for c in values["calls"]] == ["local"] * 4
+    text = log.read_text()
+    assert "Blocking call" not in text and "BlockingError" not in text

@@ -103,11 +103,20 @@ def _decision(approve: bool, edit: Path | None) -> Any:
 
 
 def _execute(
-    video: Path, question: str, audio: Path | None, choices: list[str] | None, as_json: bool, reasoning_only: bool, **settings: Any
+    video: Path,
+    question: str,
+    audio: Path | None,
+    choices: list[str] | None,
+    as_json: bool,
+    reasoning_only: bool,
+    audio_candidates: list[Path] | None = None,
+    **settings: Any,
 ) -> None:
     try:
         ctx = make_context(None, **settings)
-        result = run(video, question, audio=audio, choices=choices, context=ctx, reasoning_only=reasoning_only)
+        result = run(
+            video, question, audio=audio, choices=choices, context=ctx, reasoning_only=reasoning_only, audio_candidates=audio_candidates
+        )
     except AureliaError as exc:
         _fail(exc)
     _emit(result, as_json)
@@ -129,6 +138,9 @@ def run_cmd(
     question: Annotated[str, typer.Option("--question", "-q", help="The question about the video.")],
     audio: Annotated[Path | None, typer.Option(help="Separate audio file for a silent video.")] = None,
     choice: Annotated[list[str] | None, typer.Option("--choice", "-c", help="An answer choice (repeat for each).")] = None,
+    option: Annotated[
+        list[Path] | None, typer.Option("--option", help="A candidate audio clip to choose between, labelled A, B, C… (repeat for each).")
+    ] = None,
     threshold: Annotated[int | None, typer.Option(help="τ: stop when the score reaches this (1-10, default 6).")] = None,
     max_iterations: Annotated[int | None, typer.Option(help="T: most iterations (default 5).")] = None,
     generator: ModelOpt = None,
@@ -156,7 +168,7 @@ def run_cmd(
     if thread is None:
         if review:
             _fail(InputError("--review pauses the run: give it a --thread so that it can be resumed"))
-        _execute(video, question, audio, choice or None, as_json, reasoning_only, **settings)
+        _execute(video, question, audio, choice or None, as_json, reasoning_only, option or None, **settings)
     else:
         _execute_thread(
             thread,
@@ -167,6 +179,7 @@ def run_cmd(
             question,
             audio=audio,
             choices=choice or None,
+            audio_candidates=option or None,
             settings=settings,
             reasoning_only=reasoning_only,
         )

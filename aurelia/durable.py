@@ -86,6 +86,7 @@ def run_thread(
     reasoning_only: bool = False,
     sample_id: str | None = None,
     decision: Any = NO_DECISION,
+    audio_candidates: list[str | Path] | None = None,
 ) -> dict[str, Any]:
     """Start, resume or finish the run of ``thread_id``; returns the result (with ``thread``).
 
@@ -116,7 +117,7 @@ def run_thread(
             if video is None or question is None:
                 raise InputError(f"thread {thread_id!r} does not exist yet: give a video and a question to start it")
             _save_settings(saver, thread_id, reasoning_only, ctx)
-            inputs: Any = make_inputs(video, question, audio, choices, sample_id)
+            inputs: Any = make_inputs(video, question, audio, choices, sample_id, audio_candidates)
         else:
             snapshot = graph.get_state(config)
             _check_same_input(snapshot.values, video, question, thread_id)

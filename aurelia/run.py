@@ -47,25 +47,34 @@ def run(
     models: Mapping[str, BaseChatModel | RoleModel] | None = None,
     reasoning_only: bool = False,
     sample_id: str | None = None,
+    audio_candidates: list[str | Path] | None = None,
 ) -> dict[str, Any]:
     """Run the graph once; returns the final state plus per-node timings (``node_seconds``)."""
     ctx = make_context(context)
     if ctx.review and not reasoning_only:
         raise InputError("review pauses the run for a human: use aurelia.durable.run_thread (CLI: --thread) so that it can be resumed")
     graph = build_graph(models=models, reasoning_only=reasoning_only)
-    return stream_graph(graph, make_inputs(video, question, audio, choices, sample_id), ctx, run_config(sample_id))
+    return stream_graph(graph, make_inputs(video, question, audio, choices, sample_id, audio_candidates), ctx, run_config(sample_id))
 
 
 def make_inputs(
-    video: str | Path, question: str, audio: str | Path | None, choices: list[str] | None, sample_id: str | None
+    video: str | Path,
+    question: str,
+    audio: str | Path | None,
+    choices: list[str] | None,
+    sample_id: str | None,
+    audio_candidates: list[str | Path] | None = None,
 ) -> dict[str, Any]:
-    return {
+    inputs = {
         "video": str(video),
         "question": question,
         "audio": str(audio) if audio else None,
         "choices": choices or None,
         "sample_id": sample_id,
     }
+    if audio_candidates:
+        inputs["audio_candidates"] = [str(p) for p in audio_candidates]
+    return inputs
 
 
 def run_config(sample_id: str | None, **configurable: Any) -> dict[str, Any]:

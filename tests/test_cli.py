@@ -37,9 +37,10 @@ def random_bytes_mp4(tmp_path):
         (["run", "{clip}", "-q", "what?", "--evaluator", "openai:gpt-4o"], "OPENAI_API_KEY"),
         (["run", "{clip}", "-q", "what?", "--inject", "everything"], "inject must be one of"),
         (["run", "{clip}", "-q", "what?", "--choice", "only one"], "2 to 26 choices"),
+        (["run", "{clip}", "-q", "what?", "--option", "{silent}"], "no audio stream in the candidate audio clip"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(args, needle, clip, tone_wav, random_bytes_mp4, tmp_path, monkeypatch):
+def test_bad_input_is_one_line_and_exit_2(args, needle, clip, silent_clip, tone_wav, random_bytes_mp4, tmp_path, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     paths = {
         "{missing}": str(tmp_path / "missing.mp4"),
@@ -47,6 +48,7 @@ def test_bad_input_is_one_line_and_exit_2(args, needle, clip, tone_wav, random_b
         "{wav}": str(tone_wav),
         "{dir}": str(tmp_path),
         "{clip}": str(clip),
+        "{silent}": str(silent_clip),
     }
     result = invoke(*[paths.get(a, a) for a in args])
     assert result.exit_code == 2, result.output

@@ -66,3 +66,15 @@ def test_bad_media_is_a_typed_error_naming_the_file(tmp_path, make, needle):
 def test_audio_only_file_as_video(tone_wav):
     with pytest.raises(MediaError, match="no video stream"):
         prepare_media(str(tone_wav))
+
+
+def test_candidate_audio_clips_reach_the_generator(silent_clip, tone_wav, clip):
+    gen = fake(REASONING_JSON)
+    graph = build_graph(models={"generator": gen, "summarizer": fake("c"), "evaluator": fake("Score: 9"), "target": fake("B")})
+    out = graph.invoke(
+        {"video": str(silent_clip), "audio_candidates": [str(clip), str(tone_wav)], "question": "Which audio fits?", "choices": ["A", "B"]},
+        context=Context(),
+    )
+    text = all_text(gen.seen[0])
+    assert "Audio option A" in text and "Audio option B" in text
+    assert out["answer_choice"] == "B"

@@ -18,6 +18,12 @@ class InputState(TypedDict):
     video: Annotated[str, Field(description="Path to the video file (its audio track is used unless `audio` is given).")]
     question: Annotated[str, Field(description="The question about the video and its sound.")]
     audio: NotRequired[Annotated[str | None, Field(description="Optional separate audio file, e.g. for a silent video.")]]
+    audio_candidates: NotRequired[
+        Annotated[
+            list[str] | None,
+            Field(description="Optional candidate audio clips to choose between (labelled A, B, C…), e.g. Dance-Music matching."),
+        ]
+    ]
     choices: NotRequired[Annotated[list[str] | None, Field(description="Optional answer choices; the target answers with a letter.")]]
     sample_id: NotRequired[Annotated[str | None, Field(description="Optional id, carried into results and traces.")]]
 

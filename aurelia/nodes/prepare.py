@@ -39,6 +39,9 @@ def make_prepare(models: Models, with_target: bool):
         ctx = validate_context(runtime.context or Context())
         validate_input(state)
         validate_models(ctx, models, with_target)
-        return {"media": prepare_media(state["video"], state.get("audio"), ctx.num_frames), "review_requested": ctx.review}
+        return {
+            "media": prepare_media(state["video"], state.get("audio"), ctx.num_frames, audio_candidates=state.get("audio_candidates")),
+            "review_requested": ctx.review,
+        }
 
     return prepare

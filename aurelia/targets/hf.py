@@ -17,7 +17,7 @@ import numpy as np
 
 from aurelia.errors import ModelConfigError
 from aurelia.models.spec import parse_model_string
-from aurelia.targets import media_io
+from aurelia.targets import hf_io, media_io
 from aurelia.targets.base import Received, Target, TargetAnswer, TargetSample, TargetSettings
 from aurelia.targets.hf_load import Capabilities, LoadedModel, load_model
 from aurelia.targets.prompt import injection_text, read_answer, target_prompt
@@ -105,25 +105,16 @@ class HFTarget(Target):
         return self.loaded.processor
 
     def _audio_rate(self) -> int:
-        part = getattr(self._processor, "feature_extractor", None) or getattr(self._processor, "audio_processor", None)
-        return int(getattr(part, "sampling_rate", 16_000) or 16_000)
+        return hf_io.audio_rate(self._processor)
 
     def _audio_limit(self) -> float | None:
-        """Seconds the audio processor takes in one go (Whisper-style: n_samples), or the setting."""
-        if self.settings.max_audio_seconds:
-            return self.settings.max_audio_seconds
-        part = getattr(self._processor, "feature_extractor", None) or getattr(self._processor, "audio_processor", None)
-        n = getattr(part, "n_samples", None)
-        return n / self._audio_rate() if n else None
-
-    def _temporal(self) -> int:
-        return int(getattr(getattr(self._processor, "video_processor", None), "temporal_patch_size", 1) or 1)
+        return hf_io.audio_limit(self._processor, self.settings.max_audio_seconds)
 
     def prepare(self, index: int, sample: TargetSample) -> Prepared:
         """Decode the media, render the chat text and run the processor for this sample alone
         (no model call): a sample whose media or processing fails fails alone."""
         start = time.perf_counter()
-        plan, times = plan_for(self.caps, sample.media, self.settings, self._temporal())
+        plan, times = plan_for(self.caps, sample.media, self.settings, hf_io.temporal_patch(self._processor))
         rec = Received(modalities=["text"], digest=plan.digest)
         item = Prepared(index, sample, plan, "", rec, 0.0)
         parts: list[dict[str, Any]] = []
@@ -158,119 +149,45 @@ class HFTarget(Target):
         item.text = self._chat_text(prompt.system, prompt.user, parts)
         item.features = self._processor(**self._call_kwargs([item]))
         item.received.prompt_tokens = int(item.features["attention_mask"].sum())
-        item.received.media_tokens = self._count_media_tokens(item.features["input_ids"][0])
+        item.received.media_tokens = hf_io.count_media_tokens(self._processor, item.features["input_ids"][0])
         item.media_seconds = time.perf_counter() - start
         return item
 
     def _chat_text(self, system: str, user: str, parts: list[dict[str, Any]]) -> str:
         """The model's own chat template; the media placeholders come before the question."""
-        proc = self._processor
         if not (self.caps.image or self.caps.video or self.caps.audio):
-            chat = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-            tok = self.loaded.tokenizer
-            if not getattr(tok, "chat_template", None):
-                return f"{system}\n\n{user}\n\nAnswer:"
-            return _apply_template(tok, chat, system, user)
-        if not getattr(proc, "chat_template", None):
-            raise ModelConfigError(
-                "the processor has no chat template, so the media placeholders cannot be placed", path=self.loaded.source
-            )
-        content = [*parts, {"type": "text", "text": user}]
-        chat = [{"role": "system", "content": [{"type": "text", "text": system}]}, {"role": "user", "content": content}]
-        return _apply_template(proc, chat, system, user, parts)
+            turns = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        else:
+            turns = [
+                {"role": "system", "content": [{"type": "text", "text": system}]},
+                {"role": "user", "content": [*parts, {"type": "text", "text": user}]},
+            ]
+        return hf_io.render_chat(self.loaded, self.caps, turns)
 
     def _call_kwargs(self, group: list[Prepared]) -> dict[str, Any]:
         plan = group[0].plan
-        kwargs: dict[str, Any] = {"text": [p.text for p in group], "padding": True, "return_tensors": "pt"}
-        proc = self._processor
-        if plan.video:
-            kwargs["videos"] = [p.video for p in group]
-            kwargs["videos_kwargs"] = {
-                "do_sample_frames": False,
-                "fps": plan.fps,
-                **self._size_kwargs(getattr(proc, "video_processor", None), "videos_kwargs"),
-            }
-        if plan.images:
-            kwargs["images"] = [p.images for p in group]
-            kwargs["images_kwargs"] = self._size_kwargs(getattr(proc, "image_processor", None), "images_kwargs")
-        if plan.audio or plan.audio_in_video:
-            kwargs["audio"] = [p.audio for p in group]
-            if plan.audio_in_video:
-                # audio slot i is the decoded track of video i: interleaved in time with its frames
-                kwargs["audio_from_video_indices"] = list(range(len(group)))
-                kwargs["load_audio_from_video"] = True
-            kwargs["audio_kwargs"] = {"sampling_rate": self._audio_rate()}
-        return {k: v for k, v in kwargs.items() if v != {}}
-
-    def _size_kwargs(self, part: Any, which: str) -> dict[str, Any]:
-        """Cap pixels per frame for processors that resize by pixel count (Qwen-VL / Omni)."""
-        valid = getattr(getattr(part, "valid_kwargs", None), "__annotations__", {})
-        if part is None or "max_pixels" not in valid:
-            return {}
-        low = _default_min_pixels(self._processor, which)
-        cap = self.settings.max_pixels
-        extra = {"cap_pixels_per_frame": True} if which == "videos_kwargs" and "cap_pixels_per_frame" in valid else {}
-        return {"size": {"shortest_edge": min(low, cap) if low else min(cap, 56 * 56), "longest_edge": cap}, **extra}
+        return hf_io.processor_kwargs(
+            self.loaded,
+            [p.text for p in group],
+            max_pixels=self.settings.max_pixels,
+            videos=[p.video for p in group] if plan.video else None,
+            fps=plan.fps,
+            images=[p.images for p in group] if plan.images else None,
+            audio=[p.audio for p in group] if plan.audio or plan.audio_in_video else None,
+            # audio slot i is the decoded track of video i: interleaved in time with its frames
+            audio_from_video=list(range(len(group))) if plan.audio_in_video else None,
+        )
 
     # ----------------------------------------------------------------- generation
     def _generate(self, group: list[Prepared]) -> tuple[list[str], list[int], float]:
-        import torch
-
         lm = self.loaded
         # each sample was processed alone (per-sample errors, no batch-wide padding of audio or
         # frames); stack those outputs, or run the processor on the whole group if they do not stack
         inputs = collate([p.features for p in group], lm.tokenizer.pad_token_id)
         if inputs is None:
             inputs = lm.processor(**self._call_kwargs(group))
-        ids = inputs["input_ids"]
-        model = lm.model
-        inputs = inputs.to(model.device)
-        for key, value in inputs.items():  # pixels and audio features in the model's dtype; 1-D timings stay fp32
-            if torch.is_floating_point(value) and value.dim() >= 2:
-                inputs[key] = value.to(model.dtype)
-        gen = self._generation_config()
-        extra = {"use_audio_in_video": True} if group[0].plan.audio_in_video and lm.accepts_audio_in_video_flag else {}
-        with lm.lock, torch.inference_mode():
-            if self.settings.do_sample:
-                torch.manual_seed(self.settings.seed)
-            t0 = time.perf_counter()
-            out = model.generate(**inputs, generation_config=gen, **extra)
-            seconds = time.perf_counter() - t0
-        if not isinstance(out, torch.Tensor):
-            out = out.sequences if hasattr(out, "sequences") else out[0]
-        new = out[:, ids.shape[1] :]
-        texts = lm.tokenizer.batch_decode(new, skip_special_tokens=True)
-        eos = gen.eos_token_id if isinstance(gen.eos_token_id, list) else [gen.eos_token_id]
-        out_tokens = [_count_generated(row.tolist(), eos) for row in new]
-        return texts, out_tokens, seconds
-
-    def _generation_config(self):
-        import copy
-
-        gen = copy.deepcopy(self.loaded.model.generation_config)
-        gen.max_new_tokens = self.settings.max_new_tokens
-        gen.num_beams = 1
-        gen.do_sample = self.settings.do_sample
-        if self.settings.do_sample:
-            gen.temperature = self.settings.temperature
-        else:
-            gen.temperature = gen.top_p = gen.top_k = None
-        tok = self.loaded.tokenizer
-        if gen.pad_token_id is None:
-            gen.pad_token_id = tok.pad_token_id
-        if gen.eos_token_id is None:
-            gen.eos_token_id = tok.eos_token_id
-        return gen
-
-    def _count_media_tokens(self, row) -> dict[str, int]:
-        counts = {}
-        for kind in ("video", "image", "audio"):
-            token_id = getattr(self._processor, f"{kind}_token_id", None)
-            if isinstance(token_id, int):
-                n = int((row == token_id).sum())
-                if n:
-                    counts[kind] = n
-        return counts
+        gen = hf_io.generation_config(lm, self.settings.max_new_tokens, self.settings.do_sample, self.settings.temperature)
+        return hf_io.generate(lm, inputs, gen, audio_in_video=group[0].plan.audio_in_video, seed=self.settings.seed)
 
     # ----------------------------------------------------------------- public
     def answer_batch(self, samples: list[TargetSample], config: dict[str, Any] | None = None) -> list[TargetAnswer]:
@@ -335,34 +252,6 @@ class HFTarget(Target):
         }
 
 
-def _apply_template(proc: Any, chat: list[dict], system: str, user: str, parts: list[dict] | None = None) -> str:
-    """Render the chat; templates that refuse a system turn get it folded into the user turn."""
-    try:
-        return proc.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-    except Exception:  # e.g. "System role not supported" raised by the template
-        merged = f"{system}\n\n{user}"
-        content: Any = merged if parts is None else [*parts, {"type": "text", "text": merged}]
-        return proc.apply_chat_template([{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True)
-
-
-def _default_min_pixels(processor: Any, which: str) -> int:
-    """The smallest frame (in pixels) a processor call resizes to by default (processor-level
-    defaults, e.g. Qwen-Omni's, win over the part's own)."""
-    size = None
-    try:
-        merged = processor._merge_kwargs(processor.valid_processor_kwargs, tokenizer_init_kwargs=processor.tokenizer.init_kwargs)
-        size = merged.get(which, {}).get("size")
-    except Exception:  # private API; fall back to the part's own size
-        pass
-    if size is None:
-        part = getattr(processor, "video_processor" if which == "videos_kwargs" else "image_processor", None)
-        size = getattr(part, "size", None)
-    if size is None:
-        return 0
-    value = size.get("shortest_edge") if isinstance(size, dict) else getattr(size, "shortest_edge", None)
-    return int(value or 0)
-
-
 TEXT_KEYS = {"input_ids": None, "attention_mask": 0, "token_type_ids": 0, "mm_token_type_ids": 0}
 
 
@@ -394,11 +283,3 @@ def collate(features: list[Any], pad_id: int | None) -> Any:
         else:
             return None
     return BatchFeature(out)
-
-
-def _count_generated(tokens: list[int], eos: list[int | None]) -> int:
-    """New tokens up to and including the first end-of-sequence (the padding after it is not counted)."""
-    for n, t in enumerate(tokens, start=1):
-        if t in eos:
-            return n
-    return len(tokens)

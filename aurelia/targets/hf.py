@@ -19,7 +19,7 @@ from aurelia.errors import ModelConfigError
 from aurelia.models.spec import parse_model_string
 from aurelia.targets import hf_io, media_io
 from aurelia.targets.base import Received, Target, TargetAnswer, TargetSample, TargetSettings
-from aurelia.targets.hf_load import Capabilities, LoadedModel, load_model
+from aurelia.targets.hf_load import Capabilities, LoadedModel, allowed_capabilities, load_model, requested_modalities
 from aurelia.targets.prompt import injection_text, read_answer, target_prompt
 
 
@@ -47,24 +47,6 @@ class Prepared:
     images: list[np.ndarray] = field(default_factory=list)
     audio: np.ndarray | None = None
     features: Any = None  # the processor's output for this sample alone
-
-
-def requested_modalities(raw: str) -> frozenset[str] | None:
-    """Modalities forced by a ``#video+audio`` suffix on the model string, else None."""
-    return parse_model_string(raw).modalities if "#" in raw else None
-
-
-def allowed_capabilities(caps: Capabilities, requested: frozenset[str] | None, raw: str) -> Capabilities:
-    """Narrow the model's capabilities to the requested ones; asking for more is an error."""
-    if requested is None:
-        return caps
-    missing = sorted(m for m in requested - {"text"} if not getattr(caps, m))
-    if missing:
-        takes = ", ".join(caps.names()) or "text only"
-        asked, lacks = " + ".join(missing), " or ".join(missing)
-        raise ModelConfigError(f"model {raw!r} was asked for {asked} input, but its processor takes no {lacks} (it takes: {takes})")
-    video, audio = "video" in requested, "audio" in requested
-    return Capabilities(image="image" in requested, video=video, audio=audio, audio_in_video=caps.audio_in_video and video and audio)
 
 
 def plan_for(caps: Capabilities, media: dict, settings: TargetSettings, temporal: int) -> tuple[Plan, list[float]]:
@@ -155,14 +137,8 @@ class HFTarget(Target):
 
     def _chat_text(self, system: str, user: str, parts: list[dict[str, Any]]) -> str:
         """The model's own chat template; the media placeholders come before the question."""
-        if not (self.caps.image or self.caps.video or self.caps.audio):
-            turns = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        else:
-            turns = [
-                {"role": "system", "content": [{"type": "text", "text": system}]},
-                {"role": "user", "content": [*parts, {"type": "text", "text": user}]},
-            ]
-        return hf_io.render_chat(self.loaded, self.caps, turns)
+        user_content: Any = [*parts, {"type": "text", "text": user}] if parts else user
+        return hf_io.render_chat(self.loaded, [{"role": "system", "content": system}, {"role": "user", "content": user_content}])
 
     def _call_kwargs(self, group: list[Prepared]) -> dict[str, Any]:
         plan = group[0].plan

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from aurelia.errors import ModelConfigError
-from aurelia.targets.hf_load import Capabilities, LoadedModel
+from aurelia.targets.hf_load import LoadedModel
 
 
 def audio_part(processor: Any) -> Any:
@@ -43,19 +43,24 @@ def _text_of(content: Any) -> str:
     return "\n".join(p["text"] for p in content if p.get("type") == "text")
 
 
-def render_chat(loaded: LoadedModel, caps: Capabilities, turns: list[dict[str, Any]]) -> str:
-    """The model's own chat template over ``turns`` ({"role", "content": [parts]}); media parts
-    are placeholders ({"type": "video"}) the processor expands. Text-only models get plain text."""
-    if not (caps.image or caps.video or caps.audio):
-        flat = [{"role": t["role"], "content": _text_of(t["content"])} for t in turns]
-        tok = loaded.tokenizer
-        if not getattr(tok, "chat_template", None):
-            body = "\n\n".join(("Answer: " if t["role"] == "assistant" else "") + t["content"] for t in flat)
-            return f"{body}\n\nAnswer:"
-        return apply_template(tok, flat)
-    if not getattr(loaded.processor, "chat_template", None):
+def _as_parts(content: Any) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+
+
+def render_chat(loaded: LoadedModel, turns: list[dict[str, Any]]) -> str:
+    """The model's own chat template over ``turns`` ({"role", "content": str or [parts]}); media
+    parts are placeholders ({"type": "video"}) the processor expands. A multimodal processor's
+    template is used when it has one; a text LM's tokenizer template otherwise, else plain text."""
+    proc, tok = loaded.processor, loaded.tokenizer
+    if proc is not tok and getattr(proc, "chat_template", None):
+        return apply_template(proc, [{"role": t["role"], "content": _as_parts(t["content"])} for t in turns])
+    if any(p.get("type") != "text" for t in turns for p in _as_parts(t["content"])):
         raise ModelConfigError("the processor has no chat template, so the media placeholders cannot be placed", path=loaded.source)
-    return apply_template(loaded.processor, turns)
+    flat = [{"role": t["role"], "content": _text_of(t["content"])} for t in turns]
+    if not getattr(tok, "chat_template", None):
+        body = "\n\n".join(("Answer: " if t["role"] == "assistant" else "") + t["content"] for t in flat)
+        return f"{body}\n\nAnswer:"
+    return apply_template(tok, flat)
 
 
 def apply_template(proc: Any, turns: list[dict[str, Any]]) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aurelia.errors import ModelConfigError
+from aurelia.models.spec import parse_model_string
 from aurelia.targets.base import TargetSettings
 
 _LOAD_LOCK = threading.Lock()
@@ -45,6 +46,11 @@ class Capabilities:
     def names(self) -> list[str]:
         return [m for m in ("image", "video", "audio") if getattr(self, m)]
 
+    @property
+    def modalities(self) -> frozenset[str]:
+        """As a model string's modalities: text plus whatever media it takes."""
+        return frozenset({"text", *self.names()})
+
 
 @dataclass
 class LoadedModel:
@@ -67,12 +73,30 @@ class LoadedModel:
         return getattr(self.processor, "tokenizer", self.processor)
 
 
+def requested_modalities(raw: str) -> frozenset[str] | None:
+    """Modalities forced by a ``#video+audio`` suffix on the model string, else None."""
+    return parse_model_string(raw).modalities if "#" in raw else None
+
+
+def allowed_capabilities(caps: Capabilities, requested: frozenset[str] | None, raw: str) -> Capabilities:
+    """Narrow the model's capabilities to the requested ones; asking for more is an error."""
+    if requested is None:
+        return caps
+    missing = sorted(m for m in requested - {"text"} if not getattr(caps, m))
+    if missing:
+        takes = ", ".join(caps.names()) or "text only"
+        asked, lacks = " + ".join(missing), " or ".join(missing)
+        raise ModelConfigError(f"model {raw!r} was asked for {asked} input, but its processor takes no {lacks} (it takes: {takes})")
+    video, audio = "video" in requested, "audio" in requested
+    return Capabilities(image="image" in requested, video=video, audio=audio, audio_in_video=caps.audio_in_video and video and audio)
+
+
 def require_hf() -> None:
     try:
         import torch  # noqa: F401
         import transformers  # noqa: F401
     except ImportError as exc:
-        raise ModelConfigError("hf: target models need the optional extra: pip install 'aurelia[hf]'") from exc
+        raise ModelConfigError("hf: models need the optional extra: pip install 'aurelia[hf]'") from exc
 
 
 def resolve_source(name: str) -> str:

@@ -116,3 +116,23 @@ def test_gemini_gets_frames_for_a_container_it_does_not_take(tmp_path):
     mkv = make_clip(tmp_path / "c.mkv", [Segment(1, (200, 0, 0), 440.0)], audio_codec="flac")
     out, sent = media_blocks(prepare_media(str(mkv)), ALL, provider="google_genai")
     assert sent[0].startswith("frames:") and "audio" in sent and not any(b["type"] == "video" for b in out)
+
+
+def test_hf_blocks_reference_the_file_and_encode_nothing(clip, silent_clip, tone_wav):
+    """A local Hugging Face model decodes the files itself: references, no bytes, no encodes."""
+    media = prepare_media(str(clip), num_frames=3)
+    out, sent = media_blocks(media, ALL, provider="hf")
+    assert sent == ["video", "audio"] and [b["type"] for b in out] == ["video"]
+    assert out[0]["url"] == clip.resolve().as_uri() and out[0]["extras"]["audio"] is True and "base64" not in out[0]
+    # a vision-language model cannot hear the track inside the video: the digest covers it
+    out, sent = media_blocks(media, frozenset({"text", "image", "video"}), provider="hf")
+    assert sent == ["video", "digest"] and out[0]["extras"]["audio"] is False
+    out, sent = media_blocks(media, IMAGE_AUDIO, frame_side=96, provider="hf")
+    images = [b for b in out if b["type"] == "image"]
+    assert sent == ["frames:3", "audio"] and [b["extras"]["time"] for b in images] == media["keyframe_times"]
+    assert {b["extras"]["max_side"] for b in images} == {96} and out[-1]["type"] == "audio"
+    separate = prepare_media(str(silent_clip), str(tone_wav))
+    out, sent = media_blocks(separate, ALL, provider="hf")
+    assert sent == ["video", "audio"] and out[0]["extras"]["audio"] is False
+    assert out[-1]["url"] == tone_wav.resolve().as_uri() and out[-2]["text"] == "Audio track (3.0s):"
+    assert not ENCODES

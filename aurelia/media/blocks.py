@@ -8,6 +8,11 @@
 - ``google_genai`` / ``google_vertexai``: the video file inline (its audio included) under the
   request size limit, else uploaded once with the Files API (cached by content hash) and sent
   by reference; separate audio as inline FLAC.
+- ``hf`` (a local Hugging Face model run by Aurelia): standard blocks that reference the local
+  file (``url: file://…``, ``extras``: content hash, keyframe time, duration) instead of
+  carrying bytes: the model decodes them with the same cached PyAV readers as the HF target, so
+  there is no JPEG/base64 round trip, no inline size limit, and traces stay small. A video's own
+  audio counts as sent only when the model takes audio; otherwise the digest covers it.
 - text-only models: the measured digest.
 
 Encodings are cached per process by (content hash, settings), so one clip is encoded once
@@ -17,6 +22,7 @@ however many agents, iterations and providers use it; ``ENCODES`` counts the rea
 from __future__ import annotations
 
 import base64
+import mimetypes
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -24,6 +30,7 @@ from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 from threading import Lock
+from typing import Any
 
 import av
 import numpy as np
@@ -66,6 +73,7 @@ GEMINI_VIDEO_MIME = {
 OPENAI = {"openai", "azure_openai", "openai_compatible"}
 ANTHROPIC = {"anthropic", "bedrock_converse"}
 GEMINI = {"google_genai", "google_vertexai"}
+HF = {"hf"}
 
 ENCODES: Counter[str] = Counter()  # real encodes (cache misses) per kind: jpeg, wav, flac, video, upload
 
@@ -171,6 +179,25 @@ def clear_caches() -> None:
 # --- blocks per provider -------------------------------------------------------------------------
 
 
+def _file_ref(path: str, sha256: str, mime: str | None, **extras: Any) -> dict:
+    """A local file by reference (standard ``url`` + ``mime_type``; ``extras`` say which part)."""
+    mime = mime or mimetypes.guess_type(path)[0] or "application/octet-stream"
+    return {"url": Path(path).resolve().as_uri(), "mime_type": mime, "extras": {"sha256": sha256, **extras}}
+
+
+def _keyframe_blocks(media: dict, frame_side: int, provider: str | None) -> list[dict]:
+    times = tuple(media["keyframe_times"])
+    if provider in HF:
+        mime = VIDEO_MIME.get(Path(media["video"]).suffix.lower())
+        images = [{"type": "image", **_file_ref(media["video"], media["sha256"], mime, time=t, max_side=frame_side)} for t in times]
+    else:
+        images = [_image_block(b64, provider) for b64 in encoded_frames(media["video"], media["sha256"], times, frame_side)]
+    blocks = []
+    for t, image in zip(times, images, strict=True):
+        blocks += [{"type": "text", "text": f"Keyframe at {t:.1f}s:"}, image]
+    return blocks
+
+
 def _image_block(b64: str, provider: str | None) -> dict:
     if provider in OPENAI:
         return {"type": "image_url", "image_url": {"url": f"data:image/jpeg;base64,{b64}"}}
@@ -179,7 +206,10 @@ def _image_block(b64: str, provider: str | None) -> dict:
     return {"type": "image", "base64": b64, "mime_type": "image/jpeg"}
 
 
-def _audio_block(path: str, sha256: str, provider: str | None, max_seconds: float | None) -> tuple[dict, str]:
+def _audio_block(path: str, sha256: str, provider: str | None, max_seconds: float | None, info: dict | None = None) -> tuple[dict, str]:
+    if provider in HF:
+        seconds = float(((info or {}).get("audio") or {}).get("duration_s") or (info or {}).get("duration_s") or 0.0)
+        return {"type": "audio", **_file_ref(path, sha256, None, max_seconds=max_seconds)}, f"{seconds:.1f}s"
     fmt = "flac" if provider in GEMINI else "wav"  # Gemini takes FLAC: half the bytes under its inline limit
     b64, seconds, trimmed = encoded_audio(path, sha256, fmt, max_seconds)
     note = f"{seconds:.1f}s" + (f", the first {max_seconds:g}s" if trimmed else "")
@@ -192,6 +222,8 @@ def _video_block(media: dict, provider: str | None) -> dict | None:
     """The whole video for a model that takes video: inline, or (Gemini) uploaded by reference."""
     suffix = Path(media["video"]).suffix.lower()
     mime = (GEMINI_VIDEO_MIME if provider in GEMINI else VIDEO_MIME).get(suffix)
+    if provider in HF:  # decoded locally: any container, any size
+        return {"type": "video", **_file_ref(media["video"], media["sha256"], mime, duration_s=media["info"]["duration_s"])}
     if mime is None:
         return None
     if media["info"]["size_bytes"] <= INLINE_VIDEO_LIMIT:
@@ -223,24 +255,24 @@ def media_blocks(
     if video is not None:
         blocks.append(video)
         sent.append("video")
-        video_sent_with_audio = media["has_audio"] and media["audio"] is None
+        # the track goes along inside the video, but a local model only hears it if it takes audio
+        video_sent_with_audio = media["has_audio"] and media["audio"] is None and (provider not in HF or "audio" in modalities)
+        if provider in HF:
+            video["extras"]["audio"] = video_sent_with_audio  # whether to use the file's own track
         if video_sent_with_audio:
             sent.append("audio")
     elif has_video and "image" in modalities:
-        times = tuple(media["keyframe_times"])
-        for t, b64 in zip(times, encoded_frames(media["video"], media["sha256"], times, frame_side), strict=True):
-            blocks.append({"type": "text", "text": f"Keyframe at {t:.1f}s:"})
-            blocks.append(_image_block(b64, provider))
-        sent.append(f"frames:{len(times)}")
+        blocks += _keyframe_blocks(media, frame_side, provider)
+        sent.append(f"frames:{len(media['keyframe_times'])}")
     if audio_path and not video_sent_with_audio and "audio" in modalities:
-        block, note = _audio_block(audio_path, audio_sha, provider, audio_max_s)
+        block, note = _audio_block(audio_path, audio_sha, provider, audio_max_s, media.get("audio_info") or media.get("info"))
         blocks.append({"type": "text", "text": f"Audio track ({note}):"})
         blocks.append(block)
         sent.append("audio")
     candidates = media.get("audio_candidates") or []
     if candidates and "audio" in modalities:
         for cand in candidates:
-            block, note = _audio_block(cand["path"], cand["sha256"], provider, audio_max_s)
+            block, note = _audio_block(cand["path"], cand["sha256"], provider, audio_max_s, cand.get("info"))
             blocks.append({"type": "text", "text": f"Audio option {cand['label']} ({note}):"})
             blocks.append(block)
         sent.append(f"audio_options:{len(candidates)}")

@@ -8,11 +8,21 @@ injection modes answer about it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
+import mimetypes
+import os
+import tempfile
+import threading
 from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import numpy as np
 
+from aurelia.errors import MediaError
 from aurelia.media.audio import load_audio
 from aurelia.media.keyframes import extract_frames
 
@@ -61,3 +71,52 @@ def waveform(media: dict, sample_rate: int, max_seconds: float | None) -> tuple[
     if src is None:
         return np.zeros(0, np.float32), 0.0
     return _wave(src[0], src[1], sample_rate, max_seconds)
+
+
+# --- LangChain content blocks -> local files ------------------------------------------------------
+
+_SPILL_DIR = Path(tempfile.gettempdir()) / "aurelia-hf-media"
+
+
+def block_file(block: dict) -> tuple[str, str]:
+    """(local path, cache key) of a standard image/audio/video block: a local file by URL
+    (``file://`` or a path; ``extras.sha256`` is its content hash when known), or base64 bytes
+    (a data URL too), written once per content hash so that PyAV can read them by path."""
+    data = block.get("base64") or block.get("data")
+    url = block.get("url") or ""
+    if not data and url.startswith("data:"):
+        data = url.partition(",")[2]
+    if data:
+        raw = base64.b64decode(data)
+        sha = hashlib.sha256(raw).hexdigest()
+        suffix = mimetypes.guess_extension(block.get("mime_type") or "") or ".bin"
+        path = _SPILL_DIR / f"{sha}{suffix}"
+        if not path.is_file():
+            _SPILL_DIR.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
+            tmp.write_bytes(raw)
+            tmp.replace(path)
+        return str(path), sha
+    if url.startswith("file://"):
+        url = url2pathname(urlsplit(url).path)
+    if not url or "://" in url:
+        what = f"the URL {url!r}" if url else "no base64 data or URL"
+        raise MediaError(
+            f"a local Hugging Face model takes media blocks as base64 or local files; this {block.get('type')} block has {what}"
+        )
+    path = Path(url).expanduser()
+    if not path.is_file():
+        raise MediaError("media file not found", path=str(path))
+    st = path.stat()
+    return str(path), (block.get("extras") or {}).get("sha256") or f"{path}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def image_file(path: str) -> np.ndarray:
+    """An image file as RGB (H, W, 3 uint8), with Pillow (installed with the ``hf`` extra)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB"))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise MediaError(f"not a readable image ({exc})", path=path) from exc

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -49,7 +49,10 @@ def validate_model_string(raw: str) -> ModelSpec:
 @lru_cache(maxsize=16)
 def resolve_model(raw: str) -> RoleModel:
     spec = validate_model_string(raw)
-    return RoleModel(_build(spec), spec)
+    model = _build(spec)
+    if spec.provider == "hf":  # what it takes comes from its processor (narrowed by a #suffix)
+        spec = replace(spec, modalities=model.modalities)
+    return RoleModel(model, spec)
 
 
 def _build(spec: ModelSpec) -> BaseChatModel:
@@ -60,7 +63,7 @@ def _build(spec: ModelSpec) -> BaseChatModel:
     if spec.provider == "hf":
         from aurelia.models.hf_chat import load_hf_chat
 
-        return load_hf_chat(spec.name)
+        return load_hf_chat(spec.raw, spec.name)
     try:
         from langchain.chat_models import init_chat_model
     except ImportError as exc:  # pragma: no cover - declared dependency

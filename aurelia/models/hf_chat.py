@@ -65,14 +65,8 @@ class ChatHF(BaseChatModel):
 
     @property
     def caps(self) -> Capabilities:
-        mods = self.modalities
-        caps = self.loaded.caps
-        return Capabilities(
-            image="image" in mods and caps.image,
-            video="video" in mods and caps.video,
-            audio="audio" in mods and caps.audio,
-            audio_in_video=caps.audio_in_video and "video" in mods and "audio" in mods,
-        )
+        """The model's capabilities narrowed to ``modalities``."""
+        return allowed_capabilities(self.loaded.caps, self.modalities, self._label())
 
     def _generate(
         self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any

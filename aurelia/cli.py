@@ -11,8 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aurelia.cli_errors import fail, one_line_errors
 from aurelia.durable import DEFAULT_DB, NO_DECISION, run_thread
-from aurelia.errors import AureliaError, InputError
+from aurelia.errors import InputError
 from aurelia.graph.context import INJECT_MODES
 from aurelia.media.cli import media_app
 from aurelia.nodes.common import format_reasoning
@@ -23,16 +24,10 @@ DB_HELP = "SQLite file holding the checkpoints of --thread runs."
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Aurelia: test-time reasoning distillation for audio-visual LLMs.")
 console = Console()
-err_console = Console(stderr=True)
 
 app.add_typer(media_app, name="media")
 
 ModelOpt = Annotated[str | None, typer.Option(help="Model string for this role (default: local).")]
-
-
-def _fail(exc: AureliaError) -> None:
-    err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
 
 
 def _print_result(result: dict[str, Any]) -> None:
@@ -112,23 +107,19 @@ def _execute(
     audio_candidates: list[Path] | None = None,
     **settings: Any,
 ) -> None:
-    try:
+    with one_line_errors():
         ctx = make_context(None, **settings)
         result = run(
             video, question, audio=audio, choices=choices, context=ctx, reasoning_only=reasoning_only, audio_candidates=audio_candidates
         )
-    except AureliaError as exc:
-        _fail(exc)
     _emit(result, as_json)
 
 
 def _execute_thread(
     thread: str, db: Path, decision: Any, as_json: bool, video: Path | None = None, question: str | None = None, **kw: Any
 ) -> None:
-    try:
+    with one_line_errors():
         result = run_thread(video, question, thread_id=thread, db=db, decision=decision, **kw)
-    except AureliaError as exc:
-        _fail(exc)
     _emit(result, as_json)
 
 
@@ -167,7 +158,7 @@ def run_cmd(
     )  # fmt: skip
     if thread is None:
         if review:
-            _fail(InputError("--review pauses the run: give it a --thread so that it can be resumed"))
+            fail(InputError("--review pauses the run: give it a --thread so that it can be resumed"))
         _execute(video, question, audio, choice or None, as_json, reasoning_only, option or None, **settings)
     else:
         _execute_thread(
@@ -194,10 +185,8 @@ def resume(
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
 ) -> None:
     """Continue a thread: after a kill or a failure, or past a review pause (--approve / --edit)."""
-    try:
+    with one_line_errors():
         decision = _decision(approve, edit)
-    except AureliaError as exc:
-        _fail(exc)
     _execute_thread(thread, db, decision, as_json)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 class AureliaError(Exception):
     """Base class: a user-facing problem with a one-line explanation."""
 
+    exit_code = 2  # the CLI's exit status: 2 for bad input
+
     def __init__(self, reason: str, *, path: str | None = None) -> None:
         self.reason = reason
         self.path = path
@@ -29,3 +31,19 @@ class ModelConfigError(AureliaError):
 
 class MissingAPIKeyError(ModelConfigError):
     """The chosen provider needs an API key that is not set in the environment."""
+
+
+class ModelCallError(AureliaError):
+    """A model call failed for a reason that retrying did not fix (server unreachable, bad key,
+    rate limit, prompt longer than the context window…)."""
+
+    exit_code = 1
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for an exception: its type and the first line of its message."""
+    last = getattr(exc, "last_attempt", None)  # tenacity's RetryError from with_retry
+    if last is not None and last.exception() is not None:
+        exc = last.exception()
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

@@ -74,3 +74,19 @@ def test_json_round_trip_on_the_embedded_model(clip):
     gen_calls = [c for c in data["calls"] if c["role"] == "generator"]
     assert gen_calls[0]["received"] == ["text", "digest"] and gen_calls[0]["usage"]["output_tokens"] > 0
     assert data["answer_choice"] in {"A", "B", None}
+
+
+def test_unreachable_model_server_is_one_line_and_exit_1(clip):
+    # port 9 on loopback: nothing listens, the connection is refused at once
+    result = invoke("run", str(clip), "-q", "what?", "--max-iterations", "1", "--generator", "http://127.0.0.1:9/v1?model=x")
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "http://127.0.0.1:9/v1?model=x" in lines[0] and "failed" in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_credentials_in_a_model_url_are_not_recorded():
+    from aurelia.models.spec import parse_model_string
+
+    spec = parse_model_string("https://user:s3cret@gpu-box:8000/v1?model=m")
+    assert spec.label == "https://gpu-box:8000/v1?model=m" and "s3cret" not in spec.label

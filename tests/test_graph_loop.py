@@ -236,3 +236,17 @@ def test_async_invoke_and_iteration_stream(clip):
 
     events = asyncio.run(go())
     assert [(e["iteration"], e["score"], e["stop_reason"]) for e in events] == [(1, 3, None), (2, 7, "threshold")]
+
+
+def test_a_failing_model_becomes_a_typed_error(clip):
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from aurelia.errors import ModelCallError
+
+    class Broken(FakeListChatModel):
+        def _call(self, *args, **kwargs):
+            raise ConnectionError("server went away")
+
+    graph = build_graph(models={"generator": Broken(responses=["x"]), "summarizer": fake("c"), "evaluator": fake(evaluation(9))})
+    with pytest.raises(ModelCallError, match=r"generator-instance.*ConnectionError: server went away"):
+        graph.invoke({"video": str(clip), "question": "q?"}, context=Context())

@@ -41,3 +41,11 @@ def test_text_only_model_refuses_media_blocks():
     model = ChatLlamaCpp(model_path=str(embedded_gguf_path()))
     with pytest.raises(ModelConfigError, match="text-only"):
         model.invoke([HumanMessage(content=[{"type": "image", "base64": "AAAA", "mime_type": "image/jpeg"}])])
+
+
+def test_prompt_longer_than_the_context_window_is_a_typed_error():
+    from aurelia.errors import ModelCallError
+
+    model = resolve_model("local").model
+    with pytest.raises(ModelCallError, match="context window"):
+        model.invoke([HumanMessage("what colour " * 2500)])

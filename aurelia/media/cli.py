@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from aurelia.cli_errors import fail
 from aurelia.errors import AureliaError, MediaError
 from aurelia.media.blocks import jpeg_bytes
 from aurelia.media.keyframes import extract_frames
@@ -18,12 +19,6 @@ from aurelia.media.probe import MediaInfo, probe
 
 media_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Inspect media the way the agents see it.")
 console = Console()
-err_console = Console(stderr=True)
-
-
-def _fail(exc: AureliaError) -> None:
-    err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
 
 
 @media_app.command("probe")
@@ -35,7 +30,7 @@ def probe_cmd(
     try:
         infos = [probe(f) for f in files]
     except AureliaError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
         data = [i.to_dict() for i in infos]
         typer.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2))
@@ -98,9 +93,9 @@ def digest_cmd(
             (out / "digest.txt").write_text(media["digest"] + "\n")
             written.append(out / "digest.txt")
     except AureliaError as exc:
-        _fail(exc)
+        fail(exc)
     except OSError as exc:
-        _fail(MediaError(f"cannot write output ({exc.strerror or exc})", path=str(out)))
+        fail(MediaError(f"cannot write output ({exc.strerror or exc})", path=str(out)))
     console.print(media["digest"], markup=False, highlight=False, soft_wrap=True)
     for path in written:
         console.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)

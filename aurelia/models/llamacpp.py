@@ -21,7 +21,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-from aurelia.errors import ModelConfigError
+from aurelia.errors import ModelCallError, ModelConfigError
 
 _LOCKS: dict[str, threading.Lock] = {}
 
@@ -133,7 +133,10 @@ class ChatLlamaCpp(BaseChatModel):
             params["response_format"] = kwargs["response_format"]
         lock = _LOCKS.setdefault(self.model_path, threading.Lock())
         with lock:
-            out = llama.create_chat_completion(messages=chat, **params)
+            try:
+                out = llama.create_chat_completion(messages=chat, **params)
+            except ValueError as exc:  # llama.cpp's "Requested tokens (N) exceed context window of M"
+                raise ModelCallError(f"llama.cpp model {Path(self.model_path).name} could not answer ({exc})") from exc
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         message = AIMessage(

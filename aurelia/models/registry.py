@@ -78,4 +78,4 @@ def _build(spec: ModelSpec) -> BaseChatModel:
             )
         return init_chat_model(spec.name, model_provider=spec.provider)
     except ImportError as exc:
-        raise ModelConfigError(f"model {spec.raw!r} needs an integration package that is not installed ({exc})") from exc
+        raise ModelConfigError(f"model {spec.label!r} needs an integration package that is not installed ({exc})") from exc

@@ -66,7 +66,12 @@ class ModelSpec:
 
     @property
     def label(self) -> str:
-        return self.raw
+        """The string to record in results, traces and checkpoints: a URL loses any
+        ``user:password@`` part, so a credential typed into a model string is never stored."""
+        if self.base_url is None:
+            return self.raw
+        parts = urlsplit(self.raw)
+        return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
 
 
 def default_modalities(provider: str, name: str) -> frozenset[str]:
@@ -129,4 +134,4 @@ def check_api_key(spec: ModelSpec) -> None:
     """Fail early, with the variable's name, when a hosted provider's key is not set."""
     names = API_KEYS.get(spec.provider)
     if names and not any(os.environ.get(n) for n in names):
-        raise MissingAPIKeyError(f"model {spec.raw!r} needs the environment variable {' or '.join(names)}")
+        raise MissingAPIKeyError(f"model {spec.label!r} needs the environment variable {' or '.join(names)}")

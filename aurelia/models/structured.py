@@ -13,6 +13,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel
 
+from aurelia.errors import AureliaError, ModelCallError, describe_failure
 from aurelia.models.llamacpp import message_text
 from aurelia.models.registry import RoleModel
 from aurelia.prompts import render
@@ -60,11 +61,21 @@ class _Probe(BaseModel):
     ok: bool
 
 
+def invoke(rm: RoleModel, runnable: Any, messages: list[BaseMessage], config: RunnableConfig | None) -> Any:
+    """Invoke with retries for transient errors; what still fails becomes a ModelCallError."""
+    try:
+        return runnable.with_retry(stop_after_attempt=RETRY_ATTEMPTS).invoke(messages, config=config)
+    except AureliaError:
+        raise
+    except Exception as exc:
+        raise ModelCallError(f"model {rm.spec.label!r} failed ({describe_failure(exc)})") from exc
+
+
 def call_text(rm: RoleModel, messages: list[BaseMessage], *, config: RunnableConfig | None = None, **bind: Any) -> CallResult:
     """A plain-text call (summarizer, feedback critic, target); ``config`` names the traced run."""
     start = time.perf_counter()
     model = rm.model.bind(**bind) if bind else rm.model
-    reply = model.with_retry(stop_after_attempt=RETRY_ATTEMPTS).invoke(messages, config=config)
+    reply = invoke(rm, model, messages, config)
     usage: dict[str, int] = {}
     _add_usage(usage, reply)
     return CallResult(_raw_text(reply).strip(), _raw_text(reply), "text", time.perf_counter() - start, usage)
@@ -85,10 +96,14 @@ def call_structured(
     usage: dict[str, int] = {}
     calls = 0
     raw = ""
+    out = None
     if supports_structured(rm.model):
         calls += 1
-        runnable = rm.model.with_structured_output(schema, include_raw=True).with_retry(stop_after_attempt=RETRY_ATTEMPTS)
-        out = runnable.invoke(messages, config=config)
+        try:
+            out = invoke(rm, rm.model.with_structured_output(schema, include_raw=True), messages, config)
+        except ModelCallError:
+            out = None  # e.g. a server that rejects tool calls / response_format: plain text below
+    if out is not None:
         _add_usage(usage, out.get("raw"))
         raw = _raw_text(out.get("raw")) if out.get("raw") is not None else ""
         parsed = out.get("parsed")
@@ -98,7 +113,7 @@ def call_structured(
             return CallResult(parsed, raw or parsed.model_dump_json(), "structured", time.perf_counter() - start, usage, calls)
     else:
         calls += 1
-        reply = rm.model.with_retry(stop_after_attempt=RETRY_ATTEMPTS).invoke(messages, config=config)
+        reply = invoke(rm, rm.model, messages, config)
         _add_usage(usage, reply)
         raw = _raw_text(reply)
     value = parse_text(raw)
@@ -107,9 +122,7 @@ def call_structured(
     repair = render("repair", schema=json.dumps(schema.model_json_schema()), reply=raw[:2000])
     calls += 1
     repair_config = {**(config or {}), "run_name": f"{(config or {}).get('run_name', 'agent')} repair"}
-    reply = rm.model.with_retry(stop_after_attempt=RETRY_ATTEMPTS).invoke(
-        [*messages, AIMessage(content=raw or "(empty)"), HumanMessage(content=repair.user)], config=repair_config
-    )
+    reply = invoke(rm, rm.model, [*messages, AIMessage(content=raw or "(empty)"), HumanMessage(content=repair.user)], repair_config)
     _add_usage(usage, reply)
     repaired_raw = _raw_text(reply)
     value = parse_text(repaired_raw)

@@ -86,7 +86,7 @@ def call_record(role: str, iteration: int, rm: RoleModel, result: CallResult, re
     return {
         "role": role,
         "iteration": iteration,
-        "model": rm.spec.raw,
+        "model": rm.spec.label,
         "seconds": round(result.seconds, 3),
         "usage": result.usage,
         "received": received,
@@ -97,6 +97,6 @@ def call_record(role: str, iteration: int, rm: RoleModel, result: CallResult, re
 def traced(role: str, iteration: int, rm: RoleModel, state: Mapping[str, Any], ctx: Context, **extra: Any) -> RunnableConfig:
     """Tag the node's trace run (role, model, iteration, sample id, τ, T) and return the config
     that names the agent call's run (``generator #2``)."""
-    config = agent_config(role, iteration, rm.spec.raw, {**run_meta(state, ctx, iteration), **extra})
+    config = agent_config(role, iteration, rm.spec.label, {**run_meta(state, ctx, iteration), **extra})
     annotate_node_run(tags=config["tags"], metadata=config["metadata"])
     return config

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aurelia.errors import AureliaError, InputError
+from aurelia.errors import AureliaError, InputError, ModelCallError, describe_failure
 from aurelia.graph.context import INJECT_MODES
 
 
@@ -163,8 +163,10 @@ class Target(ABC):
     def answer(self, sample: TargetSample, config: dict[str, Any] | None = None) -> TargetAnswer:
         """One sample; raises the typed error instead of recording it."""
         result = self.answer_batch([sample], config)[0]
-        if result.exception is not None:
+        if isinstance(result.exception, AureliaError):
             raise result.exception
+        if result.exception is not None:
+            raise ModelCallError(f"target {self.name!r} failed ({describe_failure(result.exception)})") from result.exception
         return result
 
     def failed(self, sample: TargetSample, exc: BaseException, started: float) -> TargetAnswer:

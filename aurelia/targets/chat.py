@@ -46,7 +46,7 @@ class ChatTarget(Target):
     def __init__(self, model: RoleModel | BaseChatModel, settings: TargetSettings | None = None) -> None:
         self.rm = as_role_model(model, name="target-instance")
         self.settings = settings or TargetSettings()
-        self.name = self.rm.spec.raw
+        self.name = self.rm.spec.label
 
     @classmethod
     def from_string(cls, raw: str, settings: TargetSettings | None = None) -> ChatTarget:

@@ -10,12 +10,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from aurelia.errors import AureliaError
+from aurelia.cli_errors import one_line_errors
 from aurelia.graph.context import INJECT_MODES
 from aurelia.targets.base import TargetAnswer, TargetSettings
 
 console = Console()
-err_console = Console(stderr=True)
 
 
 def _describe(result: TargetAnswer) -> str:
@@ -63,15 +62,12 @@ def answer_cmd(
     from aurelia.targets import load_target
     from aurelia.targets.api import make_sample, read_reasoning
 
-    try:
+    with one_line_errors():
         reasoning = read_reasoning(reasoning_file) if reasoning_file else None
         settings = TargetSettings(max_new_tokens=max_new_tokens, max_frames=max_frames, fps=fps, max_pixels=max_pixels, dtype=dtype)
         sample = make_sample(video, question, audio=audio, choices=choice or None, reasoning=reasoning, inject=inject, num_frames=keyframes)
         model = load_target(target, settings)
         result = model.answer(sample)
-    except AureliaError as exc:
-        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
     about = model.describe()
     if as_json:
         sys.stdout.write(json.dumps({"target": about, **result.to_dict()}, indent=2) + "\n")

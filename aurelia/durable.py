@@ -26,7 +26,7 @@ from aurelia.graph.builder import build_graph
 from aurelia.graph.context import Context
 from aurelia.models.registry import RoleModel
 from aurelia.nodes.review import apply_decision
-from aurelia.run import make_context, make_inputs, run_config, stream_graph
+from aurelia.run import make_context, make_inputs, public_state, run_config, stream_graph
 
 DEFAULT_DB = Path(".aurelia") / "threads.sqlite"
 NO_DECISION = object()
@@ -125,7 +125,7 @@ def run_thread(
                 raise InputError(f"thread {thread_id!r} is not waiting for a review (it is {status})")
             if status in ("done", "review") and decision is NO_DECISION:
                 # nothing to run: the stored result, or the pending review request
-                result = {**snapshot.values, "node_seconds": {}, "total_seconds": 0.0, "context": asdict(ctx)}
+                result = {**public_state(snapshot.values), "node_seconds": {}, "total_seconds": 0.0, "context": asdict(ctx)}
                 if status == "review":
                     result["interrupt"] = snapshot.interrupts[0].value
                 return {**result, "thread": {"id": thread_id, "status": status, "resumed_from": status}}

@@ -117,6 +117,13 @@ def choice_letters(n: int) -> str:
     return LETTERS[:n]
 
 
+def _is_article(text: str, match: re.Match) -> bool:
+    """'A blue screen…': an unbracketed "A" followed by a word is the article, not option A."""
+    letter_end = match.end(1)
+    bracketed = letter_end < len(text) and text[letter_end] == ")"
+    return match.group(1) in "Aa" and not bracketed and re.match(r"\s+[a-z]", text[letter_end:]) is not None
+
+
 def parse_choice(text: str, choices: list[str]) -> int | None:
     """Index of the chosen option, or None: only valid letters/option texts count, never a default."""
     if not choices:
@@ -131,8 +138,9 @@ def parse_choice(text: str, choices: list[str]) -> int | None:
         rf"\(([{letters}])\)",
     ]
     for pattern in patterns:
-        m = re.search(pattern, cleaned, re.M)
-        if m:
+        for m in re.finditer(pattern, cleaned, re.M):
+            if _is_article(cleaned, m):
+                continue
             return letters.index(m.group(1).upper())
     lowered = cleaned.lower()
     hits = [i for i, c in enumerate(choices) if c.strip() and re.search(rf"\b{re.escape(c.strip().lower())}\b", lowered)]

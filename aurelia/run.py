@@ -16,7 +16,12 @@ from aurelia.graph.builder import build_graph
 from aurelia.graph.context import Context, validate_context
 from aurelia.models.registry import RoleModel
 
-INTERNAL_KEYS = {"draft_reasoning", "draft_reasoning_status", "draft_caption", "feedback"}
+INTERNAL_KEYS = {"draft_reasoning", "draft_reasoning_status", "draft_caption", "feedback", "review_requested", "__interrupt__"}
+
+
+def public_state(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The state a caller sees: without the drafts and flags the nodes keep for themselves."""
+    return {k: v for k, v in values.items() if k not in INTERNAL_KEYS}
 SAMPLE_QUESTION = "What colour is the screen while the audio is silent?"
 SAMPLE_CHOICES = ["red", "blue", "green", "black"]
 
@@ -105,7 +110,7 @@ def stream_graph(
                 node_seconds[node] = round(node_seconds.get(node, 0.0) + now - last, 3)
             last = now
         else:
-            result = {k: v for k, v in chunk.items() if k != "__interrupt__" and k not in INTERNAL_KEYS}
+            result = public_state(chunk)
     result["node_seconds"] = node_seconds
     result["total_seconds"] = round(time.perf_counter() - start, 3)
     result["context"] = {f.name: getattr(ctx, f.name) for f in fields(Context)}

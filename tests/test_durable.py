@@ -85,7 +85,9 @@ def test_killed_run_resumes_without_repeating_finished_calls(tmp_path, clip):
     # a finished thread returns its stored result without calling any model
     again = _worker(db, log, clip)
     out, _ = again.communicate(timeout=120)
-    assert json.loads(out.strip().splitlines()[-1])["thread"]["resumed_from"] == "done"
+    stored = json.loads(out.strip().splitlines()[-1])
+    assert stored["thread"]["resumed_from"] == "done"
+    assert stored["answer"] == result["answer"] and not {"draft_caption", "draft_reasoning", "review_requested"} & set(stored)
     assert log.read_text().splitlines() == lines
 
     blob = b"".join(bytes(r[0]) for r in sqlite3.connect(db).execute("SELECT checkpoint FROM checkpoints"))

@@ -59,13 +59,19 @@ def test_parse_reasoning_json_and_garbage():
         ("It is green.", 2),
         ("**B**", 1),
         ("The answer is a green screen", 2),
+        ("A blue screen is shown.", 1),
+        ("Answer: A blue screen", 1),
+        ("A) red", 0),
+        ("A. red", 0),
     ],
 )
 def test_parse_choice_restricted_to_valid_options(text, index):
     assert parse_choice(text, ["red", "blue", "green", "black"]) == index
 
 
-@pytest.mark.parametrize("text", ["E", "I am not sure", "", "red or blue", "Answer: Z"])
+@pytest.mark.parametrize(
+    "text", ["E", "I am not sure", "", "red or blue", "Answer: Z", "A red or blue screen", "Answer: A red or blue screen"]
+)
 def test_parse_choice_never_defaults(text):
     assert parse_choice(text, ["red", "blue", "green", "black"]) is None
 

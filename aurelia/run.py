@@ -22,6 +22,8 @@ INTERNAL_KEYS = {"draft_reasoning", "draft_reasoning_status", "draft_caption", "
 def public_state(values: Mapping[str, Any]) -> dict[str, Any]:
     """The state a caller sees: without the drafts and flags the nodes keep for themselves."""
     return {k: v for k, v in values.items() if k not in INTERNAL_KEYS}
+
+
 SAMPLE_QUESTION = "What colour is the screen while the audio is silent?"
 SAMPLE_CHOICES = ["red", "blue", "green", "black"]
 

@@ -58,3 +58,33 @@ def test_missing_api_key_names_the_variable(monkeypatch):
 def test_missing_gguf_file(tmp_path):
     with pytest.raises(ModelConfigError, match="GGUF file not found"):
         validate_model_string(f"gguf:{tmp_path / 'nope.gguf'}")
+
+
+@pytest.mark.parametrize(
+    ("raw", "length_field"),
+    [
+        ("openai:gpt-4o", "max_tokens"),
+        ("anthropic:claude-sonnet-4-5", "max_tokens"),
+        ("google_genai:gemini-2.5-flash", "max_output_tokens"),
+    ],
+)
+def test_hosted_models_get_the_run_settings(monkeypatch, raw, length_field):
+    from aurelia import Context
+    from aurelia.nodes.common import Models
+
+    for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.setenv(key, "test-key")  # nothing is called: only the model objects are built
+    ctx = Context(generator_model=raw, max_tokens=50, seed=3)
+    model = Models().get("generator", ctx, temperature=0.0).model
+    assert getattr(model, length_field) == 50 and model.temperature == 0.0
+    warmer = Models().get("generator", ctx, temperature=0.7).model
+    assert warmer.temperature == 0.7 and model.temperature == 0.0  # copies: the cached instance is shared
+
+
+def test_openai_reasoning_models_keep_their_temperature(monkeypatch):
+    from aurelia import Context
+    from aurelia.nodes.common import Models
+
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    model = Models().get("generator", Context(generator_model="openai:o4-mini", max_tokens=64), temperature=0.0).model
+    assert model.max_tokens == 64 and model.temperature is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +19,6 @@ from aurelia.prompts import Prompt
 from aurelia.tracing import agent_config, annotate_node_run, run_meta
 
 ROLES = ("generator", "summarizer", "evaluator", "feedback", "target")
-LOCAL_PROVIDERS = {"local", "gguf", "hf"}
 
 
 class Models:
@@ -38,12 +38,26 @@ class Models:
         if role in self.overrides:
             return self.overrides[role]
         rm = resolve_model(getattr(ctx, f"{role}_model"))
-        if rm.spec.provider in LOCAL_PROVIDERS:
-            update: dict[str, Any] = {"max_tokens": max_tokens or ctx.max_tokens}
-            if rm.spec.provider != "hf":
-                update |= {"temperature": temperature, "seed": ctx.seed}
-            return RoleModel(rm.model.model_copy(update=update), rm.spec)
-        return rm
+        return RoleModel(with_generation_settings(rm, max_tokens or ctx.max_tokens, temperature, ctx.seed), rm.spec)
+
+
+# the field each integration uses for the reply length (llama.cpp/HF/OpenAI/Anthropic, Gemini, Ollama)
+MAX_TOKEN_FIELDS = ("max_tokens", "max_output_tokens", "num_predict")
+
+
+def with_generation_settings(rm: RoleModel, max_tokens: int, temperature: float, seed: int) -> BaseChatModel:
+    """A copy of the (shared, cached) chat model with this run's reply length, temperature and
+    seed, set on whichever fields its integration has. OpenAI reasoning models (o-series,
+    gpt-5) only accept their default temperature, so theirs is left alone."""
+    fields = type(rm.model).model_fields
+    length_field = next((name for name in MAX_TOKEN_FIELDS if name in fields), None)
+    update: dict[str, Any] = {length_field: max_tokens} if length_field else {}
+    reasoning_model = rm.spec.provider in {"openai", "azure_openai"} and re.match(r"(o\d|gpt-5)", rm.spec.name.lower())
+    if "temperature" in fields and not reasoning_model:
+        update["temperature"] = temperature
+    if "seed" in fields:
+        update["seed"] = seed
+    return rm.model.model_copy(update=update)
 
 
 def format_choices(choices: list[str] | None) -> str:

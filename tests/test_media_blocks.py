@@ -136,3 +136,21 @@ def test_hf_blocks_reference_the_file_and_encode_nothing(clip, silent_clip, tone
     assert sent == ["video", "audio"] and out[0]["extras"]["audio"] is False
     assert out[-1]["url"] == tone_wav.resolve().as_uri() and out[-2]["text"] == "Audio track (3.0s):"
     assert not ENCODES
+
+
+def test_openai_compatible_server_gets_a_video_url_and_the_audio_track(clip, monkeypatch):
+    """vLLM-style payload: the video as a data URL, its sound as input_audio (the request builds)."""
+    from langchain_core.messages import HumanMessage
+    from langchain_openai import ChatOpenAI
+
+    from aurelia.media.prepare import prepare_media
+
+    media = prepare_media(str(clip))
+    blocks, sent = media_blocks(media, frozenset({"text", "video", "audio"}), provider="openai_compatible")
+    assert sent[:2] == ["video", "audio"]
+    assert [b["type"] for b in blocks if b["type"] != "text"] == ["video_url", "input_audio"]
+    assert blocks[0]["video_url"]["url"].startswith("data:video/mp4;base64,")
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    payload = ChatOpenAI(model="m", base_url="http://127.0.0.1:9/v1")._get_request_payload([HumanMessage(blocks)])
+    kinds = [part["type"] for part in payload["messages"][0]["content"]]
+    assert "video_url" in kinds and "input_audio" in kinds

@@ -227,7 +227,10 @@ def _video_block(media: dict, provider: str | None) -> dict | None:
     if mime is None:
         return None
     if media["info"]["size_bytes"] <= INLINE_VIDEO_LIMIT:
-        return {"type": "video", "base64": encoded_file(media["video"], media["sha256"]), "mime_type": mime}
+        b64 = encoded_file(media["video"], media["sha256"])
+        if provider in OPENAI:  # OpenAI-compatible servers (vLLM…) take video as a data URL
+            return {"type": "video_url", "video_url": {"url": f"data:{mime};base64,{b64}"}}
+        return {"type": "video", "base64": b64, "mime_type": mime}
     if provider in GEMINI:
         return {"type": "video", "file_id": gemini_file_uri(media["video"], media["sha256"], mime), "mime_type": mime}
     return None
@@ -256,7 +259,10 @@ def media_blocks(
         blocks.append(video)
         sent.append("video")
         # the track goes along inside the video, but a local model only hears it if it takes audio
-        video_sent_with_audio = media["has_audio"] and media["audio"] is None and (provider not in HF or "audio" in modalities)
+        # OpenAI-compatible servers do not read a video's sound track by default: it goes as audio
+        video_sent_with_audio = (
+            media["has_audio"] and media["audio"] is None and provider not in OPENAI and (provider not in HF or "audio" in modalities)
+        )
         if provider in HF:
             video["extras"]["audio"] = video_sent_with_audio  # whether to use the file's own track
         if video_sent_with_audio:

@@ -239,3 +239,13 @@ def test_typed_errors(tmp_path_factory, tmp_path, vlm, text_lm, clip):
         chat.invoke([("user", [{"type": "video", "url": (tmp_path / "gone.mp4").as_uri()}])])
     with pytest.raises(ModelConfigError, match=r"was sent an image block but takes no image input \(it takes: text only\)"):
         resolve_model(f"hf:{text_lm}").model.invoke([("user", [{"type": "image", "url": clip.as_uri(), "extras": {"time": 0.0}}])])
+
+
+def test_hf_target_gets_candidate_clips_as_the_digest(omni, clip, tone_wav):
+    from aurelia.media.prepare import prepare_media
+    from aurelia.targets import TargetSample
+    from aurelia.targets.hf import HFTarget
+
+    media = prepare_media(str(clip), audio_candidates=[str(tone_wav), str(clip)])
+    result = HFTarget(f"hf:{omni}").answer(TargetSample(media, "Which audio fits?", ["A", "B"], None, "none"))
+    assert result.received.digest and "digest" in result.received.labels()

@@ -133,3 +133,16 @@ def test_default_path_does_not_import_torch():
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == "[]"
+
+
+def test_candidate_audio_clips_are_recorded_for_an_audio_target(clip, tone_wav):
+    from aurelia.media.prepare import prepare_media
+    from aurelia.models.registry import as_role_model
+
+    media = prepare_media(str(clip), audio_candidates=[str(tone_wav), str(clip)])
+    listener = fake("B")
+    target = ChatTarget(as_role_model(listener, modalities=frozenset({"text", "image", "audio"})))
+    result = target.answer(TargetSample(media, "Which audio fits?", ["A", "B"], None, "none"))
+    assert result.received.audio_options == 2 and "audio_options:2" in result.received.labels()
+    sent = [b.get("text", "") for m in listener.seen[0] if not isinstance(m.content, str) for b in m.content]
+    assert any(t.startswith("Audio option A") for t in sent) and any(t.startswith("Audio option B") for t in sent)

@@ -69,6 +69,7 @@ class Received:
     audio_seconds: float = 0.0
     audio_truncated: bool = False
     audio_in_video: bool = False  # audio interleaved with the video frames (omni models)
+    audio_options: int = 0  # candidate audio clips sent as audio (A, B, C…)
     digest: bool = False  # the measured digest was added as text
     prompt_tokens: int | None = None
     media_tokens: dict[str, int] = field(default_factory=dict)  # placeholder tokens per modality
@@ -82,6 +83,8 @@ class Received:
             out.append(f"frames:{self.frames}")
         if "audio" in self.modalities:
             out.append("audio")
+        if self.audio_options:
+            out.append(f"audio_options:{self.audio_options}")
         if self.digest:
             out.append("digest")
         return out

@@ -30,6 +30,8 @@ def received_from_labels(labels: list[str], media: dict[str, Any]) -> Received:
             rec.frame_times = list(media.get("keyframe_times") or [])
         elif kind in ("video", "audio"):
             rec.modalities.append(kind)
+        elif kind == "audio_options":
+            rec.audio_options = int(count)
         elif kind == "digest":
             rec.digest = True
             rec.modalities.append("digest")

@@ -50,8 +50,12 @@ class Prepared:
 
 
 def plan_for(caps: Capabilities, media: dict, settings: TargetSettings, temporal: int) -> tuple[Plan, list[float]]:
-    """The richest input for this model and clip; returns the plan and the frame times."""
+    """The richest input for this model and clip; returns the plan and the frame times.
+
+    Candidate audio clips (Dance-Music matching) reach a local model as their measurements in
+    the digest: one waveform slot per prompt is what these processors take."""
     has_audio = media_io.audio_source(media) is not None
+    options = bool(media.get("audio_candidates"))
     own_audio = has_audio and not media.get("audio")
     if caps.video:
         info = media.get("info") or {}
@@ -59,11 +63,13 @@ def plan_for(caps: Capabilities, media: dict, settings: TargetSettings, temporal
         times, fps = media_io.video_times(duration, settings.fps, settings.max_frames, temporal)
         interleave = caps.audio_in_video and own_audio
         standalone = caps.audio and has_audio and not interleave
-        plan = Plan(video=True, audio=standalone, audio_in_video=interleave, digest=has_audio and not caps.audio, fps=round(fps, 4))
+        plan = Plan(
+            video=True, audio=standalone, audio_in_video=interleave, digest=options or (has_audio and not caps.audio), fps=round(fps, 4)
+        )
         return plan, times
     if caps.image:
         times = list(media.get("keyframe_times") or [0.0])
-        return Plan(images=True, audio=caps.audio and has_audio, digest=has_audio and not caps.audio), times
+        return Plan(images=True, audio=caps.audio and has_audio, digest=options or (has_audio and not caps.audio)), times
     if caps.audio and has_audio:
         return Plan(audio=True, digest=True), []  # audio-language model: the visuals come as the digest
     return Plan(digest=True), []

@@ -113,12 +113,6 @@ def encoded_audio(path: str, sha256: str, fmt: str = "wav", max_seconds: float |
     return base64.b64encode(data).decode(), seconds, trimmed
 
 
-def encoded_wav(path: str, sha256: str) -> tuple[str, float]:
-    """Kept for callers of the first version: base64 WAV of the whole (trimmed) track and its length."""
-    b64, seconds, _ = encoded_audio(path, sha256, "wav")
-    return b64, seconds
-
-
 @lru_cache(maxsize=4)
 def encoded_file(path: str, sha256: str) -> str:
     """The file itself, base64 (only called for files under the inline limit)."""

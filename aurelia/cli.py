@@ -172,7 +172,7 @@ def run_cmd(
             choices=choice or None,
             audio_candidates=option or None,
             settings=settings,
-            reasoning_only=reasoning_only,
+            reasoning_only=reasoning_only or None,
         )
 
 

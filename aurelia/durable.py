@@ -26,7 +26,7 @@ from aurelia.graph.builder import build_graph
 from aurelia.graph.context import Context
 from aurelia.models.registry import RoleModel
 from aurelia.nodes.review import apply_decision
-from aurelia.run import make_context, make_inputs, public_state, run_config, stream_graph
+from aurelia.run import check_review, make_context, make_inputs, public_state, run_config, stream_graph
 
 DEFAULT_DB = Path(".aurelia") / "threads.sqlite"
 NO_DECISION = object()
@@ -66,11 +66,11 @@ def thread_status(graph: Any, config: Mapping[str, Any]) -> str:
     return "interrupted" if snapshot.next else "done"
 
 
-def _check_same_input(values: Mapping[str, Any], video: str | Path | None, question: str | None, thread_id: str) -> None:
-    if video is not None and str(video) != values.get("video"):
-        raise InputError(f"thread {thread_id!r} holds a run on {values.get('video')!r}, not {str(video)!r}; use a new --thread")
-    if question is not None and question != values.get("question"):
-        raise InputError(f"thread {thread_id!r} holds a run with another question; use a new --thread")
+def _check_same_input(values: Mapping[str, Any], given: Mapping[str, Any], thread_id: str) -> None:
+    """A rerun of a thread may repeat its input or leave it out, never change it silently."""
+    for key, value in given.items():
+        if value is not None and value != values.get(key):
+            raise InputError(f"thread {thread_id!r} holds a run with another {key} ({values.get(key)!r}); use a new --thread")
 
 
 def run_thread(
@@ -83,7 +83,7 @@ def run_thread(
     choices: list[str] | None = None,
     settings: Mapping[str, Any] | None = None,
     models: Mapping[str, BaseChatModel | RoleModel] | None = None,
-    reasoning_only: bool = False,
+    reasoning_only: bool | None = None,
     sample_id: str | None = None,
     decision: Any = NO_DECISION,
     audio_candidates: list[str | Path] | None = None,
@@ -93,7 +93,8 @@ def run_thread(
     A new thread starts from the input. An interrupted one continues from its last checkpoint
     with the settings it started with (``settings`` that contradict them are refused). A thread
     waiting for review returns its review request until ``decision`` is given. A finished one
-    returns its stored result without calling any model.
+    returns its stored result without calling any model. ``reasoning_only=None`` means: as the
+    thread was started (a new thread: False).
     """
     if not thread_id or not thread_id.strip():
         raise InputError("the thread id is empty")
@@ -101,6 +102,8 @@ def run_thread(
     with sqlite_checkpointer(db) as saver:
         saved = _saved_settings(saver, thread_id)
         if saved is not None:
+            if reasoning_only is not None and reasoning_only != bool(saved[0]):
+                raise InputError(f"thread {thread_id!r} was started with reasoning_only={bool(saved[0])}; use a new --thread to change")
             reasoning_only, stored = saved
             clash = {k: v for k, v in explicit.items() if k in stored and stored[k] != v}
             if clash:
@@ -109,7 +112,9 @@ def run_thread(
                 )
             ctx = make_context(stored)
         else:
+            reasoning_only = bool(reasoning_only)
             ctx = make_context(None, **explicit)
+            check_review(ctx, reasoning_only)
         graph = build_graph(models=models, reasoning_only=reasoning_only, checkpointer=saver)
         config = run_config(sample_id, thread_id=thread_id)
         status = thread_status(graph, config)
@@ -120,7 +125,9 @@ def run_thread(
             inputs: Any = make_inputs(video, question, audio, choices, sample_id, audio_candidates)
         else:
             snapshot = graph.get_state(config)
-            _check_same_input(snapshot.values, video, question, thread_id)
+            given = make_inputs(video or "", question or "", audio, choices, None, audio_candidates)
+            given = {k: v for k, v in given.items() if k != "sample_id" and v not in ("", None)}
+            _check_same_input(snapshot.values, given, thread_id)
             if decision is not NO_DECISION and status != "review":
                 raise InputError(f"thread {thread_id!r} is not waiting for a review (it is {status})")
             if status in ("done", "review") and decision is NO_DECISION:

@@ -44,6 +44,12 @@ def make_context(context: Context | Mapping[str, Any] | None = None, **overrides
     return validate_context(base)
 
 
+def check_review(ctx: Context, reasoning_only: bool) -> None:
+    """Review pauses before injection: the reasoning-only graph has no injection to pause for."""
+    if ctx.review and reasoning_only:
+        raise InputError("review pauses before injection, and a reasoning-only run injects nothing: drop one of the two")
+
+
 def run(
     video: str | Path,
     question: str,
@@ -58,7 +64,8 @@ def run(
 ) -> dict[str, Any]:
     """Run the graph once; returns the final state plus per-node timings (``node_seconds``)."""
     ctx = make_context(context)
-    if ctx.review and not reasoning_only:
+    check_review(ctx, reasoning_only)
+    if ctx.review:
         raise InputError("review pauses the run for a human: use aurelia.durable.run_thread (CLI: --thread) so that it can be resumed")
     graph = build_graph(models=models, reasoning_only=reasoning_only)
     return stream_graph(graph, make_inputs(video, question, audio, choices, sample_id, audio_candidates), ctx, run_config(sample_id))

@@ -129,8 +129,15 @@ def test_thread_refuses_other_input_and_settings(tmp_path, clip, silent_clip):
         run_thread(silent_clip, "What colour?", **kw)
     with pytest.raises(InputError, match="max_iterations=1"):
         run_thread(clip, "What colour?", settings={"max_iterations": 3}, **kw)
+    with pytest.raises(InputError, match="another choices"):
+        run_thread(clip, "What colour?", choices=["red", "green"], **kw)
+    with pytest.raises(InputError, match="reasoning_only=False"):
+        run_thread(clip, "What colour?", reasoning_only=True, **kw)
+    assert run_thread(clip, "What colour?", **kw)["thread"]["resumed_from"] == "done"  # the same input again is fine
     with pytest.raises(InputError, match="does not exist yet"):
         run_thread(None, None, thread_id="nope", db=kw["db"])
+    with pytest.raises(InputError, match="reasoning-only run injects nothing"):
+        run_thread(clip, "What colour?", thread_id="ro", db=kw["db"], settings={"review": True}, reasoning_only=True)
 
 
 def test_cli_thread_errors_exit_2(tmp_path, clip):

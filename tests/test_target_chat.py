@@ -106,6 +106,9 @@ def test_sample_validation(media):
         sample(media, inject="everything")
     with pytest.raises(InputError, match="question is empty"):
         TargetSample(media, "  ")
+    with pytest.raises(InputError, match="needs a reasoning"):
+        TargetSample(media, "q?", inject="steps")  # never a silent baseline
+    assert TargetSample(media, "q?").inject == "none" and TargetSample(media, "q?", reasoning=STAR).inject == "steps"
     with pytest.raises(InputError, match="max_new_tokens"):
         TargetSettings(max_new_tokens=0)
 

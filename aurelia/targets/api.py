@@ -46,10 +46,7 @@ def make_sample(
     num_frames: int = 5,
 ) -> TargetSample:
     """A sample from files; a mode other than 'none' without r* is an error, not a silent baseline."""
-    mode = inject or ("steps" if reasoning else "none")
-    if mode != "none" and not reasoning:
-        raise InputError(f"inject mode {mode!r} needs a reasoning r* (or use inject='none' for the zero-shot baseline)")
-    return TargetSample.from_files(video, question, audio=audio, choices=choices, reasoning=reasoning, inject=mode, num_frames=num_frames)
+    return TargetSample.from_files(video, question, audio=audio, choices=choices, reasoning=reasoning, inject=inject, num_frames=num_frames)
 
 
 def read_reasoning(path: str | Path) -> dict[str, Any]:

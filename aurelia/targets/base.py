@@ -26,12 +26,16 @@ class TargetSample:
     question: str
     choices: list[str] | None = None
     reasoning: dict[str, Any] | None = None
-    inject: str = "steps"
+    inject: str | None = None  # None: "steps" with a reasoning, else "none" (the zero-shot baseline)
     sample_id: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.question, str) or not self.question.strip():
             raise InputError("the question is empty")
+        if self.inject is None:
+            object.__setattr__(self, "inject", "steps" if self.reasoning else "none")
+        if self.inject != "none" and not self.reasoning:
+            raise InputError(f"inject mode {self.inject!r} needs a reasoning r* (or use inject='none' for the zero-shot baseline)")
         if self.inject not in INJECT_MODES:
             raise InputError(f"inject must be one of {', '.join(INJECT_MODES)}, got {self.inject!r}")
         if self.choices is not None and (len(self.choices) < 2 or len(self.choices) > 26):
@@ -46,7 +50,7 @@ class TargetSample:
         audio: str | Path | None = None,
         choices: list[str] | None = None,
         reasoning: dict[str, Any] | None = None,
-        inject: str = "steps",
+        inject: str | None = None,
         num_frames: int = 5,
         sample_id: str | None = None,
     ) -> TargetSample:

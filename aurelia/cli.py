@@ -37,10 +37,13 @@ def _print_result(result: dict[str, Any]) -> None:
     for it in result.get("iterations", []):
         seconds = sum(it.get("seconds", {}).values())
         table.add_row(str(it["iteration"]), str(it["score"]), f"{seconds:.1f}", it["caption"][:160], it["rationale"][:120])
-    console.print(table)
-    console.print(f"stop reason: {result.get('stop_reason')}   best iteration: {result.get('best_iteration')}")
-    console.print("[bold]r*[/bold]")
-    console.print(format_reasoning(result.get("reasoning_star") or {}, "full"), markup=False)
+    if result.get("stop_reason") == "baseline":
+        console.print("zero-shot baseline (inject none): no reasoning loop")
+    else:
+        console.print(table)
+        console.print(f"stop reason: {result.get('stop_reason')}   best iteration: {result.get('best_iteration')}")
+        console.print("[bold]r*[/bold]")
+        console.print(format_reasoning(result.get("reasoning_star") or {}, "full"), markup=False)
     if "review" in result:
         console.print(f"review: r* {result['review']['action']} by a human", highlight=False)
     if "target" in result:

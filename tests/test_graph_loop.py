@@ -250,3 +250,12 @@ def test_a_failing_model_becomes_a_typed_error(clip):
     graph = build_graph(models={"generator": Broken(responses=["x"]), "summarizer": fake("c"), "evaluator": fake(evaluation(9))})
     with pytest.raises(ModelCallError, match=r"generator-instance.*ConnectionError: server went away"):
         graph.invoke({"video": str(clip), "question": "q?"}, context=Context())
+
+
+def test_zero_shot_baseline_skips_the_loop(clip):
+    gen, target = fake(reasoning("x")), fake("B")
+    out = run_graph(
+        clip, generator=gen, summarizer=fake("c"), evaluator=fake(evaluation(9)), target=target, inject="none", choices=["red", "green"]
+    )
+    assert gen.seen == [] and out["iterations"] == [] and out["stop_reason"] == "baseline"
+    assert out["answer_choice"] == "B" and out["target"]["injected"] == ""

@@ -1,5 +1,6 @@
 """Graph wiring only: START -> prepare -> generator -> summarizer -> evaluator ->
-{feedback -> generator | review -> target -> END}. ``review`` pauses for a human only when the
+{feedback -> generator | review -> target -> END}; with inject 'none' (the zero-shot baseline)
+prepare goes straight to the target. ``review`` pauses for a human only when the
 context asks for it. The reasoning-only graph ends after the evaluator."""
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ from aurelia.nodes.review import make_review
 from aurelia.nodes.summarizer import make_summarizer
 from aurelia.nodes.target import make_target
 from aurelia.tracing import install_trace_scrubber
+
+
+def route_after_prepare(state: State) -> str:
+    """The zero-shot baseline (inject 'none') needs no reasoning: straight to the target."""
+    return "target" if state.get("stop_reason") == "baseline" else "generator"
 
 
 def route_after_evaluator(state: State) -> str:
@@ -57,15 +63,16 @@ def build_graph(
     builder.add_node("evaluator", make_evaluator(resolver))
     builder.add_node("feedback", make_feedback(resolver))
     builder.add_edge(START, "prepare")
-    builder.add_edge("prepare", "generator")
     builder.add_edge("generator", "summarizer")
     builder.add_edge("summarizer", "evaluator")
     builder.add_edge("feedback", "generator")
     if reasoning_only:
+        builder.add_edge("prepare", "generator")
         builder.add_conditional_edges("evaluator", route_after_evaluator, {"feedback": "feedback", "done": END})
     else:
         builder.add_node("review", make_review())
         builder.add_node("target", make_target(resolver))
+        builder.add_conditional_edges("prepare", route_after_prepare, {"generator": "generator", "target": "target"})
         builder.add_conditional_edges("evaluator", route_after_evaluator, {"feedback": "feedback", "done": "review"})
         builder.add_edge("review", "target")
         builder.add_edge("target", END)

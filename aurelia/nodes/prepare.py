@@ -42,6 +42,8 @@ def make_prepare(models: Models, with_target: bool):
         return {
             "media": prepare_media(state["video"], state.get("audio"), ctx.num_frames, audio_candidates=state.get("audio_candidates")),
             "review_requested": ctx.review,
+            # the zero-shot baseline skips the loop (the router reads this)
+            "stop_reason": "baseline" if with_target and ctx.inject == "none" else None,
         }
 
     return prepare

@@ -12,25 +12,19 @@ from langgraph.runtime import Runtime
 from aurelia.graph.context import Context
 from aurelia.graph.state import State
 from aurelia.nodes.common import Models
-from aurelia.targets import Target, TargetSample, TargetSettings
-from aurelia.targets.prompt import INJECT_HEADERS, injection_text, read_answer, target_prompt
+from aurelia.targets import Target, TargetSample, TargetSettings, load_target
 from aurelia.tracing import agent_config, annotate_node_run, run_meta
-
-__all__ = ["INJECT_HEADERS", "injection_text", "make_target", "read_answer", "target_for", "target_prompt"]
 
 
 def target_for(models: Models, ctx: Context) -> Target:
-    """The target back-end for this run: an instance override, a local HF model, or a chat model."""
-    from aurelia.targets.chat import ChatTarget
-
+    """The target back-end for this run: an instance given to ``build_graph``, a local HF model
+    (``hf:``), or the context's chat model with this run's reply length and seed."""
     settings = TargetSettings(max_new_tokens=ctx.max_tokens, frame_side=ctx.frame_size, seed=ctx.seed)
     if "target" in models.overrides:
-        return ChatTarget(models.overrides["target"], settings)
+        return load_target(models.overrides["target"], settings)
     if ctx.target_model.strip().lower().startswith("hf:"):
-        from aurelia.targets.hf import HFTarget
-
-        return HFTarget(ctx.target_model.strip(), settings)
-    return ChatTarget(models.get("target", ctx), settings)
+        return load_target(ctx.target_model, settings)
+    return load_target(models.get("target", ctx), settings)
 
 
 def make_target(models: Models):

@@ -234,7 +234,7 @@ def test_typed_errors(tmp_path_factory, tmp_path, vlm, text_lm, clip):
     with pytest.raises(ModelConfigError, match=r"takes standard content blocks .* not 'image_url'"):
         chat.invoke([("user", [{"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,AAAA"}}])])
     with pytest.raises(MediaError, match="takes media blocks as base64 or local files"):
-        chat.invoke([("user", [{"type": "image", "url": "https://example.com/x.jpg"}])])
+        chat.invoke([("user", [{"type": "image", "url": "https://localhost/x.jpg"}])])
     with pytest.raises(MediaError, match=r"gone\.mp4: media file not found"):
         chat.invoke([("user", [{"type": "video", "url": (tmp_path / "gone.mp4").as_uri()}])])
     with pytest.raises(ModelConfigError, match=r"was sent an image block but takes no image input \(it takes: text only\)"):

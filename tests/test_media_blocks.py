@@ -79,11 +79,11 @@ def test_gemini_inline_video_then_upload_once_when_large(clip, monkeypatch):
     assert sent == ["video", "audio"] and out[0]["type"] == "video" and out[0]["mime_type"] == "video/mp4"
     assert base64.b64decode(out[0]["base64"]) == clip.read_bytes()
     uploads = []
-    set_gemini_uploader(lambda path, mime: uploads.append((path, mime)) or "https://generativelanguage.googleapis.com/v1beta/files/abc")
+    set_gemini_uploader(lambda path, mime: uploads.append((path, mime)) or "files/abc")
     monkeypatch.setattr(blocks, "INLINE_VIDEO_LIMIT", 1000)
     for _ in range(4):
         out, sent = media_blocks(media, ALL, provider="google_genai")
-    assert out[0] == {"type": "video", "file_id": "https://generativelanguage.googleapis.com/v1beta/files/abc", "mime_type": "video/mp4"}
+    assert out[0] == {"type": "video", "file_id": "files/abc", "mime_type": "video/mp4"}
     assert uploads == [(str(clip), "video/mp4")]
 
 

@@ -31,22 +31,10 @@ def answer(
 ) -> TargetAnswer:
     """Answer one question about ``video`` with ``target`` (a model string or chat model);
     ``inject`` defaults to 'steps' with a reasoning and 'none' (baseline) without one."""
-    sample = make_sample(video, question, audio=audio, choices=choices, reasoning=reasoning, inject=inject, num_frames=num_frames)
+    sample = TargetSample.from_files(
+        video, question, audio=audio, choices=choices, reasoning=reasoning, inject=inject, num_frames=num_frames
+    )
     return load_target(target, settings).answer(sample)
-
-
-def make_sample(
-    video: str | Path,
-    question: str,
-    *,
-    audio: str | Path | None = None,
-    choices: list[str] | None = None,
-    reasoning: dict[str, Any] | None = None,
-    inject: str | None = None,
-    num_frames: int = 5,
-) -> TargetSample:
-    """A sample from files; a mode other than 'none' without r* is an error, not a silent baseline."""
-    return TargetSample.from_files(video, question, audio=audio, choices=choices, reasoning=reasoning, inject=inject, num_frames=num_frames)
 
 
 def read_reasoning(path: str | Path) -> dict[str, Any]:

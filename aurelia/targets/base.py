@@ -176,6 +176,27 @@ class Target(ABC):
             raise ModelCallError(f"target {self.name!r} failed ({describe_failure(result.exception)})") from result.exception
         return result
 
+    def answered(
+        self, sample: TargetSample, text: str, received: Received, seconds: float, timing: dict[str, float], usage: dict[str, int]
+    ) -> TargetAnswer:
+        """The record of a reply: the answer read from it (valid choices only) and what was injected."""
+        from aurelia.targets.prompt import injection_text, read_answer
+
+        answer, letter = read_answer(text, sample.choices)
+        return TargetAnswer(
+            text=text.strip(),
+            answer=answer,
+            letter=letter,
+            model=self.name,
+            inject=sample.inject,
+            injected=injection_text(sample.reasoning, sample.inject),
+            received=received,
+            seconds=round(seconds, 4),
+            timing=timing,
+            usage=usage,
+            sample_id=sample.sample_id,
+        )
+
     def failed(self, sample: TargetSample, exc: BaseException, started: float) -> TargetAnswer:
         from aurelia.targets.prompt import injection_text
 

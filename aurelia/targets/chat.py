@@ -16,7 +16,7 @@ from aurelia.models.registry import RoleModel, as_role_model
 from aurelia.models.structured import RETRY_ATTEMPTS, _add_usage, _raw_text
 from aurelia.nodes.common import Models, build_messages
 from aurelia.targets.base import Received, Target, TargetAnswer, TargetSample, TargetSettings
-from aurelia.targets.prompt import injection_text, read_answer, target_prompt
+from aurelia.targets.prompt import target_prompt
 
 
 def received_from_labels(labels: list[str], media: dict[str, Any]) -> Received:
@@ -91,20 +91,8 @@ class ChatTarget(Target):
             raw = _raw_text(reply)
             usage: dict[str, int] = {}
             _add_usage(usage, reply)
-            answer, letter = read_answer(raw, sample.choices)
             received = received_from_labels(labels, sample.media)
             received.prompt_tokens = usage.get("input_tokens")
-            results[i] = TargetAnswer(
-                text=raw.strip(),
-                answer=answer,
-                letter=letter,
-                model=self.name,
-                inject=sample.inject,
-                injected=injection_text(sample.reasoning, sample.inject),
-                received=received,
-                seconds=round(share, 4),
-                timing={"generate_s": round(gen_seconds, 4), "batch_size": len(prepared)},
-                usage=usage,
-                sample_id=sample.sample_id,
-            )
+            timing = {"generate_s": round(gen_seconds, 4), "batch_size": len(prepared)}
+            results[i] = self.answered(sample, raw, received, share, timing, usage)
         return [r for r in results if r is not None]

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from aurelia.cli_errors import one_line_errors
 from aurelia.graph.context import INJECT_MODES
-from aurelia.targets.base import TargetAnswer, TargetSettings
+from aurelia.targets.base import TargetAnswer, TargetSample, TargetSettings
 
 console = Console()
 
@@ -60,12 +60,14 @@ def answer_cmd(
 ) -> None:
     """Answer a question about VIDEO with one target model, r* injected (or the zero-shot baseline)."""
     from aurelia.targets import load_target
-    from aurelia.targets.api import make_sample, read_reasoning
+    from aurelia.targets.api import read_reasoning
 
     with one_line_errors():
         reasoning = read_reasoning(reasoning_file) if reasoning_file else None
         settings = TargetSettings(max_new_tokens=max_new_tokens, max_frames=max_frames, fps=fps, max_pixels=max_pixels, dtype=dtype)
-        sample = make_sample(video, question, audio=audio, choices=choice or None, reasoning=reasoning, inject=inject, num_frames=keyframes)
+        sample = TargetSample.from_files(
+            video, question, audio=audio, choices=choice or None, reasoning=reasoning, inject=inject, num_frames=keyframes
+        )
         model = load_target(target, settings)
         result = model.answer(sample)
     about = model.describe()

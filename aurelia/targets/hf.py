@@ -20,7 +20,7 @@ from aurelia.models.spec import parse_model_string
 from aurelia.targets import hf_io, media_io
 from aurelia.targets.base import Received, Target, TargetAnswer, TargetSample, TargetSettings
 from aurelia.targets.hf_load import Capabilities, LoadedModel, allowed_capabilities, load_model, requested_modalities
-from aurelia.targets.prompt import injection_text, read_answer, target_prompt
+from aurelia.targets.prompt import target_prompt
 
 
 @dataclass(frozen=True)
@@ -200,25 +200,14 @@ class HFTarget(Target):
         for item, text, n_out in zip(group, texts, out_tokens, strict=True):
             sample = item.sample
             n_in = item.received.prompt_tokens or 0
-            answer, letter = read_answer(text, sample.choices)
-            results[item.index] = TargetAnswer(
-                text=text.strip(),
-                answer=answer,
-                letter=letter,
-                model=self.name,
-                inject=sample.inject,
-                injected=injection_text(sample.reasoning, sample.inject),
-                received=item.received,
-                seconds=round(item.media_seconds + share, 4),
-                timing={
-                    "media_s": round(item.media_seconds, 4),
-                    "batch_s": round(batch_seconds, 4),
-                    "generate_s": round(gen_seconds, 4),
-                    "batch_size": len(group),
-                },
-                usage={"input_tokens": n_in, "output_tokens": n_out, "total_tokens": n_in + n_out},
-                sample_id=sample.sample_id,
-            )
+            timing = {
+                "media_s": round(item.media_seconds, 4),
+                "batch_s": round(batch_seconds, 4),
+                "generate_s": round(gen_seconds, 4),
+                "batch_size": len(group),
+            }
+            usage = {"input_tokens": n_in, "output_tokens": n_out, "total_tokens": n_in + n_out}
+            results[item.index] = self.answered(sample, text, item.received, item.media_seconds + share, timing, usage)
 
     def describe(self) -> dict[str, Any]:
         lm = self.loaded

@@ -1,22 +1,24 @@
 # Two commands do all set-up on a fresh machine: `make demo` and `make test`.
 # The demo needs only the light core (embedded llama.cpp model); the tests also install the
-# `hf` extra (torch, torchvision, transformers) for the Hugging Face target-model tests.
+# `dev` dependency group (the hf, studio and notebook extras, pytest, ruff, import-linter).
+# Exact versions for our machines (torch/torchvision) come from constraints.txt.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --quiet -c constraints.txt
 CORE := $(VENV)/.installed-core
 FULL := $(VENV)/.installed-full
 
 .PHONY: demo test lint install
 
-$(CORE): pyproject.toml
+$(CORE): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[providers]"
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(PIP) -e ".[providers]"
 	touch $(CORE)
 
 $(FULL): $(CORE)
-	$(BIN)/python -m pip install --quiet -e ".[dev,providers,hf]"
+	$(PIP) -e . --group dev
 	touch $(FULL)
 
 install: $(FULL)
@@ -26,8 +28,10 @@ demo: $(CORE)
 
 test: $(FULL)
 	$(BIN)/ruff check aurelia tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 lint: $(FULL)
 	$(BIN)/ruff check aurelia tests benchmarks
 	$(BIN)/ruff format --check aurelia tests benchmarks
+	$(BIN)/lint-imports

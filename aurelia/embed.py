@@ -21,7 +21,7 @@ from aurelia.errors import AureliaError
 from aurelia.graph.builder import build_graph, build_reasoning_graph
 from aurelia.graph.context import Context
 from aurelia.models.registry import RoleModel
-from aurelia.nodes.common import format_reasoning
+from aurelia.prompts.format import format_reasoning
 from aurelia.run import make_context
 
 Models = Mapping[str, BaseChatModel | RoleModel]

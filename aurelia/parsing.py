@@ -145,3 +145,14 @@ def parse_choice(text: str, choices: list[str]) -> int | None:
     lowered = cleaned.lower()
     hits = [i for i, c in enumerate(choices) if c.strip() and re.search(rf"\b{re.escape(c.strip().lower())}\b", lowered)]
     return hits[0] if len(hits) == 1 else None
+
+
+def read_answer(text: str, choices: list[str] | None) -> tuple[str | None, str | None]:
+    """(answer, letter): for multiple choice only a valid option counts; never a default."""
+    if not choices:
+        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+        return (first or None), None
+    index = parse_choice(text, choices)
+    if index is None:
+        return None, None
+    return choices[index], choice_letters(len(choices))[index]

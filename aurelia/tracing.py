@@ -5,9 +5,10 @@ LangGraph and LangChain trace through LangSmith when ``LANGSMITH_TRACING=true``.
     ``target``): tags ``role:…``, ``model:…``, ``iteration:N`` and metadata (sample id,
     iteration, τ, T, and the evaluator's score and stop decision);
   * on each agent call inside a node, a child run named ``generator #2`` with the same tags;
-  * a LangSmith client whose ``hide_inputs``/``hide_outputs``/``hide_metadata`` hooks replace
-    base64 media and data URLs by a reference (mime type, size, sha256) and redact secrets, so a
-    trace never carries media bytes or API keys.
+  * on the graphs it builds, a tracer whose LangSmith client's ``hide_inputs``/``hide_outputs``/
+    ``hide_metadata`` hooks replace base64 media and data URLs by a reference (mime type, size,
+    sha256) and redact secrets, so a trace never carries media bytes or API keys. LangSmith's
+    process-wide client is never replaced.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import binascii
 import hashlib
 import os
 import re
-import threading
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -32,8 +33,6 @@ BASE64_RUN = re.compile(r"^[A-Za-z0-9+/]{200,}={0,2}$")
 MEDIA_KEYS = ("base64", "data", "image_url", "input_audio", "url")
 ENV_SECRET_NAMES = re.compile(r"(API_KEY|_TOKEN|_SECRET|PASSWORD)$")
 
-_lock = threading.Lock()
-_installed: Any = None
 
 
 def _ref(payload: str, mime: str | None) -> dict[str, Any]:
@@ -102,27 +101,22 @@ def tracing_enabled() -> bool:
     return bool(tracing_is_enabled())
 
 
-def install_trace_scrubber(client: Any = None, *, force: bool = False) -> Any:
-    """Make a scrubbing client LangSmith's global client (once per process, when tracing is on).
+@lru_cache(maxsize=1)
+def default_scrubbing_client() -> Any:
+    """One scrubbing client per process (its background sender is shared by every run)."""
+    return scrubbing_client()
 
-    LangChain's tracer sends runs through this client, so runs from ``aurelia run``, from the
-    Python API and from ``langgraph dev``/Studio are all scrubbed. Pass your own client (built
-    with :func:`scrubbing_client`) to choose its endpoint or project; ``AURELIA_TRACE_SCRUB=0``
-    leaves LangSmith's client alone.
-    """
-    global _installed
-    if os.environ.get("AURELIA_TRACE_SCRUB", "1") == "0" and client is None:
-        return None  # the user asked for raw traces
-    with _lock:
-        if _installed is not None and client is None and not force:
-            return _installed
-        if client is None and not force and not tracing_enabled():
-            return None
-        import langsmith
 
-        _installed = client or scrubbing_client()
-        langsmith.configure(client=_installed)
-        return _installed
+def scrubbing_tracer(client: Any = None) -> Any:
+    """A LangChain tracer for the runs Aurelia makes, sending through a scrubbing client; None
+    when LangSmith tracing is off or ``AURELIA_TRACE_SCRUB=0`` (then LangChain's own tracer, if
+    any, runs as usual). LangSmith's process-wide client is left alone, so a host app keeps its
+    own. Pass ``client`` (e.g. :func:`scrubbing_client` with another endpoint) to choose it."""
+    if client is None and (os.environ.get("AURELIA_TRACE_SCRUB", "1") == "0" or not tracing_enabled()):
+        return None
+    from langchain_core.tracers.langchain import LangChainTracer
+
+    return LangChainTracer(client=client or default_scrubbing_client())
 
 
 def agent_config(role: str, iteration: int, model: str, meta: Mapping[str, Any]) -> RunnableConfig:

@@ -22,7 +22,7 @@ from typing import Any
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from aurelia.durable import run_thread
-from aurelia.media.synth import Segment, make_clip
+from aurelia.testing.clips import Segment, make_clip
 
 CANARY_KEY = "sk-checkpoint-canary-0123456789abcdef"
 COLOURS = [(220, 30, 30), (30, 60, 220), (40, 200, 60), (230, 200, 40)]

@@ -22,7 +22,7 @@ from pathlib import Path
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from aurelia import Context, build_graph
-from aurelia.media.synth import Segment, make_clip
+from aurelia.testing.clips import Segment, make_clip
 
 REASONING = json.dumps({"steps": [{"step": "look", "answer": "green"}], "final_answer": "green"})
 

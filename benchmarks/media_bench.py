@@ -30,7 +30,7 @@ import numpy as np
 
 from aurelia.media.keyframes import scan
 from aurelia.media.prepare import prepare_media
-from aurelia.media.synth import Segment, cut_times, make_clip
+from aurelia.testing.clips import Segment, cut_times, make_clip
 
 COLOURS = [(200, 40, 40), (40, 60, 200), (40, 180, 60), (220, 200, 40), (150, 40, 160), (40, 180, 190), (230, 120, 30), (120, 120, 120)]
 

@@ -4,7 +4,7 @@
     python benchmarks/target_batch_bench.py --model vlm     # tiny Qwen2-VL
     python benchmarks/target_batch_bench.py --path DIR      # any hf: checkpoint directory
 
-The tiny checkpoints are built offline with random weights (``aurelia.targets.tiny``): the
+The tiny checkpoints are built offline with random weights (``aurelia.testing.tiny``): the
 answers are noise but the processor -> generate -> decode work is the real one. Both runs
 decode greedily, so they must give the same texts; the script checks it. On a GPU the model
 loads in bfloat16 and the peak GPU memory of each run is printed.
@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 from aurelia.media.prepare import prepare_media
-from aurelia.media.synth import Segment, make_clip
+from aurelia.testing.clips import Segment, make_clip
 from aurelia.targets import TargetSample, TargetSettings, load_target
-from aurelia.targets.tiny import build_tiny_omni, build_tiny_qwen2vl
+from aurelia.testing.tiny import build_tiny_omni, build_tiny_qwen2vl
 
 QUESTIONS = [
     ("What colour is the screen while the audio is silent?", ["red", "blue", "green", "black"]),

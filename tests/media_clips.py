@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from aurelia.media.synth import Segment, make_clip
+from aurelia.testing.clips import Segment, make_clip
 
 RGB = [Segment(2, (220, 30, 30), 440.0), Segment(2, (30, 60, 220), 880.0), Segment(2, (40, 200, 60), None)]
 RGB_CUTS = [2.0, 4.0]

@@ -23,7 +23,7 @@ from aurelia.media.audio import load_audio, wav_bytes
 from aurelia.media.blocks import jpeg_bytes
 from aurelia.media.keyframes import extract_frames
 from aurelia.media.prepare import prepare_media
-from aurelia.models.hf_chat import ChatHF
+from aurelia.models.hf.chat import ChatHF
 from aurelia.models.registry import resolve_model
 from aurelia.models.structured import call_structured, supports_structured
 from aurelia.nodes.common import build_messages

@@ -35,7 +35,7 @@ def test_openai_frames_as_jpeg_data_urls_and_input_audio(clip, tmp_path):
     media = prepare_media(str(clip), num_frames=3)
     out, sent = media_blocks(media, IMAGE_AUDIO, frame_side=96, provider="openai")
     images = [b for b in out if b["type"] == "image_url"]
-    assert len(images) == 3 and sent == ["frames:3", "audio"]
+    assert len(images) == 3 and sent.labels() == ["text", "frames:3", "audio"]
     url = images[0]["image_url"]["url"]
     assert url.startswith("data:image/jpeg;base64,")
     path = tmp_path / "f.jpg"
@@ -53,21 +53,21 @@ def test_anthropic_images_and_digest_for_the_audio(clip):
     out, sent = media_blocks(media, IMAGE, provider="anthropic")
     images = [b for b in out if b["type"] == "image"]
     assert [b["source"]["media_type"] for b in images] == ["image/jpeg", "image/jpeg"]
-    assert sent == ["frames:2", "digest"]  # no audio input: the measured digest covers it
+    assert sent.labels() == ["text", "frames:2", "digest"]  # no audio input: the measured digest covers it
     assert "Dominant pitch" in out[-1]["text"]
 
 
 def test_text_only_gets_the_digest(clip):
     media = prepare_media(str(clip))
     out, sent = media_blocks(media, frozenset({"text"}), provider="ollama")
-    assert sent == ["digest"] and [b["type"] for b in out] == ["text"]
+    assert sent.labels() == ["text", "digest"] and [b["type"] for b in out] == ["text"]
     assert ENCODES == {}
 
 
 def test_gemini_separate_audio_as_flac(silent_clip, tone_wav, tmp_path):
     media = prepare_media(str(silent_clip), str(tone_wav))
     out, sent = media_blocks(media, ALL, provider="google_genai")
-    assert sent == ["video", "audio"]
+    assert sent.labels() == ["text", "video", "audio"]
     (audio,) = [b for b in out if b["type"] == "audio"]
     assert audio["mime_type"] == "audio/flac"
     _decodes_as(audio["base64"], "flac", tmp_path)
@@ -76,7 +76,7 @@ def test_gemini_separate_audio_as_flac(silent_clip, tone_wav, tmp_path):
 def test_gemini_inline_video_then_upload_once_when_large(clip, monkeypatch):
     media = prepare_media(str(clip))
     out, sent = media_blocks(media, ALL, provider="google_genai")
-    assert sent == ["video", "audio"] and out[0]["type"] == "video" and out[0]["mime_type"] == "video/mp4"
+    assert sent.labels() == ["text", "video", "audio"] and out[0]["type"] == "video" and out[0]["mime_type"] == "video/mp4"
     assert base64.b64decode(out[0]["base64"]) == clip.read_bytes()
     uploads = []
     set_gemini_uploader(lambda path, mime: uploads.append((path, mime)) or "files/abc")
@@ -98,42 +98,42 @@ def test_one_encode_per_clip_across_iterations_agents_and_providers(clip):
 
 
 def test_audio_options_sent_to_audio_models(clip, tmp_path):
-    from aurelia.media.synth import Segment, write_audio_file
+    from aurelia.testing.clips import Segment, write_audio_file
 
     options = [str(write_audio_file(tmp_path / f"o{k}.wav", [Segment(1, (0, 0, 0), 300.0 + k)])) for k in range(4)]
     media = prepare_media(str(clip), audio_candidates=options)
     out, sent = media_blocks(media, IMAGE_AUDIO)
-    assert "audio_options:4" in sent
+    assert "audio_options:4" in sent.labels()
     labels = [b["text"] for b in out if b["type"] == "text" and b["text"].startswith("Audio option")]
     assert [x.split()[2] for x in labels] == ["A", "B", "C", "D"]
     _, sent = media_blocks(media, IMAGE)
-    assert sent[-1] == "digest"  # an image-only model learns about the options from the digest
+    assert sent.labels()[-1] == "digest"  # an image-only model learns about the options from the digest
 
 
 def test_gemini_gets_frames_for_a_container_it_does_not_take(tmp_path):
-    from aurelia.media.synth import Segment, make_clip
+    from aurelia.testing.clips import Segment, make_clip
 
     mkv = make_clip(tmp_path / "c.mkv", [Segment(1, (200, 0, 0), 440.0)], audio_codec="flac")
     out, sent = media_blocks(prepare_media(str(mkv)), ALL, provider="google_genai")
-    assert sent[0].startswith("frames:") and "audio" in sent and not any(b["type"] == "video" for b in out)
+    assert sent.labels()[1].startswith("frames:") and "audio" in sent.labels() and not any(b["type"] == "video" for b in out)
 
 
 def test_hf_blocks_reference_the_file_and_encode_nothing(clip, silent_clip, tone_wav):
     """A local Hugging Face model decodes the files itself: references, no bytes, no encodes."""
     media = prepare_media(str(clip), num_frames=3)
     out, sent = media_blocks(media, ALL, provider="hf")
-    assert sent == ["video", "audio"] and [b["type"] for b in out] == ["video"]
+    assert sent.labels() == ["text", "video", "audio"] and [b["type"] for b in out] == ["video"]
     assert out[0]["url"] == clip.resolve().as_uri() and out[0]["extras"]["audio"] is True and "base64" not in out[0]
     # a vision-language model cannot hear the track inside the video: the digest covers it
     out, sent = media_blocks(media, frozenset({"text", "image", "video"}), provider="hf")
-    assert sent == ["video", "digest"] and out[0]["extras"]["audio"] is False
+    assert sent.labels() == ["text", "video", "digest"] and out[0]["extras"]["audio"] is False
     out, sent = media_blocks(media, IMAGE_AUDIO, frame_side=96, provider="hf")
     images = [b for b in out if b["type"] == "image"]
-    assert sent == ["frames:3", "audio"] and [b["extras"]["time"] for b in images] == media["keyframe_times"]
+    assert sent.labels() == ["text", "frames:3", "audio"] and [b["extras"]["time"] for b in images] == media["keyframe_times"]
     assert {b["extras"]["max_side"] for b in images} == {96} and out[-1]["type"] == "audio"
     separate = prepare_media(str(silent_clip), str(tone_wav))
     out, sent = media_blocks(separate, ALL, provider="hf")
-    assert sent == ["video", "audio"] and out[0]["extras"]["audio"] is False
+    assert sent.labels() == ["text", "video", "audio"] and out[0]["extras"]["audio"] is False
     assert out[-1]["url"] == tone_wav.resolve().as_uri() and out[-2]["text"] == "Audio track (3.0s):"
     assert not ENCODES
 
@@ -147,7 +147,7 @@ def test_openai_compatible_server_gets_a_video_url_and_the_audio_track(clip, mon
 
     media = prepare_media(str(clip))
     blocks, sent = media_blocks(media, frozenset({"text", "video", "audio"}), provider="openai_compatible")
-    assert sent[:2] == ["video", "audio"]
+    assert sent.labels()[1:3] == ["video", "audio"]
     assert [b["type"] for b in blocks if b["type"] != "text"] == ["video_url", "input_audio"]
     assert blocks[0]["video_url"]["url"].startswith("data:video/mp4;base64,")
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")

@@ -12,7 +12,7 @@ from aurelia.media.audio import analyse, analyse_file, flac_bytes, load_audio, w
 from aurelia.media.digest import colour_name, note_name
 from aurelia.media.keyframes import scan, scan_keyframes
 from aurelia.media.prepare import prepare_media
-from aurelia.media.synth import Segment, cut_times, make_clip, tone, write_audio_file
+from aurelia.testing.clips import Segment, cut_times, make_clip, tone, write_audio_file
 
 
 def test_cuts_colours_and_keyframes(clip):

@@ -13,7 +13,7 @@ from aurelia.errors import MediaError
 from aurelia.media.audio import analyse_file
 from aurelia.media.prepare import prepare_media
 from aurelia.media.probe import probe
-from aurelia.media.synth import Segment, make_clip
+from aurelia.testing.clips import Segment, make_clip
 
 
 def _bad_files(tmp_path):

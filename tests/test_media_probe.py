@@ -14,7 +14,7 @@ from media_clips import RGB
 
 from aurelia.media.keyframes import extract_frames, scan_keyframes
 from aurelia.media.probe import probe, probe_many
-from aurelia.media.synth import Segment, make_clip, write_audio_file
+from aurelia.testing.clips import Segment, make_clip, write_audio_file
 
 AV_CASES = [
     ("mp4", dict(), "h264", "aac"),

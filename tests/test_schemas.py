@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from aurelia.graph.builder import graph, reasoning_graph
+from aurelia.graph.builder import make_graph, make_reasoning_graph
 from aurelia.graph.context import Context
+
+graph = make_graph()
+reasoning_graph = make_reasoning_graph()
 
 
 def test_input_schema_requires_video_and_question_only():

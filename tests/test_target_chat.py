@@ -130,7 +130,7 @@ def test_reasoning_file_forms(tmp_path):
 def test_default_path_does_not_import_torch():
     code = (
         "import sys, aurelia, aurelia.cli, aurelia.targets, aurelia.targets.chat, aurelia.nodes.target;"
-        "from aurelia.graph.builder import graph;"
+        "from aurelia.graph.builder import make_graph; make_graph();"
         "print(sorted(m for m in ('torch', 'transformers', 'torchvision') if m in sys.modules))"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}

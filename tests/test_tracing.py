@@ -95,9 +95,9 @@ def langsmith_server(monkeypatch):
     monkeypatch.setenv("LANGSMITH_PROJECT", "aurelia-tests")
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     get_env_var.cache_clear()
-    monkeypatch.setattr(tracing, "_installed", None)
+    tracing.default_scrubbing_client.cache_clear()
     yield handler
-    langsmith.configure(client=None)
+    tracing.default_scrubbing_client.cache_clear()
     server.shutdown()
     monkeypatch.undo()
     get_env_var.cache_clear()
@@ -118,7 +118,7 @@ def test_traced_run_tree(langsmith_server, clip):
     assert result["answer"] == "green" and len(result["iterations"]) == 2
     assert {"image", "audio"} <= block_types(generator.seen[0])  # the model did get media bytes
     wait_for_all_tracers()
-    tracing._installed.flush()
+    tracing.default_scrubbing_client().flush()
 
     runs = langsmith_server.runs
     by_name: dict[str, list[dict]] = {}

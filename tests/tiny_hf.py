@@ -1,10 +1,10 @@
-"""Test helpers around the tiny checkpoints of :mod:`aurelia.targets.tiny`."""
+"""Test helpers around the tiny checkpoints of :mod:`aurelia.testing.tiny`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from aurelia.targets.tiny import build_tiny_omni, build_tiny_qwen2vl, build_tiny_text_lm
+from aurelia.testing.tiny import build_tiny_omni, build_tiny_qwen2vl, build_tiny_text_lm
 
 
 def build_tiny_whisper(path: str | Path) -> Path:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
@@ -23,7 +24,7 @@ from aurelia.nodes.prepare import make_prepare
 from aurelia.nodes.review import make_review
 from aurelia.nodes.summarizer import make_summarizer
 from aurelia.nodes.target import make_target
-from aurelia.tracing import install_trace_scrubber
+from aurelia.tracing import scrubbing_tracer
 
 
 def route_after_prepare(state: State) -> str:
@@ -54,7 +55,6 @@ def build_graph(
     (e.g. ``SqliteSaver``; ``True`` inside a parent graph to keep the subgraph's own history),
     ``cache``, ``store``, ``name`` and ``debug`` go to LangGraph's ``compile``.
     """
-    install_trace_scrubber()  # no-op unless LangSmith tracing is on
     resolver = Models(models)
     builder = StateGraph(State, context_schema=Context, input_schema=InputState, output_schema=OutputState)
     builder.add_node("prepare", make_prepare(resolver, with_target=not reasoning_only))
@@ -77,7 +77,9 @@ def build_graph(
         builder.add_edge("review", "target")
         builder.add_edge("target", END)
     default_name = "aurelia-reasoning" if reasoning_only else "aurelia"
-    return builder.compile(checkpointer=checkpointer, cache=cache, store=store, debug=debug, name=name or default_name)
+    compiled = builder.compile(checkpointer=checkpointer, cache=cache, store=store, debug=debug, name=name or default_name)
+    tracer = scrubbing_tracer()  # None unless LangSmith tracing is on: then this graph's runs are scrubbed
+    return compiled.with_config(callbacks=[tracer]) if tracer is not None else compiled
 
 
 def build_reasoning_graph(**kwargs: Any) -> CompiledStateGraph:
@@ -85,5 +87,12 @@ def build_reasoning_graph(**kwargs: Any) -> CompiledStateGraph:
     return build_graph(reasoning_only=True, **kwargs)
 
 
-graph = build_graph()
-reasoning_graph = build_reasoning_graph()
+def make_graph(config: RunnableConfig | None = None) -> CompiledStateGraph:
+    """The full pipeline, as ``langgraph.json`` registers it for Studio: a graph factory, so
+    nothing compiles at import (run-time settings come per run in the context, not ``config``)."""
+    return build_graph()
+
+
+def make_reasoning_graph(config: RunnableConfig | None = None) -> CompiledStateGraph:
+    """The reasoning loop alone, as ``langgraph.json`` registers it for Studio."""
+    return build_reasoning_graph()

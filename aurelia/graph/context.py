@@ -2,43 +2,47 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 from aurelia.errors import InputError
+from aurelia.prompts.format import INJECT_MODES
 
 InjectMode = Literal["steps", "steps_answers", "full", "none"]
-INJECT_MODES: tuple[str, ...] = ("steps", "steps_answers", "full", "none")
+# how LangGraph templates mark a field as a model picker in Studio
+ModelString = Annotated[str, {"__template_metadata__": {"kind": "llm"}}]
 
 
 @dataclass(kw_only=True)
 class Context:
     """Run-time settings: τ and T, the model per role, what of r* is injected, frames, review."""
 
-    threshold: int = field(
+    threshold: Annotated[int, Field(ge=1, le=10)] = field(
         default=6,
         metadata={"description": "τ: stop when the evaluator scores a caption at least this (1-10). Paper default 6."},
     )
-    max_iterations: int = field(
+    max_iterations: Annotated[int, Field(ge=1)] = field(
         default=5,
         metadata={"description": "T: the most reasoning iterations before injecting the best one. Paper default 5."},
     )
-    generator_model: str = field(
+    generator_model: ModelString = field(
         default="local",
         metadata={
             "description": "Reasoning Generator model: 'local', 'gguf:PATH', 'hf:ID', 'openai:gpt-4o', "
             "'google_genai:gemini-2.5-pro', 'anthropic:…', 'ollama:…' or an http(s) URL with ?model=."
         },
     )
-    summarizer_model: str = field(default="local", metadata={"description": "Summarizer model (text only: it never sees the media)."})
-    evaluator_model: str = field(
+    summarizer_model: ModelString = field(default="local", metadata={"description": "Summarizer model (text only: it never sees the media)."})
+    evaluator_model: ModelString = field(
         default="local", metadata={"description": "Evaluator model (sees the media and the caption, never the reasoning)."}
     )
-    feedback_model: str = field(
+    feedback_model: ModelString = field(
         default="",
         metadata={"description": "Optional LLM critic for feedback; empty uses the template (score + evaluator rationale)."},
     )
-    target_model: str = field(default="local", metadata={"description": "Target model that answers with r* injected."})
+    target_model: ModelString = field(default="local", metadata={"description": "Target model that answers with r* injected."})
     inject: InjectMode = field(
         default="steps",
         metadata={
@@ -46,16 +50,12 @@ class Context:
             "or 'none' (zero-shot baseline)."
         },
     )
-    num_frames: int = field(default=5, metadata={"description": "Most keyframes selected per video (scene changes first, then coverage)."})
-    frame_size: int = field(default=512, metadata={"description": "Longest side, in pixels, of frames sent to image-capable models."})
-    max_tokens: int = field(default=384, metadata={"description": "Most tokens each agent may generate per call."})
-    temperature: float = field(default=0.7, metadata={"description": "Generator sampling temperature (other agents decode greedily)."})
+    num_frames: Annotated[int, Field(ge=1)] = field(default=5, metadata={"description": "Most keyframes selected per video (scene changes first, then coverage)."})
+    frame_size: Annotated[int, Field(ge=16)] = field(default=512, metadata={"description": "Longest side, in pixels, of frames sent to image-capable models."})
+    max_tokens: Annotated[int, Field(ge=16)] = field(default=384, metadata={"description": "Most tokens each agent may generate per call."})
+    temperature: Annotated[float, Field(ge=0.0, le=2.0)] = field(default=0.7, metadata={"description": "Generator sampling temperature (other agents decode greedily)."})
     seed: int = field(default=0, metadata={"description": "Seed for local models, so runs are reproducible."})
     review: bool = field(default=False, metadata={"description": "Pause before injection for a human to approve or edit r*."})
-
-
-def context_descriptions() -> dict[str, str]:
-    return {f.name: f.metadata.get("description", "") for f in fields(Context)}
 
 
 def validate_context(ctx: Context) -> Context:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, NotRequired
 
 from pydantic import Field
 from typing_extensions import TypedDict  # pydantic (Studio schemas) needs it on Python < 3.12
+from aurelia.media.ref import MediaRef
 
 
 class InputState(TypedDict):
@@ -54,7 +55,7 @@ class CallRecord(TypedDict):
 class OutputState(TypedDict, total=False):
     """What a finished run returns (reasoning-only runs leave the answer fields empty)."""
 
-    media: dict[str, Any]
+    media: MediaRef
     iterations: Annotated[list[Iteration], operator.add]
     calls: Annotated[list[CallRecord], operator.add]
     best_iteration: int

@@ -38,6 +38,9 @@ import numpy as np
 from aurelia.errors import MediaError
 from aurelia.media.audio import SAMPLE_RATE, flac_bytes, load_audio, wav_bytes
 from aurelia.media.keyframes import extract_frames
+from aurelia.media.received import Received
+from aurelia.media.ref import MediaRef, audio_facts, audio_track, track_seconds
+from aurelia.prompts.format import audio_label, facts_text, keyframe_label
 
 INLINE_VIDEO_LIMIT = 20 * 1024 * 1024  # Gemini's inline request limit
 AUDIO_MAX_S = 600.0
@@ -179,7 +182,7 @@ def _file_ref(path: str, sha256: str, mime: str | None, **extras: Any) -> dict:
     return {"url": Path(path).resolve().as_uri(), "mime_type": mime, "extras": {"sha256": sha256, **extras}}
 
 
-def _keyframe_blocks(media: dict, frame_side: int, provider: str | None) -> list[dict]:
+def _keyframe_blocks(media: MediaRef, frame_side: int, provider: str | None) -> list[dict]:
     times = tuple(media["keyframe_times"])
     if provider in HF:
         mime = VIDEO_MIME.get(Path(media["video"]).suffix.lower())
@@ -188,7 +191,7 @@ def _keyframe_blocks(media: dict, frame_side: int, provider: str | None) -> list
         images = [_image_block(b64, provider) for b64 in encoded_frames(media["video"], media["sha256"], times, frame_side)]
     blocks = []
     for t, image in zip(times, images, strict=True):
-        blocks += [{"type": "text", "text": f"Keyframe at {t:.1f}s:"}, image]
+        blocks += [{"type": "text", "text": keyframe_label(t)}, image]
     return blocks
 
 
@@ -200,19 +203,22 @@ def _image_block(b64: str, provider: str | None) -> dict:
     return {"type": "image", "base64": b64, "mime_type": "image/jpeg"}
 
 
-def _audio_block(path: str, sha256: str, provider: str | None, max_seconds: float | None, info: dict | None = None) -> tuple[dict, str]:
+def _audio_block(
+    path: str, sha256: str, provider: str | None, max_seconds: float | None, info: dict | None = None
+) -> tuple[dict, str, float, bool]:
+    """(block, label note, seconds sent, whether it was cut to ``max_seconds``)."""
     if provider in HF:
-        seconds = float(((info or {}).get("audio") or {}).get("duration_s") or (info or {}).get("duration_s") or 0.0)
-        return {"type": "audio", **_file_ref(path, sha256, None, max_seconds=max_seconds)}, f"{seconds:.1f}s"
+        seconds = track_seconds(info)
+        return {"type": "audio", **_file_ref(path, sha256, None, max_seconds=max_seconds)}, f"{seconds:.1f}s", seconds, False
     fmt = "flac" if provider in GEMINI else "wav"  # Gemini takes FLAC: half the bytes under its inline limit
     b64, seconds, trimmed = encoded_audio(path, sha256, fmt, max_seconds)
     note = f"{seconds:.1f}s" + (f", the first {max_seconds:g}s" if trimmed else "")
     if provider in OPENAI:
-        return {"type": "input_audio", "input_audio": {"data": b64, "format": "wav"}}, note
-    return {"type": "audio", "base64": b64, "mime_type": f"audio/{fmt}"}, note
+        return {"type": "input_audio", "input_audio": {"data": b64, "format": "wav"}}, note, seconds, trimmed
+    return {"type": "audio", "base64": b64, "mime_type": f"audio/{fmt}"}, note, seconds, trimmed
 
 
-def _video_block(media: dict, provider: str | None) -> dict | None:
+def _video_block(media: MediaRef, provider: str | None) -> dict | None:
     """The whole video for a model that takes video: inline, or (Gemini) uploaded by reference."""
     suffix = Path(media["video"]).suffix.lower()
     mime = (GEMINI_VIDEO_MIME if provider in GEMINI else VIDEO_MIME).get(suffix)
@@ -231,27 +237,26 @@ def _video_block(media: dict, provider: str | None) -> dict | None:
 
 
 def media_blocks(
-    media: dict,
+    media: MediaRef,
     modalities: frozenset[str],
     frame_side: int = 512,
     provider: str | None = None,
     *,
     audio_max_s: float | None = AUDIO_MAX_S,
-) -> tuple[list[dict], list[str]]:
+) -> tuple[list[dict], Received]:
     """Blocks for a model that accepts ``modalities`` (from ``provider``); returns (blocks, what was sent).
 
     Never silently drops a modality: whatever media the model cannot take is covered by the
-    measured digest, and ``sent`` records what it actually received."""
+    measured digest, and the :class:`Received` record says what it actually received."""
     blocks: list[dict] = []
-    sent: list[str] = []
-    has_video = media.get("has_video", True) and bool(media.get("keyframe_times"))
-    audio_path = media["audio"] or (media["video"] if media["has_audio"] else None)
-    audio_sha = media["audio_sha256"] or media["sha256"]
+    rec = Received(modalities=["text"])
+    has_video = media["has_video"] and bool(media["keyframe_times"])
+    track = audio_track(media)
     video_sent_with_audio = False
     video = _video_block(media, provider) if has_video and "video" in modalities else None
     if video is not None:
         blocks.append(video)
-        sent.append("video")
+        rec.modalities.append("video")
         # the track goes along inside the video, but a local model only hears it if it takes audio
         # OpenAI-compatible servers do not read a video's sound track by default: it goes as audio
         video_sent_with_audio = (
@@ -260,24 +265,32 @@ def media_blocks(
         if provider in HF:
             video["extras"]["audio"] = video_sent_with_audio  # whether to use the file's own track
         if video_sent_with_audio:
-            sent.append("audio")
+            rec.modalities.append("audio")
+            rec.audio_in_video = True
+            rec.audio_seconds = track_seconds(audio_facts(media))
     elif has_video and "image" in modalities:
         blocks += _keyframe_blocks(media, frame_side, provider)
-        sent.append(f"frames:{len(media['keyframe_times'])}")
-    if audio_path and not video_sent_with_audio and "audio" in modalities:
-        block, note = _audio_block(audio_path, audio_sha, provider, audio_max_s, media.get("audio_info") or media.get("info"))
-        blocks.append({"type": "text", "text": f"Audio track ({note}):"})
+        rec.modalities.append("image")
+        rec.frames = len(media["keyframe_times"])
+        rec.frame_times = list(media["keyframe_times"])
+    if track and not video_sent_with_audio and "audio" in modalities:
+        block, note, seconds, trimmed = _audio_block(*track, provider, audio_max_s, audio_facts(media))
+        blocks.append({"type": "text", "text": audio_label(note)})
         blocks.append(block)
-        sent.append("audio")
-    candidates = media.get("audio_candidates") or []
+        rec.modalities.append("audio")
+        rec.audio_seconds, rec.audio_truncated = seconds, trimmed
+    candidates = media["audio_candidates"]
     if candidates and "audio" in modalities:
         for cand in candidates:
-            block, note = _audio_block(cand["path"], cand["sha256"], provider, audio_max_s, cand.get("info"))
-            blocks.append({"type": "text", "text": f"Audio option {cand['label']} ({note}):"})
+            block, note, _, _ = _audio_block(cand["path"], cand["sha256"], provider, audio_max_s, cand["info"])
+            blocks.append({"type": "text", "text": audio_label(note, cand["label"])})
             blocks.append(block)
-        sent.append(f"audio_options:{len(candidates)}")
-    missing_audio = (audio_path and "audio" not in sent) or (candidates and "audio" not in modalities)
-    if not sent or missing_audio or (has_video and not any(s == "video" or s.startswith("frames") for s in sent)):
-        blocks.append({"type": "text", "text": "Measured facts about the media:\n" + media["digest"]})
-        sent.append("digest")
-    return blocks, sent
+        rec.audio_options = len(candidates)
+    missing_audio = (track and "audio" not in rec.modalities) or (candidates and "audio" not in modalities)
+    visual_sent = "video" in rec.modalities or "image" in rec.modalities
+    nothing_sent = rec.modalities == ["text"] and not rec.audio_options
+    if nothing_sent or missing_audio or (has_video and not visual_sent):
+        blocks.append({"type": "text", "text": facts_text(media["digest"])})
+        rec.digest = True
+        rec.modalities.append("digest")
+    return blocks, rec

@@ -15,6 +15,7 @@ from aurelia.media.audio import analyse_file
 from aurelia.media.digest import render_digest
 from aurelia.media.keyframes import ScanMode, scan_keyframes
 from aurelia.media.probe import MediaInfo, probe
+from aurelia.media.ref import MediaRef
 
 MAX_AUDIO_SECONDS = 3600.0  # audio beyond this is not measured (the digest says so); work stays bounded
 
@@ -28,7 +29,7 @@ def prepare_media(
     mode: ScanMode = "auto",
     max_audio_seconds: float | None = MAX_AUDIO_SECONDS,
     allow_audio_only: bool = False,
-) -> dict:
+) -> MediaRef:
     """Probe and measure the media; returns the ``media`` entry of the graph state.
 
     With ``allow_audio_only``, ``video`` may be an audio-only file (no keyframes then); the graph
@@ -50,7 +51,7 @@ def prepare_media(
             raise MediaError("no audio stream in the candidate audio clip", path=c.path)
     if len(cands) > len(ascii_uppercase):
         raise MediaError(f"at most {len(ascii_uppercase)} candidate audio clips, got {len(cands)}", path=video)
-    return copy.deepcopy(dict(_prepare_cached(info, audio_info, num_frames, cands, mode, max_audio_seconds)))
+    return copy.deepcopy(MediaRef(_prepare_cached(info, audio_info, num_frames, cands, mode, max_audio_seconds)))
 
 
 @lru_cache(maxsize=64)
@@ -79,7 +80,7 @@ def _prepare_cached(
     trimmed = [p.path for p in (audio_src, *cands) if p is not None and max_audio_seconds and p.duration_s > max_audio_seconds]
     if trimmed:
         digest += f"\nNote: audio was measured over its first {max_audio_seconds:g}s only."
-    ref = {
+    ref: MediaRef = {
         "video": info.path,
         "audio": audio_info.path if audio_info else None,
         "sha256": info.sha256,

@@ -40,7 +40,7 @@ def validate_model_string(raw: str) -> ModelSpec:
     if spec.provider == "gguf" and not Path(spec.name).expanduser().is_file():
         raise ModelConfigError("GGUF file not found", path=spec.name)
     if spec.provider == "hf":
-        from aurelia.targets.hf_load import resolve_source
+        from aurelia.models.hf.load import resolve_source
 
         resolve_source(spec.name)  # a missing local directory fails here, before any model runs
     return spec
@@ -61,7 +61,7 @@ def _build(spec: ModelSpec) -> BaseChatModel:
     if spec.provider == "gguf":
         return ChatLlamaCpp(model_path=str(Path(spec.name).expanduser()))
     if spec.provider == "hf":
-        from aurelia.models.hf_chat import load_hf_chat
+        from aurelia.models.hf.chat import load_hf_chat
 
         return load_hf_chat(spec.raw, spec.name)
     try:

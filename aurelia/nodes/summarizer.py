@@ -7,7 +7,9 @@ from langgraph.runtime import Runtime
 from aurelia.graph.context import Context
 from aurelia.graph.state import State
 from aurelia.models.structured import call_text
-from aurelia.nodes.common import Models, build_messages, call_record, format_reasoning, traced
+from aurelia.models.messages import build_messages
+from aurelia.nodes.common import Models, call_record, traced
+from aurelia.prompts.format import format_reasoning
 from aurelia.prompts import render
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from aurelia.targets.base import Received, Target, TargetAnswer, TargetSample, TargetSettings
-from aurelia.targets.prompt import injection_text, read_answer, target_prompt
+from aurelia.parsing import read_answer
+from aurelia.prompts.format import injection_text, target_prompt
 
 
 def load_target(model: Any, settings: TargetSettings | None = None) -> Target:

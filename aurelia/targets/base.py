@@ -15,14 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from aurelia.errors import AureliaError, InputError, ModelCallError, describe_failure
-from aurelia.graph.context import INJECT_MODES
+from aurelia.media.received import Received
+from aurelia.models.hf.settings import HFSettings
+from aurelia.parsing import read_answer
+from aurelia.prompts.format import INJECT_MODES, injection_text
+from aurelia.media.ref import MediaRef
 
 
 @dataclass(frozen=True)
 class TargetSample:
     """One question about one clip; ``reasoning`` is r* ({"steps": [...], "final_answer": ...})."""
 
-    media: dict[str, Any]
+    media: MediaRef
     question: str
     choices: list[str] | None = None
     reasoning: dict[str, Any] | None = None
@@ -62,42 +66,6 @@ class TargetSample:
 
 
 @dataclass
-class Received:
-    """What a target model actually received for one sample (nothing is dropped silently)."""
-
-    modalities: list[str] = field(default_factory=lambda: ["text"])  # text, video, image, audio, digest
-    frames: int = 0  # video frames or keyframe images sent
-    frame_times: list[float] = field(default_factory=list)
-    frame_size: list[int] | None = None  # [width, height] of the frames handed to the processor
-    fps: float | None = None  # sampling rate of the video frames
-    audio_seconds: float = 0.0
-    audio_truncated: bool = False
-    audio_in_video: bool = False  # audio interleaved with the video frames (omni models)
-    audio_options: int = 0  # candidate audio clips sent as audio (A, B, C…)
-    digest: bool = False  # the measured digest was added as text
-    prompt_tokens: int | None = None
-    media_tokens: dict[str, int] = field(default_factory=dict)  # placeholder tokens per modality
-
-    def labels(self) -> list[str]:
-        """Short labels as in the graph's call records: text, video, frames:5, audio, digest."""
-        out = ["text"]
-        if "video" in self.modalities:
-            out.append(f"video:{self.frames}" if self.frames else "video")
-        elif "image" in self.modalities:
-            out.append(f"frames:{self.frames}")
-        if "audio" in self.modalities:
-            out.append("audio")
-        if self.audio_options:
-            out.append(f"audio_options:{self.audio_options}")
-        if self.digest:
-            out.append("digest")
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
 class TargetAnswer:
     """The target's answer for one sample, with what it received and what it cost."""
 
@@ -122,33 +90,22 @@ class TargetAnswer:
 
 
 @dataclass(frozen=True)
-class TargetSettings:
-    """Generation and input budget; the defaults suit benchmarks (greedy, short answers)."""
+class TargetSettings(HFSettings):
+    """Generation settings of a target on top of the local runtime's load options and input
+    budget; the defaults suit benchmarks (greedy, short answers)."""
 
     max_new_tokens: int = 64
     batch_size: int = 8
     do_sample: bool = False  # greedy by default: reproducible benchmarks
     temperature: float = 0.7  # only with do_sample
     seed: int = 0
-    fps: float = 2.0  # video frames sampled per second ...
-    max_frames: int = 32  # ... up to this many per clip
-    max_pixels: int = 256 * 28 * 28  # per frame, for processors that resize dynamically (Qwen-VL/Omni)
-    frame_side: int = 512  # longest side of decoded frames and keyframes
-    max_audio_seconds: float | None = None  # None: what the audio processor takes in one go
-    dtype: str = "auto"  # auto = bfloat16 on GPU, float32 on CPU
-    device_map: str | None = "auto"  # used on GPU only
-    attn_implementation: str = "sdpa"
-    trust_remote_code: bool = False
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.max_new_tokens < 1:
             raise InputError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
         if self.batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {self.batch_size}")
-        if self.max_frames < 1 or self.fps <= 0:
-            raise InputError(f"need max_frames >= 1 and fps > 0, got {self.max_frames} and {self.fps}")
-        if self.dtype not in ("auto", "bfloat16", "float16", "float32"):
-            raise InputError(f"dtype must be auto, bfloat16, float16 or float32, got {self.dtype!r}")
 
 
 class Target(ABC):
@@ -180,7 +137,6 @@ class Target(ABC):
         self, sample: TargetSample, text: str, received: Received, seconds: float, timing: dict[str, float], usage: dict[str, int]
     ) -> TargetAnswer:
         """The record of a reply: the answer read from it (valid choices only) and what was injected."""
-        from aurelia.targets.prompt import injection_text, read_answer
 
         answer, letter = read_answer(text, sample.choices)
         return TargetAnswer(
@@ -198,7 +154,6 @@ class Target(ABC):
         )
 
     def failed(self, sample: TargetSample, exc: BaseException, started: float) -> TargetAnswer:
-        from aurelia.targets.prompt import injection_text
 
         reason = str(exc) if isinstance(exc, AureliaError) else f"{type(exc).__name__}: {exc}"
         return TargetAnswer(

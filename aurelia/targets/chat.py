@@ -11,35 +11,12 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from aurelia.graph.context import Context
-from aurelia.models.registry import RoleModel, as_role_model
+from aurelia.media.received import Received
+from aurelia.models.messages import build_messages, with_generation_settings
+from aurelia.models.registry import RoleModel, as_role_model, resolve_model
 from aurelia.models.structured import RETRY_ATTEMPTS, _add_usage, _raw_text
-from aurelia.nodes.common import Models, build_messages
-from aurelia.targets.base import Received, Target, TargetAnswer, TargetSample, TargetSettings
-from aurelia.targets.prompt import target_prompt
-
-
-def received_from_labels(labels: list[str], media: dict[str, Any]) -> Received:
-    """Turn ``build_messages``' labels (text, video, frames:5, audio, digest) into a Received."""
-    rec = Received(modalities=["text"])
-    for label in labels:
-        kind, _, count = label.partition(":")
-        if kind == "frames":
-            rec.modalities.append("image")
-            rec.frames = int(count)
-            rec.frame_times = list(media.get("keyframe_times") or [])
-        elif kind in ("video", "audio"):
-            rec.modalities.append(kind)
-        elif kind == "audio_options":
-            rec.audio_options = int(count)
-        elif kind == "digest":
-            rec.digest = True
-            rec.modalities.append("digest")
-    if "audio" in rec.modalities:
-        info = media.get("audio_info") or media.get("info") or {}
-        rec.audio_seconds = float((info.get("audio") or {}).get("duration_s") or info.get("duration_s") or 0.0)
-        rec.audio_in_video = "video" in rec.modalities and media.get("audio") is None
-    return rec
+from aurelia.prompts.format import target_prompt
+from aurelia.targets.base import Target, TargetAnswer, TargetSample, TargetSettings
 
 
 class ChatTarget(Target):
@@ -54,21 +31,22 @@ class ChatTarget(Target):
     def from_string(cls, raw: str, settings: TargetSettings | None = None) -> ChatTarget:
         """Resolve a model string (built once per process); local models decode greedily."""
         settings = settings or TargetSettings()
-        ctx = Context(target_model=raw, max_tokens=max(16, settings.max_new_tokens), seed=settings.seed)
-        return cls(Models().get("target", ctx, temperature=settings.temperature if settings.do_sample else 0.0), settings)
+        rm = resolve_model(raw)
+        temperature = settings.temperature if settings.do_sample else 0.0
+        return cls(RoleModel(with_generation_settings(rm, settings.max_new_tokens, temperature, settings.seed), rm.spec), settings)
 
     def describe(self) -> dict[str, Any]:
         return {"model": self.name, "family": "chat model", "takes": sorted(self.rm.modalities - {"text"})}
 
     def answer_batch(self, samples: list[TargetSample], config: dict[str, Any] | None = None) -> list[TargetAnswer]:
         started = time.perf_counter()
-        prepared: list[tuple[int, list, list[str]]] = []
+        prepared: list[tuple[int, list, Received]] = []
         results: list[TargetAnswer | None] = [None] * len(samples)
         for i, sample in enumerate(samples):
             try:
                 prompt = target_prompt(sample.question, sample.choices, sample.reasoning, sample.inject)
-                messages, labels = build_messages(prompt, self.rm, sample.media, self.settings.frame_side)
-                prepared.append((i, messages, labels))
+                messages, received = build_messages(prompt, self.rm, sample.media, self.settings.frame_side)
+                prepared.append((i, messages, received))
             except Exception as exc:  # recorded for this sample; the batch goes on
                 results[i] = self.failed(sample, exc, started)
         runnable = self.rm.model.with_retry(stop_after_attempt=RETRY_ATTEMPTS)
@@ -82,7 +60,7 @@ class ChatTarget(Target):
         )
         gen_seconds = time.perf_counter() - t0
         share = gen_seconds / max(len(prepared), 1)
-        for (i, _, labels), reply in zip(prepared, replies, strict=True):
+        for (i, _, received), reply in zip(prepared, replies, strict=True):
             sample = samples[i]
             if isinstance(reply, BaseException):
                 last = getattr(reply, "last_attempt", None)  # tenacity's RetryError from with_retry
@@ -91,7 +69,6 @@ class ChatTarget(Target):
             raw = _raw_text(reply)
             usage: dict[str, int] = {}
             _add_usage(usage, reply)
-            received = received_from_labels(labels, sample.media)
             received.prompt_tokens = usage.get("input_tokens")
             timing = {"generate_s": round(gen_seconds, 4), "batch_size": len(prepared)}
             results[i] = self.answered(sample, raw, received, share, timing, usage)

@@ -17,10 +17,12 @@ import numpy as np
 
 from aurelia.errors import ModelConfigError
 from aurelia.models.spec import parse_model_string
-from aurelia.targets import hf_io, media_io
+from aurelia.media import decode
+from aurelia.media.ref import MediaRef, audio_track, video_seconds
+from aurelia.models.hf import io as hf_io
 from aurelia.targets.base import Received, Target, TargetAnswer, TargetSample, TargetSettings
-from aurelia.targets.hf_load import Capabilities, LoadedModel, allowed_capabilities, load_model, requested_modalities
-from aurelia.targets.prompt import target_prompt
+from aurelia.models.hf.load import Capabilities, LoadedModel, allowed_capabilities, load_model, requested_modalities
+from aurelia.prompts.format import keyframe_label, target_prompt
 
 
 @dataclass(frozen=True)
@@ -49,18 +51,16 @@ class Prepared:
     features: Any = None  # the processor's output for this sample alone
 
 
-def plan_for(caps: Capabilities, media: dict, settings: TargetSettings, temporal: int) -> tuple[Plan, list[float]]:
+def plan_for(caps: Capabilities, media: MediaRef, settings: TargetSettings, temporal: int) -> tuple[Plan, list[float]]:
     """The richest input for this model and clip; returns the plan and the frame times.
 
     Candidate audio clips (Dance-Music matching) reach a local model as their measurements in
     the digest: one waveform slot per prompt is what these processors take."""
-    has_audio = media_io.audio_source(media) is not None
-    options = bool(media.get("audio_candidates"))
-    own_audio = has_audio and not media.get("audio")
+    has_audio = audio_track(media) is not None
+    options = bool(media["audio_candidates"])
+    own_audio = has_audio and not media["audio"]
     if caps.video:
-        info = media.get("info") or {}
-        duration = float((info.get("video") or {}).get("duration_s") or info.get("duration_s") or 0.0)
-        times, fps = media_io.video_times(duration, settings.fps, settings.max_frames, temporal)
+        times, fps = decode.video_times(video_seconds(media), settings.fps, settings.max_frames, temporal)
         interleave = caps.audio_in_video and own_audio
         standalone = caps.audio and has_audio and not interleave
         plan = Plan(
@@ -68,7 +68,7 @@ def plan_for(caps: Capabilities, media: dict, settings: TargetSettings, temporal
         )
         return plan, times
     if caps.image:
-        times = list(media.get("keyframe_times") or [0.0])
+        times = list(media["keyframe_times"] or [0.0])
         return Plan(images=True, audio=caps.audio and has_audio, digest=options or (has_audio and not caps.audio)), times
     if caps.audio and has_audio:
         return Plan(audio=True, digest=True), []  # audio-language model: the visuals come as the digest
@@ -107,7 +107,7 @@ class HFTarget(Target):
         item = Prepared(index, sample, plan, "", rec, 0.0)
         parts: list[dict[str, Any]] = []
         if plan.video or plan.images:
-            frames = media_io.frames_at(sample.media, times, self.settings.frame_side)
+            frames = decode.frames_at(sample.media["video"], sample.media["sha256"], times, self.settings.frame_side)
             rec.frames, rec.frame_times = len(frames), times
             rec.frame_size = [int(frames[0].shape[1]), int(frames[0].shape[0])]
             if plan.video:
@@ -119,9 +119,9 @@ class HFTarget(Target):
                 item.images = frames
                 rec.modalities.append("image")
                 for t in times:
-                    parts += [{"type": "text", "text": f"Keyframe at {t:.1f}s:"}, {"type": "image"}]
+                    parts += [{"type": "text", "text": keyframe_label(t)}, {"type": "image"}]
         if plan.audio or plan.audio_in_video:
-            wave_, full = media_io.waveform(sample.media, self._audio_rate(), self._audio_limit())
+            wave_, full = decode.waveform(audio_track(sample.media), self._audio_rate(), self._audio_limit())
             item.audio = wave_
             rec.audio_seconds = round(wave_.size / self._audio_rate(), 3)
             rec.audio_truncated = full > rec.audio_seconds + 0.05
@@ -132,7 +132,7 @@ class HFTarget(Target):
         if plan.digest:
             rec.modalities.append("digest")
         prompt = target_prompt(
-            sample.question, sample.choices, sample.reasoning, sample.inject, facts=sample.media.get("digest", "") if plan.digest else ""
+            sample.question, sample.choices, sample.reasoning, sample.inject, facts=sample.media["digest"] if plan.digest else ""
         )
         item.text = self._chat_text(prompt.system, prompt.user, parts)
         item.features = self._processor(**self._call_kwargs([item]))

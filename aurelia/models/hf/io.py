@@ -1,7 +1,7 @@
 """Processor inputs and greedy generation shared by every use of a local Hugging Face model.
 
 The target back-end (:mod:`aurelia.targets.hf`) and the agent chat model
-(:mod:`aurelia.models.hf_chat`) both turn decoded frames, videos and waveforms into one
+(:mod:`aurelia.models.hf.chat`) both turn decoded frames, videos and waveforms into one
 processor call and one ``generate`` call; this module is that one way of doing it.
 """
 
@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from aurelia.errors import ModelConfigError
-from aurelia.targets.hf_load import LoadedModel
+from aurelia.models.hf.load import LoadedModel
 
 
 def audio_part(processor: Any) -> Any:

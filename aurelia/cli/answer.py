@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from aurelia.cli_errors import one_line_errors
-from aurelia.graph.context import INJECT_MODES
+from aurelia.cli.errors import one_line_errors
+from aurelia.prompts.format import INJECT_MODES
 from aurelia.targets.base import TargetAnswer, TargetSample, TargetSettings
 
 console = Console()

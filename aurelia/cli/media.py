@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from aurelia.cli_errors import fail
-from aurelia.errors import AureliaError, MediaError
+from aurelia.cli.errors import one_line_errors, output_errors
+from aurelia.errors import MediaError
 from aurelia.media.blocks import jpeg_bytes
 from aurelia.media.keyframes import extract_frames
 from aurelia.media.prepare import prepare_media
@@ -27,10 +27,8 @@ def probe_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print every field as JSON (a list for several files).")] = False,
 ) -> None:
     """Container, streams, codecs, duration, frame rate (VFR), display size, audio format, sha256."""
-    try:
+    with one_line_errors():
         infos = [probe(f) for f in files]
-    except AureliaError as exc:
-        fail(exc)
     if as_json:
         data = [i.to_dict() for i in infos]
         typer.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2))
@@ -71,7 +69,7 @@ def digest_cmd(
     frame_side: Annotated[int, typer.Option(help="Longest side of the written JPEGs.")] = 512,
 ) -> None:
     """The measured digest a text-only model receives, and (with --out) the keyframes an image model receives."""
-    try:
+    with one_line_errors(), output_errors(out):
         media = prepare_media(
             str(file),
             str(audio) if audio else None,
@@ -92,10 +90,6 @@ def digest_cmd(
                 written.append(target)
             (out / "digest.txt").write_text(media["digest"] + "\n")
             written.append(out / "digest.txt")
-    except AureliaError as exc:
-        fail(exc)
-    except OSError as exc:
-        fail(MediaError(f"cannot write output ({exc.strerror or exc})", path=str(out)))
     console.print(media["digest"], markup=False, highlight=False, soft_wrap=True)
     for path in written:
         console.print(f"wrote {path}", markup=False, highlight=False, soft_wrap=True)

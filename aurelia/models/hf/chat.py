@@ -1,10 +1,10 @@
 """``hf:<hub id or local path>`` as a LangChain chat model for any agent role.
 
-Backed by the target's loader (``aurelia.targets.hf_load.load_model``): one model per process,
+Backed by the target's loader (``aurelia.models.hf.load.load_model``): one model per process,
 shared by every role and the target, with its processor and detected capabilities. Messages may
 hold standard content blocks (text, image, audio, video; base64 or a local file by URL); they
 are decoded with PyAV / Pillow into frames and 16 kHz waveforms and handed to the processor the
-way the target does it (``aurelia.targets.hf_io``): an omni model gets a video with its own audio
+way the target does it (``aurelia.models.hf.io``): an omni model gets a video with its own audio
 interleaved, a vision-language model frames or video, a text LM text. Decoding is greedy.
 
 Structured output: no tool calling, so ``with_structured_output`` is not offered and
@@ -26,9 +26,10 @@ from pydantic import ConfigDict, Field
 
 from aurelia.errors import ModelConfigError
 from aurelia.models.llamacpp import _ROLES
-from aurelia.targets import hf_io, media_io
-from aurelia.targets.base import TargetSettings
-from aurelia.targets.hf_load import Capabilities, LoadedModel, allowed_capabilities, load_model, requested_modalities
+from aurelia.media import decode
+from aurelia.models.hf import io as hf_io
+from aurelia.models.hf.settings import HFSettings
+from aurelia.models.hf.load import Capabilities, LoadedModel, allowed_capabilities, load_model, requested_modalities
 
 
 @dataclass
@@ -52,7 +53,7 @@ class ChatHF(BaseChatModel):
     model_string: str = ""  # the role's model string, for messages and metadata
     modalities: frozenset[str] = frozenset({"text"})
     max_tokens: int = 384
-    settings: TargetSettings = Field(default_factory=TargetSettings)  # load options, frame and audio budget
+    settings: HFSettings = Field(default_factory=HFSettings)  # load options, frame and audio budget
 
     @property
     def _llm_type(self) -> str:
@@ -124,13 +125,13 @@ class ChatHF(BaseChatModel):
         return parts
 
     def _image(self, block: dict, caps: Capabilities, inputs: _Inputs) -> list[dict]:
-        path, key = media_io.block_file(block)
+        path, key = decode.block_file(block)
         extras = block.get("extras") or {}
         if "time" in extras:  # a frame of a video file, by reference
             side = int(extras.get("max_side") or self.settings.frame_side)
-            frame = media_io.frames_at({"video": path, "sha256": key}, [float(extras["time"])], side)[0]
+            frame = decode.frames_at(path, key, [float(extras["time"])], side)[0]
         else:
-            frame = media_io.image_file(path)
+            frame = decode.image_file(path)
         inputs.images.append(frame)
         inputs.received["frames"] += 1
         return [{"type": "image"}]
@@ -138,33 +139,32 @@ class ChatHF(BaseChatModel):
     def _video(self, block: dict, caps: Capabilities, inputs: _Inputs) -> list[dict]:
         from aurelia.media.probe import probe
 
-        path, key = media_io.block_file(block)
+        path, key = decode.block_file(block)
         extras = block.get("extras") or {}
         info = probe(path) if "duration_s" not in extras or (caps.audio and "audio" not in extras) else None
         duration = extras["duration_s"] if "duration_s" in extras else info.duration_s
         # the video's own track: as the block says (a separate audio file replaces it), else if it has one
         own_audio = caps.audio and (extras["audio"] if "audio" in extras else info.audio is not None)
-        times, fps = media_io.video_times(
+        times, fps = decode.video_times(
             float(duration), self.settings.fps, self.settings.max_frames, hf_io.temporal_patch(self.loaded.processor)
         )
-        inputs.videos.append(np.stack(media_io.frames_at({"video": path, "sha256": key}, times, self.settings.frame_side)))
+        inputs.videos.append(np.stack(decode.frames_at(path, key, times, self.settings.frame_side)))
         inputs.fps = inputs.fps or round(fps, 4)
         inputs.received["frames"] += len(times)
         if own_audio:
-            media = {"video": path, "sha256": key, "has_audio": True, "audio": None}
-            self._add_audio(media, inputs, len(inputs.videos) - 1 if caps.audio_in_video else None)
+            self._add_audio((path, key), inputs, len(inputs.videos) - 1 if caps.audio_in_video else None)
             if not caps.audio_in_video:
                 return [{"type": "video"}, {"type": "audio"}]
         return [{"type": "video"}]
 
     def _audio(self, block: dict, caps: Capabilities, inputs: _Inputs) -> list[dict]:
-        path, key = media_io.block_file(block)
-        self._add_audio({"video": path, "sha256": key, "has_audio": True, "audio": None}, inputs, None)
+        path, key = decode.block_file(block)
+        self._add_audio((path, key), inputs, None)
         return [{"type": "audio"}]
 
-    def _add_audio(self, media: dict, inputs: _Inputs, from_video: int | None) -> None:
+    def _add_audio(self, track: tuple[str, str], inputs: _Inputs, from_video: int | None) -> None:
         proc = self.loaded.processor
-        wave, full = media_io.waveform(media, hf_io.audio_rate(proc), hf_io.audio_limit(proc, self.settings.max_audio_seconds))
+        wave, full = decode.waveform(track, hf_io.audio_rate(proc), hf_io.audio_limit(proc, self.settings.max_audio_seconds))
         seconds = wave.size / hf_io.audio_rate(proc)
         inputs.audio.append(wave)
         inputs.audio_from_video.append(from_video)
@@ -175,10 +175,10 @@ class ChatHF(BaseChatModel):
         return self.model_string or f"hf:{self.model_name}"
 
 
-def load_hf_chat(raw: str, name: str, settings: TargetSettings | None = None) -> ChatHF:
+def load_hf_chat(raw: str, name: str, settings: HFSettings | None = None) -> ChatHF:
     """Load (once per process) and wrap; a ``#video+audio`` suffix narrows what it is sent and
     asking for a modality its processor lacks is a ModelConfigError."""
-    settings = settings or TargetSettings()
+    settings = settings or HFSettings()
     loaded = load_model(name, settings)
     caps = allowed_capabilities(loaded.caps, requested_modalities(raw), raw)
     return ChatHF(model_name=name, model_string=raw, modalities=caps.modalities, settings=settings)

@@ -10,7 +10,7 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
-from aurelia.errors import AureliaError
+from aurelia.errors import AureliaError, MediaError
 
 err_console = Console(stderr=True)
 
@@ -38,3 +38,12 @@ def one_line_errors() -> Iterator[None]:
             f"error: unexpected {type(exc).__name__}: {exc} (set AURELIA_DEBUG=1 for the traceback)", markup=False, highlight=False
         )
         raise typer.Exit(code=1) from exc
+
+
+@contextmanager
+def output_errors(path: object) -> Iterator[None]:
+    """An OS error while writing a command's output files becomes a typed error naming ``path``."""
+    try:
+        yield
+    except OSError as exc:
+        raise MediaError(f"cannot write output ({exc.strerror or exc})", path=str(path)) from exc

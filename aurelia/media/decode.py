@@ -43,10 +43,10 @@ def _frames(path: str, sha256: str, times: tuple[float, ...], max_side: int) -> 
     return tuple(extract_frames(path, list(times), max_side=max_side))
 
 
-def frames_at(media: dict, times: list[float], max_side: int) -> list[np.ndarray]:
-    """RGB frames (H, W, 3 uint8) of the clip at ``times``, longest side at most ``max_side``
-    (copies: the cached decode is shared)."""
-    return [f.copy() for f in _frames(media["video"], media["sha256"], tuple(times), max_side)]
+def frames_at(path: str, sha256: str, times: list[float], max_side: int) -> list[np.ndarray]:
+    """RGB frames (H, W, 3 uint8) of the video file at ``times``, longest side at most ``max_side``
+    (copies: the cached decode is shared; ``sha256`` keys the cache)."""
+    return [f.copy() for f in _frames(path, sha256, tuple(times), max_side)]
 
 
 @lru_cache(maxsize=16)
@@ -56,21 +56,12 @@ def _wave(path: str, sha256: str, sample_rate: int, max_seconds: float | None) -
     return (full[: int(max_seconds * sample_rate)] if max_seconds else full), seconds
 
 
-def audio_source(media: dict) -> tuple[str, str] | None:
-    """(path, sha256) of the audio that goes with the clip: the separate file, else the video's track."""
-    if media.get("audio"):
-        return media["audio"], media.get("audio_sha256") or media["sha256"]
-    if media.get("has_audio"):
-        return media["video"], media["sha256"]
-    return None
-
-
-def waveform(media: dict, sample_rate: int, max_seconds: float | None) -> tuple[np.ndarray, float]:
-    """(mono float32 wave at ``sample_rate``, full duration in seconds); None-safe on silence."""
-    src = audio_source(media)
-    if src is None:
+def waveform(track: tuple[str, str] | None, sample_rate: int, max_seconds: float | None) -> tuple[np.ndarray, float]:
+    """(mono float32 wave at ``sample_rate``, full duration in seconds) of a (path, sha256)
+    track, e.g. :func:`aurelia.media.ref.audio_track`; empty when there is none."""
+    if track is None:
         return np.zeros(0, np.float32), 0.0
-    return _wave(src[0], src[1], sample_rate, max_seconds)
+    return _wave(track[0], track[1], sample_rate, max_seconds)
 
 
 # --- LangChain content blocks -> local files ------------------------------------------------------

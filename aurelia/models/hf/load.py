@@ -16,7 +16,7 @@ from typing import Any
 
 from aurelia.errors import ModelConfigError
 from aurelia.models.spec import parse_model_string
-from aurelia.targets.base import TargetSettings
+from aurelia.models.hf.settings import HFSettings
 
 _LOAD_LOCK = threading.Lock()
 _LOADED: dict[tuple, LoadedModel] = {}
@@ -187,10 +187,10 @@ def _torch_dtype(name: str):
     return getattr(torch, name)
 
 
-def load_model(name: str, settings: TargetSettings | None = None) -> LoadedModel:
+def load_model(name: str, settings: HFSettings | None = None) -> LoadedModel:
     """Load ``name`` (a local directory or a hub id) once per process for these load options."""
     require_hf()
-    settings = settings or TargetSettings()
+    settings = settings or HFSettings()
     key = (name, settings.dtype, settings.device_map, settings.attn_implementation, settings.trust_remote_code)
     with _LOAD_LOCK:
         if key not in _LOADED:
@@ -198,7 +198,7 @@ def load_model(name: str, settings: TargetSettings | None = None) -> LoadedModel
         return _LOADED[key]
 
 
-def _load(name: str, settings: TargetSettings) -> LoadedModel:
+def _load(name: str, settings: HFSettings) -> LoadedModel:
     import torch
     from transformers import AutoConfig, AutoProcessor
 

@@ -34,7 +34,6 @@ MEDIA_KEYS = ("base64", "data", "image_url", "input_audio", "url")
 ENV_SECRET_NAMES = re.compile(r"(API_KEY|_TOKEN|_SECRET|PASSWORD)$")
 
 
-
 def _ref(payload: str, mime: str | None) -> dict[str, Any]:
     """A reference in place of base64 bytes: what it was, how big, and its hash."""
     try:

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from aurelia.media.prepare import prepare_media
-from aurelia.testing.clips import Segment, make_clip
 from aurelia.targets import TargetSample, TargetSettings, load_target
+from aurelia.testing.clips import Segment, make_clip
 from aurelia.testing.tiny import build_tiny_omni, build_tiny_qwen2vl
 
 QUESTIONS = [

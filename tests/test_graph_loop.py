@@ -138,7 +138,7 @@ def test_summarizer_never_sees_media_and_evaluator_never_sees_reasoning(clip):
     received = {c["role"]: c["received"] for c in out["calls"]}
     assert any(r.startswith("frames:") for r in received["evaluator"])
     assert "digest" in received["generator"]  # text-only generator reasons over the measured digest
-    assert received["summarizer"] == ["text:reasoning"]
+    assert received["summarizer"] == ["text"]  # the reasoning as text, never the media
 
 
 def test_reasoning_only_mode_has_no_target(clip):

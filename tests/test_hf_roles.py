@@ -24,9 +24,9 @@ from aurelia.media.blocks import jpeg_bytes
 from aurelia.media.keyframes import extract_frames
 from aurelia.media.prepare import prepare_media
 from aurelia.models.hf.chat import ChatHF
+from aurelia.models.messages import build_messages
 from aurelia.models.registry import resolve_model
 from aurelia.models.structured import call_structured, supports_structured
-from aurelia.nodes.common import build_messages
 from aurelia.parsing import parse_evaluation
 from aurelia.prompts import Prompt, render
 from aurelia.schemas import Evaluation
@@ -94,7 +94,7 @@ def test_graph_runs_end_to_end_with_hf_agents(run):
         by_role.setdefault(call["role"], []).append(call)
     assert [c["received"] for c in by_role["generator"]] == [["text", "video", "audio"]] * 2
     assert [c["received"] for c in by_role["evaluator"]] == [["text", "video", "digest"]] * 2  # frames as video; audio as the digest
-    assert [c["received"] for c in by_role["summarizer"]] == [["text:reasoning"]] * 2
+    assert [c["received"] for c in by_role["summarizer"]] == [["text"]] * 2
     assert by_role["target"][0]["received"][:2] == ["text", "video:12"]
     for call in result["calls"]:
         usage = call["usage"]
@@ -131,7 +131,7 @@ def test_omni_agent_hears_the_audio_and_sees_the_video(omni, media):
     rm = resolve_model(f"hf:{omni}")
     messages, received = build_messages(PROMPT, rm, media)
     video = messages[-1].content[1]
-    assert received == ["text", "video", "audio"] and video["type"] == "video" and "base64" not in video
+    assert received.labels() == ["text", "video", "audio"] and video["type"] == "video" and "base64" not in video
     assert video["url"].startswith("file://") and video["extras"]["audio"] is True
     audio = Recorder(find_module(rm.model.loaded.model, "audio_tower"))
     try:
@@ -147,11 +147,11 @@ def test_omni_agent_hears_the_audio_and_sees_the_video(omni, media):
 def test_vlm_agent_gets_frames_and_the_digest(vlm, media):
     rm = resolve_model(f"hf:{vlm}")
     messages, received = build_messages(PROMPT, rm, media)
-    assert received == ["text", "video", "digest"]
+    assert received.labels() == ["text", "video", "digest"]
     assert "Measured facts about the media" in messages[-1].content[-1]["text"]
     keyframes = resolve_model(f"hf:{vlm}#image")
     messages, received = build_messages(PROMPT, keyframes, media)
-    assert received == ["text", f"frames:{len(media['keyframe_times'])}", "digest"]
+    assert received.labels() == ["text", f"frames:{len(media['keyframe_times'])}", "digest"]
     visual = Recorder(find_module(rm.model.loaded.model, "visual"))
     try:
         reply = keyframes.model.invoke(messages, max_tokens=3)
@@ -167,7 +167,7 @@ def test_text_suffix_keeps_a_multimodal_model_on_the_digest(omni, media):
     rm = resolve_model(f"hf:{omni}#text")
     assert rm.modalities == {"text"} and rm.model.loaded is resolve_model(f"hf:{omni}").model.loaded
     messages, received = build_messages(PROMPT, rm, media)
-    assert received == ["text", "digest"] and isinstance(messages[-1].content, str)
+    assert received.labels() == ["text", "digest"] and isinstance(messages[-1].content, str)
     audio = Recorder(find_module(rm.model.loaded.model, "audio_tower"))
     try:
         reply = rm.model.invoke(messages, max_tokens=3)

@@ -12,7 +12,6 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import langsmith
 import pytest
 from fakes import REASONING_JSON, block_types, fake
 from langchain_core.tracers.langchain import wait_for_all_tracers

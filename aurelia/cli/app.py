@@ -11,14 +11,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aurelia.cli.answer import answer_cmd
 from aurelia.cli.errors import fail, one_line_errors
+from aurelia.cli.media import media_app
 from aurelia.durable import DEFAULT_DB, NO_DECISION, run_thread
 from aurelia.errors import InputError
-from aurelia.prompts.format import INJECT_MODES
-from aurelia.cli.media import media_app
-from aurelia.prompts.format import format_reasoning
+from aurelia.prompts.format import INJECT_MODES, format_reasoning
 from aurelia.run import SAMPLE_CHOICES, SAMPLE_QUESTION, make_context, run, sample_clip
-from aurelia.cli.answer import answer_cmd
 
 DB_HELP = "SQLite file holding the checkpoints of --thread runs."
 

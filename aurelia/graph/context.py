@@ -34,7 +34,9 @@ class Context:
             "'google_genai:gemini-2.5-pro', 'anthropic:…', 'ollama:…' or an http(s) URL with ?model=."
         },
     )
-    summarizer_model: ModelString = field(default="local", metadata={"description": "Summarizer model (text only: it never sees the media)."})
+    summarizer_model: ModelString = field(
+        default="local", metadata={"description": "Summarizer model (text only: it never sees the media)."}
+    )
     evaluator_model: ModelString = field(
         default="local", metadata={"description": "Evaluator model (sees the media and the caption, never the reasoning)."}
     )
@@ -50,10 +52,16 @@ class Context:
             "or 'none' (zero-shot baseline)."
         },
     )
-    num_frames: Annotated[int, Field(ge=1)] = field(default=5, metadata={"description": "Most keyframes selected per video (scene changes first, then coverage)."})
-    frame_size: Annotated[int, Field(ge=16)] = field(default=512, metadata={"description": "Longest side, in pixels, of frames sent to image-capable models."})
+    num_frames: Annotated[int, Field(ge=1)] = field(
+        default=5, metadata={"description": "Most keyframes selected per video (scene changes first, then coverage)."}
+    )
+    frame_size: Annotated[int, Field(ge=16)] = field(
+        default=512, metadata={"description": "Longest side, in pixels, of frames sent to image-capable models."}
+    )
     max_tokens: Annotated[int, Field(ge=16)] = field(default=384, metadata={"description": "Most tokens each agent may generate per call."})
-    temperature: Annotated[float, Field(ge=0.0, le=2.0)] = field(default=0.7, metadata={"description": "Generator sampling temperature (other agents decode greedily)."})
+    temperature: Annotated[float, Field(ge=0.0, le=2.0)] = field(
+        default=0.7, metadata={"description": "Generator sampling temperature (other agents decode greedily)."}
+    )
     seed: int = field(default=0, metadata={"description": "Seed for local models, so runs are reproducible."})
     review: bool = field(default=False, metadata={"description": "Pause before injection for a human to approve or edit r*."})
 

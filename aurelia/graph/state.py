@@ -10,6 +10,7 @@ from typing import Annotated, Any, NotRequired
 
 from pydantic import Field
 from typing_extensions import TypedDict  # pydantic (Studio schemas) needs it on Python < 3.12
+
 from aurelia.media.ref import MediaRef
 
 

@@ -11,9 +11,9 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from aurelia.media.blocks import media_blocks
 from aurelia.media.received import Received
+from aurelia.media.ref import MediaRef
 from aurelia.models.registry import RoleModel
 from aurelia.prompts import Prompt
-from aurelia.media.ref import MediaRef
 
 # the field each integration uses for the reply length (llama.cpp/HF/OpenAI/Anthropic, Gemini, Ollama)
 MAX_TOKEN_FIELDS = ("max_tokens", "max_output_tokens", "num_predict")

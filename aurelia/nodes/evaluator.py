@@ -8,8 +8,8 @@ from langgraph.runtime import Runtime
 
 from aurelia.graph.context import Context
 from aurelia.graph.state import Iteration, State
-from aurelia.models.structured import call_structured
 from aurelia.models.messages import build_messages
+from aurelia.models.structured import call_structured
 from aurelia.nodes.common import Models, call_record, traced
 from aurelia.parsing import parse_evaluation
 from aurelia.prompts import render

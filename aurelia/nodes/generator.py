@@ -6,12 +6,12 @@ from langgraph.runtime import Runtime
 
 from aurelia.graph.context import Context
 from aurelia.graph.state import State
-from aurelia.models.structured import call_structured
 from aurelia.models.messages import build_messages
+from aurelia.models.structured import call_structured
 from aurelia.nodes.common import Models, call_record, traced
-from aurelia.prompts.format import format_choices
 from aurelia.parsing import parse_reasoning
 from aurelia.prompts import render
+from aurelia.prompts.format import format_choices
 from aurelia.schemas import Reasoning, Step
 
 

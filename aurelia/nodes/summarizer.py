@@ -6,11 +6,11 @@ from langgraph.runtime import Runtime
 
 from aurelia.graph.context import Context
 from aurelia.graph.state import State
-from aurelia.models.structured import call_text
 from aurelia.models.messages import build_messages
+from aurelia.models.structured import call_text
 from aurelia.nodes.common import Models, call_record, traced
-from aurelia.prompts.format import format_reasoning
 from aurelia.prompts import render
+from aurelia.prompts.format import format_reasoning
 
 
 def make_summarizer(models: Models):
@@ -19,8 +19,8 @@ def make_summarizer(models: Models):
         iteration = len(state.get("iterations") or []) + 1
         rm = models.get("summarizer", ctx)
         prompt = render("summarizer", question=state["question"], reasoning=format_reasoning(state["draft_reasoning"], "steps_answers"))
-        messages, _received = build_messages(prompt)
+        messages, received = build_messages(prompt)  # text only: it never sees the media
         result = call_text(rm, messages, config=traced("summarizer", iteration, rm, state, ctx))
-        return {"draft_caption": result.value, "calls": [call_record("summarizer", iteration, rm, result, ["text:reasoning"])]}
+        return {"draft_caption": result.value, "calls": [call_record("summarizer", iteration, rm, result, received)]}
 
     return summarizer

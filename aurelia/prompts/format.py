@@ -8,14 +8,12 @@ model see the same words for the same sample and injection mode.
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 from aurelia.parsing import choice_letters
 from aurelia.prompts import Prompt, render
 
 INJECT_MODES: tuple[str, ...] = ("steps", "steps_answers", "full", "none")
-
 
 
 def keyframe_label(t: float) -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aurelia.targets.base import Received, Target, TargetAnswer, TargetSample, TargetSettings
 from aurelia.parsing import read_answer
 from aurelia.prompts.format import injection_text, target_prompt
+from aurelia.targets.base import Received, Target, TargetAnswer, TargetSample, TargetSettings
 
 
 def load_target(model: Any, settings: TargetSettings | None = None) -> Target:

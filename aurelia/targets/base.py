@@ -16,10 +16,10 @@ from typing import Any
 
 from aurelia.errors import AureliaError, InputError, ModelCallError, describe_failure
 from aurelia.media.received import Received
+from aurelia.media.ref import MediaRef
 from aurelia.models.hf.settings import HFSettings
 from aurelia.parsing import read_answer
 from aurelia.prompts.format import INJECT_MODES, injection_text
-from aurelia.media.ref import MediaRef
 
 
 @dataclass(frozen=True)

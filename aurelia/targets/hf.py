@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 
 from aurelia.errors import ModelConfigError
-from aurelia.models.spec import parse_model_string
 from aurelia.media import decode
 from aurelia.media.ref import MediaRef, audio_track, video_seconds
 from aurelia.models.hf import io as hf_io
-from aurelia.targets.base import Received, Target, TargetAnswer, TargetSample, TargetSettings
 from aurelia.models.hf.load import Capabilities, LoadedModel, allowed_capabilities, load_model, requested_modalities
+from aurelia.models.spec import parse_model_string
 from aurelia.prompts.format import keyframe_label, target_prompt
+from aurelia.targets.base import Received, Target, TargetAnswer, TargetSample, TargetSettings
 
 
 @dataclass(frozen=True)

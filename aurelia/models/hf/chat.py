@@ -25,11 +25,11 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field
 
 from aurelia.errors import ModelConfigError
-from aurelia.models.llamacpp import _ROLES
 from aurelia.media import decode
 from aurelia.models.hf import io as hf_io
-from aurelia.models.hf.settings import HFSettings
 from aurelia.models.hf.load import Capabilities, LoadedModel, allowed_capabilities, load_model, requested_modalities
+from aurelia.models.hf.settings import HFSettings
+from aurelia.models.llamacpp import _ROLES
 
 
 @dataclass

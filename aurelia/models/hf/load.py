@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from aurelia.errors import ModelConfigError
-from aurelia.models.spec import parse_model_string
 from aurelia.models.hf.settings import HFSettings
+from aurelia.models.spec import parse_model_string
 
 _LOAD_LOCK = threading.Lock()
 _LOADED: dict[tuple, LoadedModel] = {}

@@ -6,6 +6,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet -c constraints.txt
+# llama-cpp-python compiles from source: a portable CPU build (AVX2/FMA/F16C). A native build
+# turns on AMX on recent Xeons, which segfaults where the kernel or sandbox does not grant AMX.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 CORE := $(VENV)/.installed-core
 FULL := $(VENV)/.installed-full
 

@@ -40,10 +40,14 @@ class ModelCallError(AureliaError):
     exit_code = 1
 
 
+def root_failure(exc: BaseException) -> BaseException:
+    """The exception of the last attempt when ``exc`` is tenacity's RetryError (``with_retry``)."""
+    last = getattr(exc, "last_attempt", None)
+    return last.exception() if last is not None and last.exception() is not None else exc
+
+
 def describe_failure(exc: BaseException) -> str:
     """One line for an exception: its type and the first line of its message."""
-    last = getattr(exc, "last_attempt", None)  # tenacity's RetryError from with_retry
-    if last is not None and last.exception() is not None:
-        exc = last.exception()
+    exc = root_failure(exc)
     first = (str(exc).strip().splitlines() or [""])[0][:300]
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

@@ -3,8 +3,9 @@ numbered steps, number words; and an answer parser restricted to the valid choic
 
 from __future__ import annotations
 
-import json
 import re
+
+import json_repair
 
 from aurelia.schemas import MAX_STEPS, Evaluation, Reasoning, Step
 
@@ -12,43 +13,17 @@ NUMBER_WORDS = {w: i for i, w in enumerate("zero one two three four five six sev
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-def _balanced_objects(text: str):
-    """Yield each balanced ``{...}`` substring, left to right (strings and escapes respected)."""
-    start = text.find("{")
-    while start != -1:
-        depth, in_str, esc = 0, False, False
-        for i in range(start, len(text)):
-            ch = text[i]
-            if in_str:
-                if esc:
-                    esc = False
-                elif ch == "\\":
-                    esc = True
-                elif ch == '"':
-                    in_str = False
-            elif ch == '"':
-                in_str = True
-            elif ch == "{":
-                depth += 1
-            elif ch == "}":
-                depth -= 1
-                if depth == 0:
-                    yield text[start : i + 1]
-                    break
-        start = text.find("{", start + 1)
-
-
 def extract_json(text: str) -> dict | None:
-    """The first JSON object in the text: inside ``` fences first, else the first balanced {...}."""
-    fenced = re.findall(r"```(?:json)?\s*(\{.*?\})\s*```", text, re.S)
-    for cand in [*fenced, *_balanced_objects(text)]:
-        try:
-            value = json.loads(cand, strict=False)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(value, dict):
-            return value
-    return None
+    """The first JSON object in a model's text (fenced or not), repaired by ``json-repair``:
+    unquoted keys, trailing commas, and an object cut off at ``max_tokens`` are closed instead of
+    costing a repair call. None when there is no object."""
+    start = text.find("{")
+    if start == -1:
+        return None
+    value = json_repair.loads(text[start:])
+    if isinstance(value, list):  # several objects in a row: the first one
+        value = next((v for v in value if isinstance(v, dict)), None)
+    return value if isinstance(value, dict) and value else None
 
 
 def parse_evaluation(text: str) -> Evaluation | None:

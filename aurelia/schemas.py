@@ -4,7 +4,22 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from aurelia.errors import InputError
+
 MAX_STEPS = 6
+MAX_CHOICES = 26  # lettered A-Z
+
+
+def check_question(question: object, choices: object = None) -> None:
+    """The one check of a question and its choices, for the graph input and target samples alike."""
+    if not isinstance(question, str) or not question.strip():
+        raise InputError("the question is empty")
+    if choices is None:
+        return
+    if not isinstance(choices, list) or any(not isinstance(c, str) or not c.strip() for c in choices):
+        raise InputError("choices must be a list of non-empty strings")
+    if not 2 <= len(choices) <= MAX_CHOICES:
+        raise InputError(f"give 2 to {MAX_CHOICES} choices, got {len(choices)}")
 
 
 class Step(BaseModel):

@@ -27,7 +27,8 @@ from pydantic import BaseModel
 
 REDACTED = "[redacted]"
 SECRET_KEY = re.compile(r"(^|[_-])(api[_-]?key|apikey|secret|password|passwd|authorization|access[_-]?token|auth[_-]?token|bearer)$", re.I)
-SECRET_VALUE = re.compile(r"\b(sk-[A-Za-z0-9_-]{16,}|lsv2_[A-Za-z0-9_]{16,}|AIza[0-9A-Za-z_-]{30,}|hf_[A-Za-z0-9]{20,})")
+# known key formats (OpenAI, LangSmith, Google, Hugging Face), redacted by langsmith's anonymizer
+SECRET_FORMATS = r"\b(sk-[A-Za-z0-9_-]{16,}|lsv2_[A-Za-z0-9_]{16,}|AIza[0-9A-Za-z_-]{30,}|hf_[A-Za-z0-9]{20,})"
 DATA_URL = re.compile(r"data:([\w.+-]+/[\w.+-]+)?;base64,([A-Za-z0-9+/=\s]+)")
 BASE64_RUN = re.compile(r"^[A-Za-z0-9+/]{200,}={0,2}$")
 MEDIA_KEYS = ("base64", "data", "image_url", "input_audio", "url")
@@ -47,17 +48,14 @@ def _env_secrets() -> list[str]:
     return [v for k, v in os.environ.items() if ENV_SECRET_NAMES.search(k) and v and len(v) >= 8]
 
 
-def _scrub_str(text: str, secrets: list[str]) -> Any:
+def _scrub_str(text: str) -> Any:
     if BASE64_RUN.match(text):
         return _ref(text, None)
-    text = DATA_URL.sub(lambda m: f"[data URL omitted: {m.group(1)}, sha256 {_ref(m.group(2), m.group(1))['sha256'][:16]}]", text)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return SECRET_VALUE.sub(REDACTED, text)
+    return DATA_URL.sub(lambda m: f"[data URL omitted: {m.group(1)}, sha256 {_ref(m.group(2), m.group(1))['sha256'][:16]}]", text)
 
 
-def _scrub(value: Any, secrets: list[str]) -> Any:
+def _scrub(value: Any) -> Any:
+    """Media bytes become references; fields named like secrets are redacted."""
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         mime = value.get("mime_type") if isinstance(value.get("mime_type"), str) else None
@@ -68,20 +66,25 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
                 match = DATA_URL.match(item)
                 out[key] = _ref(match.group(2), match.group(1)) if match else _ref(item, mime)
             else:
-                out[key] = _scrub(item, secrets)
+                out[key] = _scrub(item)
         return out
     if isinstance(value, list | tuple):
-        return [_scrub(item, secrets) for item in value]
+        return [_scrub(item) for item in value]
     if isinstance(value, str):
-        return _scrub_str(value, secrets)
+        return _scrub_str(value)
     if isinstance(value, BaseModel):  # messages and documents inside chain inputs, not yet serialised
-        return _scrub(value.model_dump(), secrets)
+        return _scrub(value.model_dump())
     return value
 
 
 def scrub(data: Any) -> Any:
-    """A copy of ``data`` with media bytes replaced by references and secrets redacted."""
-    return _scrub(data, _env_secrets())
+    """A copy of ``data`` with media bytes replaced by references and secrets redacted: key
+    formats and the values of secret-named environment variables, by langsmith's anonymizer."""
+    from langsmith.anonymizer import create_anonymizer
+
+    rules = [{"pattern": SECRET_FORMATS, "replace": REDACTED}]
+    rules += [{"pattern": re.escape(secret), "replace": REDACTED} for secret in _env_secrets()]
+    return create_anonymizer(rules, max_depth=64)(_scrub(data))
 
 
 def scrubbing_client(**kwargs: Any):

@@ -32,8 +32,14 @@ def _decodes_as(b64: str, codec: str, tmp_path) -> None:
 
 
 def test_openai_frames_as_jpeg_data_urls_and_input_audio(clip, tmp_path):
+    """Standard blocks, translated by langchain-openai itself into its wire format."""
+    from langchain_core.messages import HumanMessage
+    from langchain_openai.chat_models.base import _convert_message_to_dict
+
     media = prepare_media(str(clip), num_frames=3)
-    out, sent = media_blocks(media, IMAGE_AUDIO, frame_side=96, provider="openai")
+    blocks, sent = media_blocks(media, IMAGE_AUDIO, frame_side=96, provider="openai")
+    assert {b["type"] for b in blocks} == {"text", "image", "audio"}
+    out = _convert_message_to_dict(HumanMessage(content=blocks))["content"]
     images = [b for b in out if b["type"] == "image_url"]
     assert len(images) == 3 and sent.labels() == ["text", "frames:3", "audio"]
     url = images[0]["image_url"]["url"]
@@ -49,9 +55,11 @@ def test_openai_frames_as_jpeg_data_urls_and_input_audio(clip, tmp_path):
 
 
 def test_anthropic_images_and_digest_for_the_audio(clip):
+    from langchain_anthropic.chat_models import _format_data_content_block
+
     media = prepare_media(str(clip), num_frames=2)
     out, sent = media_blocks(media, IMAGE, provider="anthropic")
-    images = [b for b in out if b["type"] == "image"]
+    images = [_format_data_content_block(b) for b in out if b["type"] == "image"]  # as langchain-anthropic sends them
     assert [b["source"]["media_type"] for b in images] == ["image/jpeg", "image/jpeg"]
     assert sent.labels() == ["text", "frames:2", "digest"]  # no audio input: the measured digest covers it
     assert "Dominant pitch" in out[-1]["text"]
@@ -148,7 +156,7 @@ def test_openai_compatible_server_gets_a_video_url_and_the_audio_track(clip, mon
     media = prepare_media(str(clip))
     blocks, sent = media_blocks(media, frozenset({"text", "video", "audio"}), provider="openai_compatible")
     assert sent.labels()[1:3] == ["video", "audio"]
-    assert [b["type"] for b in blocks if b["type"] != "text"] == ["video_url", "input_audio"]
+    assert [b["type"] for b in blocks if b["type"] != "text"] == ["video_url", "audio"]  # langchain-openai sends input_audio
     assert blocks[0]["video_url"]["url"].startswith("data:video/mp4;base64,")
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
     payload = ChatOpenAI(model="m", base_url="http://127.0.0.1:9/v1")._get_request_payload([HumanMessage(blocks)])

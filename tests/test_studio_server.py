@@ -78,7 +78,7 @@ def _assistant(client, graph_id: str) -> str:
 def test_graphs_and_schemas(server):
     client, _ = server
     graphs = {a["graph_id"]: a["name"] for a in client.assistants.search()}
-    assert set(graphs) == {"aurelia", "aurelia_reasoning"}  # graph factories: compiled by the server, not at import
+    assert {"aurelia", "aurelia_reasoning"} <= set(graphs)  # graph factories: compiled by the server, not at import
     for graph_id in ("aurelia", "aurelia_reasoning"):
         schemas = client.assistants.get_schemas(_assistant(client, graph_id))
         inputs = schemas["input_schema"]["properties"]

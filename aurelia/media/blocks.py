@@ -1,10 +1,10 @@
 """Content blocks for a model, from the media reference, what the model can take, and its provider.
 
-- ``provider=None`` (and any provider not listed below): LangChain's standard multimodal
-  blocks (``{"type": "image", "base64": ...}``), which each integration translates.
-- ``openai`` / ``azure_openai`` / ``openai_compatible``: frames as JPEG data URLs
-  (``image_url``) at ``frame_side``; audio as ``input_audio`` WAV for audio-capable models.
-- ``anthropic`` / ``bedrock_converse``: frames as base64 image sources (no audio input).
+- Frames and audio are LangChain's standard multimodal blocks (``{"type": "image", "base64":
+  ..., "mime_type": "image/jpeg"}``, WAV audio), which each integration translates to its
+  provider's format (OpenAI ``image_url``/``input_audio``, Anthropic image sources, …).
+- What has no standard translation stays here: a video for OpenAI-compatible servers (vLLM…)
+  as a ``video_url`` data URL, and Gemini's Files API for large videos.
 - ``google_genai`` / ``google_vertexai``: the video file inline (its audio included) under the
   request size limit, else uploaded once with the Files API (cached by content hash) and sent
   by reference; separate audio as inline FLAC.
@@ -74,7 +74,6 @@ GEMINI_VIDEO_MIME = {
     ".3gp": "video/3gpp",
 }
 OPENAI = {"openai", "azure_openai", "openai_compatible"}
-ANTHROPIC = {"anthropic", "bedrock_converse"}
 GEMINI = {"google_genai", "google_vertexai"}
 HF = {"hf"}
 
@@ -188,18 +187,15 @@ def _keyframe_blocks(media: MediaRef, frame_side: int, provider: str | None) -> 
         mime = VIDEO_MIME.get(Path(media["video"]).suffix.lower())
         images = [{"type": "image", **_file_ref(media["video"], media["sha256"], mime, time=t, max_side=frame_side)} for t in times]
     else:
-        images = [_image_block(b64, provider) for b64 in encoded_frames(media["video"], media["sha256"], times, frame_side)]
+        images = [_image_block(b64) for b64 in encoded_frames(media["video"], media["sha256"], times, frame_side)]
     blocks = []
     for t, image in zip(times, images, strict=True):
         blocks += [{"type": "text", "text": keyframe_label(t)}, image]
     return blocks
 
 
-def _image_block(b64: str, provider: str | None) -> dict:
-    if provider in OPENAI:
-        return {"type": "image_url", "image_url": {"url": f"data:image/jpeg;base64,{b64}"}}
-    if provider in ANTHROPIC:
-        return {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": b64}}
+def _image_block(b64: str) -> dict:
+    """A standard image block; each LangChain integration translates it to its provider's format."""
     return {"type": "image", "base64": b64, "mime_type": "image/jpeg"}
 
 
@@ -213,8 +209,6 @@ def _audio_block(
     fmt = "flac" if provider in GEMINI else "wav"  # Gemini takes FLAC: half the bytes under its inline limit
     b64, seconds, trimmed = encoded_audio(path, sha256, fmt, max_seconds)
     note = f"{seconds:.1f}s" + (f", the first {max_seconds:g}s" if trimmed else "")
-    if provider in OPENAI:
-        return {"type": "input_audio", "input_audio": {"data": b64, "format": "wav"}}, note, seconds, trimmed
     return {"type": "audio", "base64": b64, "mime_type": f"audio/{fmt}"}, note, seconds, trimmed
 
 

@@ -28,7 +28,7 @@ import av
 import numpy as np
 
 from aurelia.errors import MediaError
-from aurelia.media.probe import MAX_DURATION_S, open_container
+from aurelia.media.probe import MAX_DURATION_S, open_container, seconds_of, snap_rotation
 
 THUMB_WIDTH = 64
 SCENE_SSIM = 0.6
@@ -201,7 +201,7 @@ class _Sampler:
 
     def add(self, frame: av.VideoFrame, t: float) -> None:
         if self.rotation is None:
-            self.rotation = round((frame.rotation or 0) / 90.0) * 90 % 360
+            self.rotation = snap_rotation(frame.rotation)
         thumb = thumbnail(frame, rotation=self.rotation)
         mean = thumb.reshape(-1, 3).mean(axis=0)
         ssim, diff, hist = 1.0, 0.0, 0.0
@@ -241,20 +241,6 @@ def _frames(packets: Iterator[av.Packet], stream) -> Iterator[tuple[av.VideoFram
             yield frame, (float(frame.pts * stream.time_base) if frame.pts is not None else None)
 
 
-def scan_frames(
-    path: str | os.PathLike,
-    sample_fps: float = 2.0,
-    max_samples: int = MAX_SAMPLES,
-    *,
-    mode: ScanMode = "auto",
-    keep_thumbs: bool = False,
-    min_samples: int = 5,
-) -> tuple[list[FrameSample], bool]:
-    """Sample the video; returns (samples, truncated). See :func:`scan` for the details."""
-    result = scan(path, sample_fps, max_samples, mode=mode, keep_thumbs=keep_thumbs, min_samples=min_samples)
-    return result.samples, result.truncated
-
-
 def scan(
     path: str | os.PathLike,
     sample_fps: float = 2.0,
@@ -277,7 +263,7 @@ def scan(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         _light_decoding(stream)
-        duration = _seconds(stream.duration, stream.time_base) or (container.duration / av.time_base if container.duration else 0.0)
+        duration = seconds_of(stream.duration, stream.time_base) or (container.duration / av.time_base if container.duration else 0.0)
         duration = min(duration, MAX_DURATION_S)
         step = max(1.0 / sample_fps, duration / max_samples if duration else 0.0)
         sampler = _Sampler(step, keep_thumbs or mode == "fast")  # fast mode re-links samples, which needs thumbnails
@@ -303,10 +289,6 @@ def scan(
         truncated = True
     ssim, indices = choose_keyframes(samples, min_samples)
     return KeyframeScan(samples, ssim, indices, truncated, mode, sampler.decoded, seeks, end, round(duration, 3))
-
-
-def _seconds(value, time_base) -> float:
-    return float(value * time_base) if value is not None and time_base is not None else 0.0
 
 
 def _scan_in_order(container, stream, sampler: _Sampler, kf_interval: float) -> tuple[bool, int]:
@@ -447,7 +429,7 @@ def extract_frames(path: str | os.PathLike, times: list[float], max_side: int = 
                 pass
             if picked is None:
                 raise MediaError(f"could not decode a frame at {target:.2f}s", path=str(path))
-            rotation = round((picked.rotation or 0) / 90.0) * 90 % 360
+            rotation = snap_rotation(picked.rotation)
             scale = min(1.0, max_side / max(picked.width, picked.height))
             w = max(2, int(picked.width * scale) // 2 * 2)
             h = max(2, int(picked.height * scale) // 2 * 2)

@@ -122,7 +122,8 @@ def open_container(path: str | os.PathLike) -> av.container.InputContainer:
         raise MediaError(f"not a readable media file ({why}); the file may be truncated, corrupt or not media", path=str(path)) from exc
 
 
-def _seconds(value, time_base) -> float:
+def seconds_of(value, time_base) -> float:
+    """A timestamp in seconds (0.0 when the stream does not say)."""
     return float(value * time_base) if value is not None and time_base is not None else 0.0
 
 
@@ -164,7 +165,8 @@ def _is_vfr(container, stream) -> bool:
     return bool((np.percentile(steps, 95) - np.percentile(steps, 5)) > VFR_TOLERANCE * med + 1)
 
 
-def _normalise_rotation(deg: float | None) -> int:
+def snap_rotation(deg: float | None) -> int:
+    """Rotation metadata snapped to 0, 90, 180 or 270 degrees."""
     return round((deg or 0) / 90.0) * 90 % 360
 
 
@@ -184,9 +186,9 @@ def _probe_video(container, vs, container_duration: float, path: str) -> VideoIn
         raise MediaError(f"the video stream ({ctx.name}) cannot be decoded: {exc.strerror or exc}", path=path) from exc
     if frame is None:
         raise MediaError(f"the video stream ({ctx.name}) holds no decodable frame", path=path)
-    rotation = _normalise_rotation(frame.rotation)
+    rotation = snap_rotation(frame.rotation)
     rate = vs.average_rate or vs.guessed_rate or vs.base_rate
-    vdur = _seconds(vs.duration, vs.time_base) or container_duration
+    vdur = seconds_of(vs.duration, vs.time_base) or container_duration
     frames = vs.frames or 0
     fps = float(rate) if rate else (frames / vdur if frames and vdur else 0.0)
     dw, dh = (h, w) if rotation in (90, 270) else (w, h)
@@ -218,7 +220,7 @@ def _probe_audio(container, st, container_duration: float, path: str) -> AudioIn
         codec=ctx.name,
         sample_rate=ctx.sample_rate or frame.sample_rate or 0,
         channels=ctx.channels or len(frame.layout.channels),
-        duration_s=round(_seconds(st.duration, st.time_base) or container_duration, 3),
+        duration_s=round(seconds_of(st.duration, st.time_base) or container_duration, 3),
         layout=ctx.layout.name if ctx.layout else "",
         bit_rate=ctx.bit_rate or 0,
     )

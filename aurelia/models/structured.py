@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages.ai import add_usage
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel
 
 from aurelia.errors import AureliaError, ModelCallError, describe_failure
-from aurelia.models.llamacpp import message_text
 from aurelia.models.registry import RoleModel
 from aurelia.prompts import render
 
@@ -33,20 +33,23 @@ class CallResult:
     calls: int = 1
 
 
-def _add_usage(total: dict[str, int], message: Any) -> None:
-    meta = getattr(message, "usage_metadata", None) or {}
-    for key in ("input_tokens", "output_tokens", "total_tokens"):
-        if meta.get(key) is not None:
-            total[key] = total.get(key, 0) + int(meta[key])
+def total_usage(usages: Iterable[Mapping[str, int] | None]) -> dict[str, int]:
+    """Token counts summed with LangChain's ``add_usage`` (reported counts only; {} when none)."""
+    total = None
+    for usage in usages:
+        if usage:
+            total = add_usage(total, usage)  # type: ignore[arg-type]
+    return {k: int(total[k]) for k in ("input_tokens", "output_tokens", "total_tokens") if k in total} if total else {}
 
 
-def _raw_text(message: Any) -> str:
-    if isinstance(message, BaseMessage):
-        try:
-            return message_text(message)
-        except Exception:
-            return str(message.content)
-    return str(message)
+def reply_usage(total: dict[str, int], message: Any) -> dict[str, int]:
+    """``total`` plus the tokens a reply reports."""
+    return total_usage([total, getattr(message, "usage_metadata", None)])
+
+
+def reply_text(message: Any) -> str:
+    """The text of a reply (text blocks only, as LangChain's ``BaseMessage.text``)."""
+    return str(message.text) if isinstance(message, BaseMessage) else str(message)
 
 
 def supports_structured(model: Any) -> bool:
@@ -76,9 +79,8 @@ def call_text(rm: RoleModel, messages: list[BaseMessage], *, config: RunnableCon
     start = time.perf_counter()
     model = rm.model.bind(**bind) if bind else rm.model
     reply = invoke(rm, model, messages, config)
-    usage: dict[str, int] = {}
-    _add_usage(usage, reply)
-    return CallResult(_raw_text(reply).strip(), _raw_text(reply), "text", time.perf_counter() - start, usage)
+    usage = reply_usage({}, reply)
+    return CallResult(reply_text(reply).strip(), reply_text(reply), "text", time.perf_counter() - start, usage)
 
 
 def call_structured(
@@ -104,8 +106,8 @@ def call_structured(
         except ModelCallError:
             out = None  # e.g. a server that rejects tool calls / response_format: plain text below
     if out is not None:
-        _add_usage(usage, out.get("raw"))
-        raw = _raw_text(out.get("raw")) if out.get("raw") is not None else ""
+        usage = reply_usage(usage, out.get("raw"))
+        raw = reply_text(out.get("raw")) if out.get("raw") is not None else ""
         parsed = out.get("parsed")
         if parsed is None and getattr(out.get("raw"), "tool_calls", None):
             raw = json.dumps(out["raw"].tool_calls[0].get("args", {}))
@@ -114,17 +116,17 @@ def call_structured(
     else:
         calls += 1
         reply = invoke(rm, rm.model, messages, config)
-        _add_usage(usage, reply)
-        raw = _raw_text(reply)
+        usage = reply_usage(usage, reply)
+        raw = reply_text(reply)
     value = parse_text(raw)
     if value is not None:
         return CallResult(value, raw, "parsed", time.perf_counter() - start, usage, calls)
-    repair = render("repair", schema=json.dumps(schema.model_json_schema()), reply=raw[:2000])
+    repair = render("repair", schema=json.dumps(schema.model_json_schema()))
     calls += 1
     repair_config = {**(config or {}), "run_name": f"{(config or {}).get('run_name', 'agent')} repair"}
     reply = invoke(rm, rm.model, [*messages, AIMessage(content=raw or "(empty)"), HumanMessage(content=repair.user)], repair_config)
-    _add_usage(usage, reply)
-    repaired_raw = _raw_text(reply)
+    usage = reply_usage(usage, reply)
+    repaired_raw = reply_text(reply)
     value = parse_text(repaired_raw)
     status = "repaired" if value is not None else "failed"
     return CallResult(value, repaired_raw if value is not None else raw, status, time.perf_counter() - start, usage, calls)

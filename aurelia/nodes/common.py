@@ -9,6 +9,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 
 from aurelia.graph.context import Context
+from aurelia.graph.state import CallRecord
 from aurelia.media.received import Received
 from aurelia.models.messages import with_generation_settings
 from aurelia.models.registry import RoleModel, as_role_model, resolve_model
@@ -38,16 +39,21 @@ class Models:
         return RoleModel(with_generation_settings(rm, max_tokens or ctx.max_tokens, temperature, ctx.seed), rm.spec)
 
 
-def call_record(role: str, iteration: int, rm: RoleModel, result: CallResult, received: Received) -> dict:
+def call_record(role: str, iteration: int, model: str, seconds: float, usage: dict, received: Received, status: str) -> CallRecord:
+    """The record of one model call, the same for every role (the target included)."""
     return {
         "role": role,
         "iteration": iteration,
-        "model": rm.spec.label,
-        "seconds": round(result.seconds, 3),
-        "usage": result.usage,
+        "model": model,
+        "seconds": round(seconds, 3),
+        "usage": usage,
         "received": received.labels(),
-        "status": result.status,
+        "status": status,
     }
+
+
+def agent_call_record(role: str, iteration: int, rm: RoleModel, result: CallResult, received: Received) -> CallRecord:
+    return call_record(role, iteration, rm.spec.label, result.seconds, result.usage, received, result.status)
 
 
 def traced(role: str, iteration: int, rm: RoleModel, state: Mapping[str, Any], ctx: Context, **extra: Any) -> RunnableConfig:

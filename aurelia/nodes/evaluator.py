@@ -9,20 +9,12 @@ from langgraph.runtime import Runtime
 from aurelia.graph.context import Context
 from aurelia.graph.state import Iteration, State
 from aurelia.models.messages import build_messages
-from aurelia.models.structured import call_structured
-from aurelia.nodes.common import Models, call_record, traced
+from aurelia.models.structured import call_structured, total_usage
+from aurelia.nodes.common import Models, agent_call_record, traced
 from aurelia.parsing import parse_evaluation
 from aurelia.prompts import render
 from aurelia.schemas import Evaluation
 from aurelia.tracing import annotate_node_run
-
-
-def sum_usage(calls: list[dict]) -> dict[str, int]:
-    total: dict[str, int] = {}
-    for call in calls:
-        for key, value in call["usage"].items():
-            total[key] = total.get(key, 0) + value
-    return total
 
 
 def best_index(iterations: list[Iteration]) -> int:
@@ -55,7 +47,7 @@ def make_evaluator(models: Models):
             rationale = result.value.rationale
             if score != raw_score:
                 rationale += f" (score {raw_score} clamped to {score})"
-        this_call = call_record("evaluator", iteration, rm, result, received)
+        this_call = agent_call_record("evaluator", iteration, rm, result, received)
         calls = [c for c in state.get("calls") or [] if c["iteration"] == iteration and c["role"] != "feedback"] + [this_call]
         record: Iteration = {
             "iteration": iteration,
@@ -67,7 +59,7 @@ def make_evaluator(models: Models):
             "status": {"generator": state.get("draft_reasoning_status", "structured"), "evaluator": result.status},
             "feedback_in": state.get("feedback"),
             "seconds": {c["role"]: c["seconds"] for c in calls},
-            "usage": sum_usage(calls),
+            "usage": total_usage(c["usage"] for c in calls),
         }
         everything = [*previous, record]
         best = best_index(everything)

@@ -8,7 +8,7 @@ from aurelia.graph.context import Context
 from aurelia.graph.state import State
 from aurelia.models.messages import build_messages
 from aurelia.models.structured import call_text
-from aurelia.nodes.common import Models, call_record, traced
+from aurelia.nodes.common import Models, agent_call_record, traced
 from aurelia.prompts import render
 from aurelia.prompts.format import format_reasoning
 from aurelia.tracing import annotate_node_run, run_meta
@@ -33,7 +33,7 @@ def make_feedback(models: Models):
             messages, received = build_messages(critic)  # the trajectory as text
             result = call_text(rm, messages, config=traced("feedback", last["iteration"], rm, state, ctx))
             rationale = f"{last['rationale']} Critic: {result.value}"
-            calls.append(call_record("feedback", last["iteration"], rm, result, received))
+            calls.append(agent_call_record("feedback", last["iteration"], rm, result, received))
         else:
             tags = ["role:feedback", "model:template", f"iteration:{last['iteration']}"]
             annotate_node_run(tags=tags, metadata=run_meta(state, ctx, last["iteration"]))

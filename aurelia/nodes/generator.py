@@ -8,7 +8,7 @@ from aurelia.graph.context import Context
 from aurelia.graph.state import State
 from aurelia.models.messages import build_messages
 from aurelia.models.structured import call_structured
-from aurelia.nodes.common import Models, call_record, traced
+from aurelia.nodes.common import Models, agent_call_record, traced
 from aurelia.parsing import parse_reasoning
 from aurelia.prompts import render
 from aurelia.prompts.format import format_choices
@@ -29,7 +29,7 @@ def make_generator(models: Models):
         return {
             "draft_reasoning": reasoning.model_dump(),
             "draft_reasoning_status": result.status,
-            "calls": [call_record("generator", iteration, rm, result, received)],
+            "calls": [agent_call_record("generator", iteration, rm, result, received)],
         }
 
     return generator

@@ -10,20 +10,13 @@ from aurelia.graph.state import State
 from aurelia.media.prepare import prepare_media
 from aurelia.models.registry import validate_model_string
 from aurelia.nodes.common import Models
+from aurelia.schemas import check_question
 
 
 def validate_input(state: State) -> None:
-    question = state.get("question")
-    if not isinstance(question, str) or not question.strip():
-        raise InputError("the question is empty")
+    check_question(state.get("question"), state.get("choices"))
     if not state.get("video"):
         raise InputError("no video path given")
-    choices = state.get("choices")
-    if choices is not None:
-        if not isinstance(choices, list) or any(not isinstance(c, str) or not c.strip() for c in choices):
-            raise InputError("choices must be a list of non-empty strings")
-        if len(choices) == 1 or len(choices) > 26:
-            raise InputError(f"give 2 to 26 choices, got {len(choices)}")
 
 
 def validate_models(ctx: Context, models: Models, with_target: bool) -> None:

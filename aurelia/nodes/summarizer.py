@@ -8,7 +8,7 @@ from aurelia.graph.context import Context
 from aurelia.graph.state import State
 from aurelia.models.messages import build_messages
 from aurelia.models.structured import call_text
-from aurelia.nodes.common import Models, call_record, traced
+from aurelia.nodes.common import Models, agent_call_record, traced
 from aurelia.prompts import render
 from aurelia.prompts.format import format_reasoning
 
@@ -21,6 +21,6 @@ def make_summarizer(models: Models):
         prompt = render("summarizer", question=state["question"], reasoning=format_reasoning(state["draft_reasoning"], "steps_answers"))
         messages, received = build_messages(prompt)  # text only: it never sees the media
         result = call_text(rm, messages, config=traced("summarizer", iteration, rm, state, ctx))
-        return {"draft_caption": result.value, "calls": [call_record("summarizer", iteration, rm, result, received)]}
+        return {"draft_caption": result.value, "calls": [agent_call_record("summarizer", iteration, rm, result, received)]}
 
     return summarizer

@@ -11,7 +11,7 @@ from langgraph.runtime import Runtime
 
 from aurelia.graph.context import Context
 from aurelia.graph.state import State
-from aurelia.nodes.common import Models
+from aurelia.nodes.common import Models, call_record
 from aurelia.targets import Target, TargetSample, TargetSettings, load_target
 from aurelia.tracing import agent_config, annotate_node_run, run_meta
 
@@ -50,15 +50,7 @@ def make_target(models: Models):
             "seconds": result.seconds,
             "timing": result.timing,
         }
-        call = {
-            "role": "target",
-            "iteration": iteration,
-            "model": result.model,
-            "seconds": result.seconds,
-            "usage": result.usage,
-            "received": received,
-            "status": "text",
-        }
+        call = call_record("target", iteration, result.model, result.seconds, result.usage, result.received, "text")
         return {"answer": result.answer, "answer_choice": result.letter, "target": info, "calls": [call]}
 
     return target

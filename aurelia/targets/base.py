@@ -20,6 +20,7 @@ from aurelia.media.ref import MediaRef
 from aurelia.models.hf.settings import HFSettings
 from aurelia.parsing import read_answer
 from aurelia.prompts.format import INJECT_MODES, injection_text
+from aurelia.schemas import check_question
 
 
 @dataclass(frozen=True)
@@ -34,16 +35,13 @@ class TargetSample:
     sample_id: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.question, str) or not self.question.strip():
-            raise InputError("the question is empty")
+        check_question(self.question, self.choices)
         if self.inject is None:
             object.__setattr__(self, "inject", "steps" if self.reasoning else "none")
         if self.inject != "none" and not self.reasoning:
             raise InputError(f"inject mode {self.inject!r} needs a reasoning r* (or use inject='none' for the zero-shot baseline)")
         if self.inject not in INJECT_MODES:
             raise InputError(f"inject must be one of {', '.join(INJECT_MODES)}, got {self.inject!r}")
-        if self.choices is not None and (len(self.choices) < 2 or len(self.choices) > 26):
-            raise InputError(f"give 2 to 26 choices, got {len(self.choices)}")
 
     @classmethod
     def from_files(

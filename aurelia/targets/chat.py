@@ -11,10 +11,11 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from aurelia.errors import root_failure
 from aurelia.media.received import Received
 from aurelia.models.messages import build_messages, with_generation_settings
 from aurelia.models.registry import RoleModel, as_role_model, resolve_model
-from aurelia.models.structured import RETRY_ATTEMPTS, _add_usage, _raw_text
+from aurelia.models.structured import RETRY_ATTEMPTS, reply_text, reply_usage
 from aurelia.prompts.format import target_prompt
 from aurelia.targets.base import Target, TargetAnswer, TargetSample, TargetSettings
 
@@ -63,12 +64,10 @@ class ChatTarget(Target):
         for (i, _, received), reply in zip(prepared, replies, strict=True):
             sample = samples[i]
             if isinstance(reply, BaseException):
-                last = getattr(reply, "last_attempt", None)  # tenacity's RetryError from with_retry
-                results[i] = self.failed(sample, last.exception() if last is not None else reply, started)
+                results[i] = self.failed(sample, root_failure(reply), started)
                 continue
-            raw = _raw_text(reply)
-            usage: dict[str, int] = {}
-            _add_usage(usage, reply)
+            raw = reply_text(reply)
+            usage = reply_usage({}, reply)
             received.prompt_tokens = usage.get("input_tokens")
             timing = {"generate_s": round(gen_seconds, 4), "batch_size": len(prepared)}
             results[i] = self.answered(sample, raw, received, share, timing, usage)

@@ -84,6 +84,31 @@ def _ids(tokenizer, *tokens: str) -> list[int]:
     return [tokenizer.convert_tokens_to_ids(t) for t in tokens]
 
 
+def _mrope_text_config(vocab: int, hidden: int, pad: int, eos: int) -> dict:
+    """A two-layer Qwen2 text stack with multimodal rotary positions (Qwen2-VL and Omni)."""
+    return {
+        "vocab_size": vocab,
+        "hidden_size": hidden,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 4096,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+        "pad_token_id": pad,
+        "eos_token_id": eos,
+    }
+
+
+def _small_vision_processors() -> dict:
+    """Qwen2-VL image and video processors that keep frames tiny."""
+    from transformers import Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+
+    small = {"shortest_edge": 28 * 28 * 4, "longest_edge": 28 * 28 * 16}
+    kw = {"size": small, "patch_size": 14, "temporal_patch_size": 2, "merge_size": 2}
+    return {"image_processor": Qwen2VLImageProcessor(**kw), "video_processor": Qwen2VLVideoProcessor(**kw)}
+
+
 def build_tiny_omni(path: str | Path, full: bool = False) -> Path:
     """A tiny Qwen2.5-Omni: the thinker alone (``qwen2_5_omni_thinker``) or, with ``full``, the
     whole ``qwen2_5_omni`` checkpoint without its speech parts (text answers come from .thinker)."""
@@ -94,8 +119,6 @@ def build_tiny_omni(path: str | Path, full: bool = False) -> Path:
         Qwen2_5OmniProcessor,
         Qwen2_5OmniThinkerConfig,
         Qwen2_5OmniThinkerForConditionalGeneration,
-        Qwen2VLImageProcessor,
-        Qwen2VLVideoProcessor,
         WhisperFeatureExtractor,
     )
 
@@ -137,18 +160,7 @@ def build_tiny_omni(path: str | Path, full: bool = False) -> Path:
             "window_size": 56,
             "fullatt_block_indexes": [0],
         },
-        text_config={
-            "vocab_size": len(tokenizer),
-            "hidden_size": hidden,
-            "intermediate_size": 128,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
-            "max_position_embeddings": 4096,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
-            "pad_token_id": pad,
-            "eos_token_id": eos,
-        },
+        text_config=_mrope_text_config(len(tokenizer), hidden, pad, eos),
         audio_token_index=audio_id,
         image_token_index=image_id,
         video_token_index=video_id,
@@ -167,10 +179,8 @@ def build_tiny_omni(path: str | Path, full: bool = False) -> Path:
     model.save_pretrained(path)
     if full:
         torch.save({}, path / "spk_dict.pt")  # the real checkpoint ships its speakers; none needed for text
-    small = {"shortest_edge": 28 * 28 * 4, "longest_edge": 28 * 28 * 16}
     processor = Qwen2_5OmniProcessor(
-        image_processor=Qwen2VLImageProcessor(size=small, patch_size=14, temporal_patch_size=2, merge_size=2),
-        video_processor=Qwen2VLVideoProcessor(size=small, patch_size=14, temporal_patch_size=2, merge_size=2),
+        **_small_vision_processors(),
         feature_extractor=WhisperFeatureExtractor(feature_size=128, chunk_length=30),
         tokenizer=tokenizer,
         chat_template=OMNI_TEMPLATE,
@@ -182,7 +192,7 @@ def build_tiny_omni(path: str | Path, full: bool = False) -> Path:
 def build_tiny_qwen2vl(path: str | Path) -> Path:
     """A tiny Qwen2-VL (vision-language: images and video, no audio)."""
     import torch
-    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessor, Qwen2VLProcessor, Qwen2VLVideoProcessor
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
 
     path = Path(path)
     tokenizer = build_tokenizer({"image_token": "<|image_pad|>", "video_token": "<|video_pad|>"})
@@ -201,19 +211,7 @@ def build_tiny_qwen2vl(path: str | Path) -> Path:
             "spatial_merge_size": 2,
             "temporal_patch_size": 2,
         },
-        text_config={
-            "vocab_size": len(tokenizer),
-            "hidden_size": hidden,
-            "intermediate_size": 128,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
-            "max_position_embeddings": 4096,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
-            "pad_token_id": pad,
-            "eos_token_id": eos,
-            "bos_token_id": None,
-        },
+        text_config={**_mrope_text_config(len(tokenizer), hidden, pad, eos), "bos_token_id": None},
         image_token_id=image_id,
         video_token_id=video_id,
         vision_start_token_id=vision_start,
@@ -223,10 +221,8 @@ def build_tiny_qwen2vl(path: str | Path) -> Path:
     model.generation_config.pad_token_id = pad
     model.generation_config.eos_token_id = eos
     model.save_pretrained(path)
-    small = {"shortest_edge": 28 * 28 * 4, "longest_edge": 28 * 28 * 16}
     processor = Qwen2VLProcessor(
-        image_processor=Qwen2VLImageProcessor(size=small, patch_size=14, temporal_patch_size=2, merge_size=2),
-        video_processor=Qwen2VLVideoProcessor(size=small, patch_size=14, temporal_patch_size=2, merge_size=2),
+        **_small_vision_processors(),
         tokenizer=tokenizer,
         chat_template=VL_TEMPLATE,
     )

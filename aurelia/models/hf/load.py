@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aurelia.errors import ModelConfigError
+from aurelia.errors import ModelConfigError, describe_failure
 from aurelia.models.hf.settings import HFSettings
 from aurelia.models.spec import parse_model_string
 
@@ -207,7 +207,7 @@ def _load(name: str, settings: HFSettings) -> LoadedModel:
     try:
         config = AutoConfig.from_pretrained(source, trust_remote_code=settings.trust_remote_code)
     except (OSError, ValueError) as exc:
-        raise ModelConfigError(f"could not read the model config ({_first_line(exc)})", path=name) from exc
+        raise ModelConfigError(f"could not read the model config ({describe_failure(exc)})", path=name) from exc
     auto_cls = model_class_for(config)
     try:
         processor = AutoProcessor.from_pretrained(source, trust_remote_code=settings.trust_remote_code)
@@ -218,10 +218,10 @@ def _load(name: str, settings: HFSettings) -> LoadedModel:
         if lacks:
             raise ModelConfigError(
                 f"the {config.model_type!r} model has {' and '.join(lacks)} but its processor could not be loaded: "
-                f"the directory lacks its image/video/audio processor files ({_first_line(exc)})",
+                f"the directory lacks its image/video/audio processor files ({describe_failure(exc)})",
                 path=name,
             ) from exc
-        raise ModelConfigError(f"could not load the processor or tokenizer ({_first_line(exc)})", path=name) from exc
+        raise ModelConfigError(f"could not load the processor or tokenizer ({describe_failure(exc)})", path=name) from exc
     caps = detect_capabilities(processor, config, name)
     tokenizer = getattr(processor, "tokenizer", processor)
     tokenizer.padding_side = "left"  # batched generation appends after the prompt
@@ -241,11 +241,11 @@ def _load(name: str, settings: HFSettings) -> LoadedModel:
         model = auto_cls.from_pretrained(source, attn_implementation=attn, **kwargs)
     except (ValueError, ImportError) as exc:
         if "attn" not in str(exc).lower() and "attention" not in str(exc).lower():
-            raise ModelConfigError(f"could not load the model ({_first_line(exc)})", path=name) from exc
+            raise ModelConfigError(f"could not load the model ({describe_failure(exc)})", path=name) from exc
         attn = "eager"  # this architecture has no SDPA kernel
         model = auto_cls.from_pretrained(source, attn_implementation=attn, **kwargs)
     except OSError as exc:
-        raise ModelConfigError(f"could not load the model weights ({_first_line(exc)})", path=name) from exc
+        raise ModelConfigError(f"could not load the model weights ({describe_failure(exc)})", path=name) from exc
     if cuda and not use_map:
         model = model.to("cuda")
     model.eval()
@@ -271,13 +271,3 @@ def _has_accelerate() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("accelerate") is not None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def loaded_models() -> list[LoadedModel]:
-    """What this process holds (for reports and tests)."""
-    return list(_LOADED.values())

@@ -55,7 +55,7 @@ def test_a_new_task_is_one_yaml_file(tmp_path: Path) -> None:
 def test_bad_task_files_name_the_file_and_the_field(tmp_path: Path, text: str, reason: str) -> None:
     path = tmp_path / "t.yaml"
     path.write_text(text)
-    with pytest.raises(InputError, match="t.yaml") as err:
+    with pytest.raises(InputError, match=r"t\.yaml") as err:
         load_task_file(path)
     assert reason in str(err.value)
 

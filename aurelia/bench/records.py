@@ -28,6 +28,10 @@ class Problem:
     def __str__(self) -> str:
         return f"line {self.line}: {self.field}: {self.reason}" if self.field else f"line {self.line}: {self.reason}"
 
+    def located(self, path: object) -> str:
+        """``FILE:LINE: field: reason``, as compilers report, for one line each on a terminal."""
+        return f"{path}:{self.line}: {self.field}: {self.reason}" if self.field else f"{path}:{self.line}: {self.reason}"
+
     def to_dict(self) -> dict[str, Any]:
         return {"line": self.line, "field": self.field, "reason": self.reason}
 

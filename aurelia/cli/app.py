@@ -16,6 +16,7 @@ from aurelia.durable import DEFAULT_DB, NO_DECISION, run_thread
 from aurelia.errors import InputError
 from aurelia.prompts.format import INJECT_MODES
 from aurelia.cli.media import media_app
+from aurelia.cli.bench import bench_app
 from aurelia.prompts.format import format_reasoning
 from aurelia.run import SAMPLE_CHOICES, SAMPLE_QUESTION, make_context, run, sample_clip
 from aurelia.cli.answer import answer_cmd
@@ -26,6 +27,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Aurelia: tes
 console = Console()
 
 app.add_typer(media_app, name="media")
+app.add_typer(bench_app, name="bench")
 
 ModelOpt = Annotated[str | None, typer.Option(help="Model string for this role (default: local).")]
 

@@ -21,6 +21,7 @@ $(CORE): pyproject.toml constraints.txt
 	touch $(CORE)
 
 $(FULL): $(CORE)
+	command -v java >/dev/null || (apt-get update -qq && apt-get install -y -qq default-jre-headless)
 	$(PIP) -e . --group dev
 	touch $(FULL)
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aurelia.cli.answer import answer_cmd
+from aurelia.cli.bench import bench_app
 from aurelia.cli.errors import fail, one_line_errors
 from aurelia.cli.media import media_app
 from aurelia.durable import DEFAULT_DB, NO_DECISION, run_thread
@@ -25,6 +26,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Aurelia: tes
 console = Console()
 
 app.add_typer(media_app, name="media")
+app.add_typer(bench_app, name="bench")
 
 ModelOpt = Annotated[str | None, typer.Option(help="Model string for this role (default: local).")]
 

@@ -22,7 +22,8 @@ class Segment:
 
     ``motion`` adds a moving square; ``texture`` a fixed random pattern (seeded by the colour)
     that pans slowly, so encoders and decoders do realistic work; ``beeps_per_s`` gates the tone
-    into 0.3-duty beeps (a known tempo)."""
+    into 0.3-duty beeps (a known tempo); ``pan`` places the tone in a stereo file (-1 left only,
+    0 centre, +1 right only; mono files get the mean of the two channels)."""
 
     seconds: float
     color: tuple[int, int, int]
@@ -30,6 +31,7 @@ class Segment:
     motion: bool = False
     beeps_per_s: float = 0.0
     texture: bool = False
+    pan: float = 0.0
 
 
 def cut_times(segments: list[Segment]) -> list[float]:
@@ -114,7 +116,7 @@ def make_clip(
             for packet in vs.encode(None):
                 out.mux(packet)
         if aus is not None:
-            wave_ = np.concatenate([tone(seg, sample_rate) for seg in segments])
+            wave_ = np.concatenate([panned(seg, sample_rate) for seg in segments], axis=1)
             _write_audio(out, aus, wave_, sample_rate)
     return path
 
@@ -129,25 +131,34 @@ def tone(seg: Segment, sample_rate: int) -> np.ndarray:
     return wave_.astype(np.float32)
 
 
+def panned(seg: Segment, sample_rate: int) -> np.ndarray:
+    """The segment's tone as (left, right) rows: the far channel fades linearly with ``pan``."""
+    gains = np.array([[min(1.0, 1.0 - seg.pan)], [min(1.0, 1.0 + seg.pan)]], np.float32)
+    return gains * tone(seg, sample_rate)
+
+
 def _write_audio(out: av.container.OutputContainer, stream: av.audio.stream.AudioStream, wave_: np.ndarray, sample_rate: int) -> None:
+    """``wave_`` is (left, right); a mono stream gets their mean."""
     ctx = stream.codec_context
     frame_size = ctx.frame_size or 1024
     fmt = ctx.format.name
     layout = ctx.layout.name
     nch = ctx.channels
     pts = 0
-    for i in range(0, wave_.size, frame_size):
-        chunk = wave_[i : i + frame_size]
-        if chunk.size < frame_size and ctx.frame_size:
-            chunk = np.pad(chunk, (0, frame_size - chunk.size))
-        data = np.repeat(chunk.reshape(1, -1), nch, axis=0)
+    total = wave_.shape[1]
+    for i in range(0, total, frame_size):
+        chunk = wave_[:, i : i + frame_size]
+        n = chunk.shape[1]
+        if n < frame_size and ctx.frame_size:
+            chunk = np.pad(chunk, ((0, 0), (0, frame_size - n)))
+        data = chunk.mean(axis=0, keepdims=True) if nch == 1 else chunk[:nch]
         if not fmt.endswith("p"):
             data = data.T.reshape(1, -1)
         frame = av.AudioFrame.from_ndarray(_to_format(data, fmt), format=fmt, layout=layout)
         frame.sample_rate = sample_rate
         frame.pts = pts
         frame.time_base = Fraction(1, sample_rate)
-        pts += chunk.size
+        pts += chunk.shape[1]
         for packet in stream.encode(frame):
             out.mux(packet)
     for packet in stream.encode(None):

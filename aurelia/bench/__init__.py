@@ -1,0 +1,41 @@
+"""AVReasonBench, data and scoring half: manifests, importers, tasks, metrics, a sample benchmark.
+
+The Python API behind ``aurelia bench``; the runner and report build on it.
+"""
+
+from aurelia.bench.importers import FORMATS, ImportReport, import_dataset, import_to_manifest, parse_mapping
+from aurelia.bench.judge import judge_answers, parse_verdict
+from aurelia.bench.manifest import Manifest, ManifestError, Sample, load_manifest, validate_manifest
+from aurelia.bench.metrics import COCO_METRICS, coco_scores, normalize_answer, read_output
+from aurelia.bench.records import Problem
+from aurelia.bench.sample import write_sample_benchmark
+from aurelia.bench.score import read_predictions, score, score_files
+from aurelia.bench.tasks import Task, builtin_tasks, load_task_file, load_tasks
+
+__all__ = [
+    "COCO_METRICS",
+    "FORMATS",
+    "ImportReport",
+    "Manifest",
+    "ManifestError",
+    "Problem",
+    "Sample",
+    "Task",
+    "builtin_tasks",
+    "coco_scores",
+    "import_dataset",
+    "import_to_manifest",
+    "judge_answers",
+    "load_manifest",
+    "load_task_file",
+    "load_tasks",
+    "normalize_answer",
+    "parse_mapping",
+    "parse_verdict",
+    "read_output",
+    "read_predictions",
+    "score",
+    "score_files",
+    "validate_manifest",
+    "write_sample_benchmark",
+]

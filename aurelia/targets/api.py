@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from aurelia.errors import InputError
 from aurelia.schemas import Reasoning
 from aurelia.targets import TargetAnswer, TargetSample, TargetSettings, load_target
+from aurelia.tracing import scrubbing_tracer
 
 
 def answer(
@@ -34,7 +35,8 @@ def answer(
     sample = TargetSample.from_files(
         video, question, audio=audio, choices=choices, reasoning=reasoning, inject=inject, num_frames=num_frames
     )
-    return load_target(target, settings).answer(sample)
+    tracer = scrubbing_tracer()  # None unless LangSmith tracing is on: then the call's trace is scrubbed
+    return load_target(target, settings).answer(sample, {"callbacks": [tracer]} if tracer else None)
 
 
 def read_reasoning(path: str | Path) -> dict[str, Any]:

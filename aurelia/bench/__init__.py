@@ -1,6 +1,7 @@
-"""AVReasonBench, data and scoring half: manifests, importers, tasks, metrics, a sample benchmark.
+"""AVReasonBench: manifests, importers, tasks, metrics, a sample benchmark; the runner with its
+reasoning cache and results store, the T/τ ablations, the report and the reasoning export.
 
-The Python API behind ``aurelia bench``; the runner and report build on it.
+The Python API behind ``aurelia bench``.
 """
 
 from aurelia.bench.importers import FORMATS, ImportReport, import_dataset, import_to_manifest, parse_mapping
@@ -8,6 +9,7 @@ from aurelia.bench.judge import judge_answers, parse_verdict
 from aurelia.bench.manifest import Manifest, ManifestError, Sample, load_manifest, validate_manifest
 from aurelia.bench.metrics import COCO_METRICS, coco_scores, normalize_answer, read_output
 from aurelia.bench.records import Problem
+from aurelia.bench.runner import RunResult, run_benchmark
 from aurelia.bench.sample import write_sample_benchmark
 from aurelia.bench.score import read_predictions, score, score_files
 from aurelia.bench.tasks import Task, builtin_tasks, load_task_file, load_tasks
@@ -19,6 +21,7 @@ __all__ = [
     "Manifest",
     "ManifestError",
     "Problem",
+    "RunResult",
     "Sample",
     "Task",
     "builtin_tasks",
@@ -34,6 +37,7 @@ __all__ = [
     "parse_verdict",
     "read_output",
     "read_predictions",
+    "run_benchmark",
     "score",
     "score_files",
     "validate_manifest",

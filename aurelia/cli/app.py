@@ -15,6 +15,7 @@ from aurelia.cli.answer import answer_cmd
 from aurelia.cli.bench import bench_app
 from aurelia.cli.errors import fail, one_line_errors
 from aurelia.cli.media import media_app
+from aurelia.cli.options import FeedbackOpt, MaxIterationsOpt, ModelOpt, ThresholdOpt
 from aurelia.durable import DEFAULT_DB, NO_DECISION, run_thread
 from aurelia.errors import InputError
 from aurelia.prompts.format import INJECT_MODES, format_reasoning
@@ -27,8 +28,6 @@ console = Console()
 
 app.add_typer(media_app, name="media")
 app.add_typer(bench_app, name="bench")
-
-ModelOpt = Annotated[str | None, typer.Option(help="Model string for this role (default: local).")]
 
 
 def _print_result(result: dict[str, Any]) -> None:
@@ -136,12 +135,12 @@ def run_cmd(
     option: Annotated[
         list[Path] | None, typer.Option("--option", help="A candidate audio clip to choose between, labelled A, B, C… (repeat for each).")
     ] = None,
-    threshold: Annotated[int | None, typer.Option(help="τ: stop when the score reaches this (1-10, default 6).")] = None,
-    max_iterations: Annotated[int | None, typer.Option(help="T: most iterations (default 5).")] = None,
+    threshold: ThresholdOpt = None,
+    max_iterations: MaxIterationsOpt = None,
     generator: ModelOpt = None,
     summarizer: ModelOpt = None,
     evaluator: ModelOpt = None,
-    feedback: Annotated[str | None, typer.Option(help="LLM critic for feedback (default: template).")] = None,
+    feedback: FeedbackOpt = None,
     target: ModelOpt = None,
     inject: Annotated[str | None, typer.Option(help=f"What of r* the target sees: {', '.join(INJECT_MODES)}.")] = None,
     frames: Annotated[int | None, typer.Option(help="Most keyframes per video (default 5).")] = None,

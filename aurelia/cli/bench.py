@@ -1,4 +1,5 @@
-"""``aurelia bench validate|import|score|sample``: the AVReasonBench data and scoring commands.
+"""``aurelia bench validate|import|score|sample`` (and ``run|report|export``, from ``bench_run``):
+the AVReasonBench commands.
 
 Written here, in the CLI layer, so that every command reports bad input through the one error
 path (``aurelia.cli.errors``); the work itself is ``aurelia.bench``'s Python API.
@@ -25,6 +26,7 @@ from aurelia.bench import (
     write_sample_benchmark,
 )
 from aurelia.bench.metrics import ACCURACY
+from aurelia.cli.bench_run import run_cmd
 from aurelia.cli.errors import one_line_errors
 from aurelia.errors import InputError
 
@@ -147,3 +149,6 @@ def sample_cmd(folder: Annotated[Path, typer.Argument(help="Folder to write clip
         manifest = write_sample_benchmark(folder)
         result = validate_manifest(manifest)
     typer.echo(f"{manifest}: {len(result.samples)} samples, {len({s.task for s in result.samples})} tasks")
+
+
+bench_app.command("run")(run_cmd)

@@ -81,3 +81,12 @@ def target_prompt(question: str, choices: list[str] | None, reasoning: dict | No
         instruction=instruction,
     )
     return Prompt(prompt.system, re.sub(r"\n{3,}", "\n\n", prompt.user).strip())
+
+
+def dialog_question(question: str, history: list[dict[str, str]] | None) -> str:
+    """A question asked after earlier dialog turns (AVSD): the turns come first, so every agent
+    and target reads the question in its dialog."""
+    if not history:
+        return question
+    turns = "\n".join(f"Q: {t['question'].strip()}\nA: {t['answer'].strip()}" for t in history)
+    return f"Earlier in this dialog:\n{turns}\nNow: {question}"

@@ -1,0 +1,112 @@
+"""The reasoning cache: r* and its whole trajectory, computed once per sample and agent setting.
+
+A benchmark answers many targets and inject modes with the same r*; generating it is the
+expensive part. The key is a hash of everything that shapes the reasoning: the media content
+(sha256 of every file, not its path), the question, choices and dialog history, every Context
+field except the target's and the review's (read from ``dataclasses.fields(Context)``, so a new
+field joins the key by itself), the labels of model instances given in code, and a fingerprint
+of every file under ``aurelia/prompts/``. Change any of them and the key misses. The cache is
+one SQLite file (WAL) shared across runs, by default in the user's cache folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import fields
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from aurelia.bench.db import Database, dumps
+from aurelia.bench.manifest import Sample
+from aurelia.graph.context import Context
+from aurelia.media.probe import file_sha256
+
+# Context fields that shape only the target's answer or a human review, not the reasoning
+NOT_REASONING = frozenset({"target_model", "inject", "inject_position", "answer_kind", "extractor_model", "review"})
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS reasoning (key TEXT PRIMARY KEY, value TEXT NOT NULL, parts TEXT NOT NULL, created REAL NOT NULL);
+"""
+
+
+def default_cache_path() -> Path:
+    """``$AURELIA_CACHE_DIR``, else ``$XDG_CACHE_HOME/aurelia``, else ``~/.cache/aurelia``; file reasoning.sqlite."""
+    root = os.environ.get("AURELIA_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aurelia"
+    return Path(root).expanduser() / "reasoning.sqlite"
+
+
+def fingerprint_files(root: Path) -> str:
+    """sha256 over the relative path and bytes of every file under ``root`` (compiled files aside)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@cache
+def prompts_fingerprint() -> str:
+    """The fingerprint of ``aurelia/prompts/``: every template and formatting helper, recursively."""
+    return fingerprint_files(Path(str(resources.files("aurelia.prompts"))))
+
+
+def reasoning_settings(ctx: Context) -> dict[str, Any]:
+    """The Context fields that shape the reasoning, by name."""
+    return {f.name: getattr(ctx, f.name) for f in fields(Context) if f.name not in NOT_REASONING}
+
+
+@cache
+def _hash_file(path: str, size: int, mtime_ns: int) -> str:
+    return file_sha256(path)
+
+
+def media_hashes(sample: Sample) -> dict[str, str]:
+    """sha256 of each media file of a (resolved) sample, by field; hashed once per file version."""
+    out = {}
+    for name, p in sample.media():
+        st = os.stat(p)
+        out[name] = _hash_file(str(p), st.st_size, st.st_mtime_ns)
+    return out
+
+
+def key_parts(sample: Sample, ctx: Context, model_labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Everything the key hashes, readable (stored beside each entry)."""
+    return {
+        "media": media_hashes(sample),
+        "question": sample.question,
+        "choices": sample.choices,
+        "history": [t.model_dump() for t in sample.history or []],
+        "settings": reasoning_settings(ctx),
+        "model_instances": dict(sorted((model_labels or {}).items())),
+        "prompts": prompts_fingerprint(),
+    }
+
+
+def reasoning_key(parts: Mapping[str, Any]) -> str:
+    return hashlib.sha256(dumps(parts).encode()).hexdigest()
+
+
+class ReasoningCache:
+    """key -> trajectory (iterations, calls, r*, stop reason), one transaction per entry."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.db = Database(path or default_cache_path(), SCHEMA, "reasoning cache")
+        self.path = self.db.path
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        rows = self.db.rows("SELECT value FROM reasoning WHERE key = ?", (key,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def put(self, key: str, value: Mapping[str, Any], parts: Mapping[str, Any]) -> None:
+        self.db.write("INSERT OR REPLACE INTO reasoning VALUES (?, ?, ?, ?)", (key, dumps(value), dumps(parts), time.time()))
+
+    def __len__(self) -> int:
+        return self.db.rows("SELECT COUNT(*) FROM reasoning")[0][0]
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,52 @@
+"""SQLite in WAL mode, shared by the reasoning cache and the results store.
+
+WAL lets readers (a report, a second run on the same cache) go on while a run writes; every
+write is its own transaction, so a process killed at any point (SIGKILL) loses only what it had
+not yet written. ``synchronous=NORMAL`` is durable against a crashed process, not a power cut.
+One connection per object, used from any thread behind a lock.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from aurelia.errors import InputError
+
+
+class Database:
+    """A WAL-mode SQLite file with a schema; ``write`` commits each call on its own."""
+
+    def __init__(self, path: str | Path, schema: str, what: str) -> None:
+        self.path = Path(path).expanduser()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.executescript(schema)
+        except (OSError, sqlite3.Error) as exc:
+            raise InputError(f"cannot open the {what} ({exc})", path=str(self.path)) from exc
+        self.lock = threading.Lock()
+
+    def write(self, sql: str, params: Iterable[Any] = ()) -> None:
+        with self.lock, self.conn:
+            self.conn.execute(sql, tuple(params))
+
+    def rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        with self.lock:
+            return self.conn.execute(sql, tuple(params)).fetchall()
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+
+def dumps(value: Any, *, canonical: bool = True) -> str:
+    """JSON without ASCII escaping; canonical (sorted keys) for what is hashed or compared,
+    in the given order for records that people read."""
+    return json.dumps(value, sort_keys=canonical, ensure_ascii=False, default=str)

@@ -1,0 +1,172 @@
+"""The results store of a run: ``RUN/store.sqlite`` (WAL), the source of truth of a run.
+
+Tables: ``samples`` (each manifest sample as run, with its trajectory and where r* came from),
+``results`` (one record per sample × target × inject mode), ``ablation`` (one per sample ×
+target × inject mode × distinct r* of the T/τ grid) and ``meta`` (the reasoning settings the run
+was made with, so that a resume with other agent settings is refused instead of mixed in).
+Each record is written in its own transaction: a killed run loses only the samples in flight.
+``RUN/results.jsonl`` is an export rebuilt from this store.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from aurelia.bench.db import Database, dumps
+from aurelia.bench.manifest import Sample
+from aurelia.bench.records import write_jsonl
+from aurelia.errors import InputError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS samples (
+  id TEXT PRIMARY KEY, ord INTEGER NOT NULL, sample TEXT NOT NULL, key TEXT, status TEXT NOT NULL,
+  source TEXT, trajectory TEXT, error TEXT);
+CREATE TABLE IF NOT EXISTS results (
+  id TEXT NOT NULL, target TEXT NOT NULL, inject TEXT NOT NULL, status TEXT NOT NULL, record TEXT NOT NULL,
+  PRIMARY KEY (id, target, inject));
+CREATE TABLE IF NOT EXISTS ablation (
+  id TEXT NOT NULL, target TEXT NOT NULL, inject TEXT NOT NULL, rhash TEXT NOT NULL, status TEXT NOT NULL, record TEXT NOT NULL,
+  PRIMARY KEY (id, target, inject, rhash));
+"""
+
+DONE, FAILED = "done", "failed"
+
+
+class ResultStore:
+    """RUN/store.sqlite."""
+
+    def __init__(self, run_dir: str | Path, *, create: bool = True) -> None:
+        self.dir = Path(run_dir).expanduser()
+        path = self.dir / "store.sqlite"
+        if not create and not path.is_file():
+            raise InputError("not a benchmark run folder (no store.sqlite in it)", path=str(self.dir))
+        self.db = Database(path, SCHEMA, "results store")
+
+    # --- settings ---------------------------------------------------------------------------
+
+    def meta(self, key: str) -> Any:
+        rows = self.db.rows("SELECT value FROM meta WHERE key = ?", (key,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.db.write("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, dumps(value)))
+
+    def check_reasoning_settings(self, settings: Mapping[str, Any]) -> None:
+        """Remember the run's reasoning settings; a resume with others is an InputError naming them."""
+        saved = self.meta("reasoning")
+        if saved is None:
+            self.set_meta("reasoning", dict(settings))
+            return
+        saved, now = json.loads(dumps(saved)), json.loads(dumps(settings))
+        if saved != now:
+            diff = sorted(k for k in {*saved, *now} if saved.get(k) != now.get(k))
+            shown = ", ".join(f"{k} {saved.get(k)!r} (now {now.get(k)!r})" for k in diff[:4])
+            raise InputError(
+                f"this run was made with other reasoning settings: {shown}; resume with those or choose another --out", path=str(self.dir)
+            )
+
+    # --- samples ----------------------------------------------------------------------------
+
+    def add_sample(self, sample: Sample, order: int) -> None:
+        """Record the sample as run (kept as is when already there)."""
+        self.db.write(
+            "INSERT INTO samples (id, ord, sample, status) VALUES (?, ?, ?, 'pending') "
+            "ON CONFLICT(id) DO UPDATE SET ord = excluded.ord, sample = excluded.sample",
+            (sample.id, order, dumps(sample.model_dump(mode="json"))),
+        )
+
+    def set_trajectory(self, sample_id: str, key: str | None, source: str, trajectory: Mapping[str, Any]) -> None:
+        self.db.write(
+            "UPDATE samples SET key = ?, status = ?, source = ?, trajectory = ?, error = NULL WHERE id = ?",
+            (key, DONE, source, dumps(trajectory), sample_id),
+        )
+
+    def fail_sample(self, sample_id: str, error: str) -> None:
+        self.db.write("UPDATE samples SET status = ?, error = ? WHERE id = ?", (FAILED, error, sample_id))
+
+    def trajectory(self, sample_id: str) -> dict[str, Any] | None:
+        rows = self.db.rows("SELECT trajectory FROM samples WHERE id = ? AND status = ?", (sample_id, DONE))
+        return json.loads(rows[0][0]) if rows and rows[0][0] else None
+
+    def samples(self) -> list[dict[str, Any]]:
+        """Every sample in manifest order: {sample, status, source, trajectory, error}."""
+        rows = self.db.rows("SELECT sample, status, source, trajectory, error FROM samples ORDER BY ord")
+        return [
+            {"sample": json.loads(s), "status": st, "source": src, "trajectory": json.loads(t) if t else None, "error": e}
+            for s, st, src, t, e in rows
+        ]
+
+    # --- answers ----------------------------------------------------------------------------
+
+    def put_result(self, record: Mapping[str, Any]) -> None:
+        status = FAILED if record.get("error") else DONE
+        self.db.write(
+            "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)",
+            (record["id"], record["target"], record["inject"], status, dumps(record, canonical=False)),
+        )
+
+    def put_ablation(self, record: Mapping[str, Any]) -> None:
+        status = FAILED if record.get("error") else DONE
+        self.db.write(
+            "INSERT OR REPLACE INTO ablation VALUES (?, ?, ?, ?, ?, ?)",
+            (record["id"], record["target"], record["inject"], record["rhash"], status, dumps(record, canonical=False)),
+        )
+
+    def statuses(self, sample_id: str) -> dict[tuple[str, str], str]:
+        """(target, inject) -> done / failed, for one sample."""
+        return {(t, i): s for t, i, s in self.db.rows("SELECT target, inject, status FROM results WHERE id = ?", (sample_id,))}
+
+    def ablation_statuses(self, sample_id: str) -> dict[tuple[str, str, str], str]:
+        rows = self.db.rows("SELECT target, inject, rhash, status FROM ablation WHERE id = ?", (sample_id,))
+        return {(t, i, h): s for t, i, h, s in rows}
+
+    def results(self) -> list[dict[str, Any]]:
+        """Every result record, in manifest order, then target and inject mode."""
+        rows = self.db.rows("SELECT r.record FROM results r JOIN samples s ON s.id = r.id ORDER BY s.ord, r.target, r.inject")
+        return [json.loads(r[0]) for r in rows]
+
+    def ablations(self) -> Iterator[dict[str, Any]]:
+        for (record,) in self.db.rows("SELECT record FROM ablation"):
+            yield json.loads(record)
+
+    def export_results(self, path: str | Path | None = None) -> Path:
+        """Rebuild RUN/results.jsonl from the store."""
+        out = Path(path) if path else self.dir / "results.jsonl"
+        write_jsonl(out, self.results())
+        return out
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def write_run_json(run_dir: str | Path, settings: Mapping[str, Any], counts: Mapping[str, Any], status: str) -> Path:
+    """RUN/run.json: the settings, this invocation's counts and status, and how many invocations
+    the run has had (a resume is one more)."""
+    path = Path(run_dir) / "run.json"
+    previous = read_run_json(run_dir) if path.is_file() else {}
+    invocations = previous.get("invocations", 0) + (1 if status == "running" else 0) or 1
+    data = {
+        "status": status,
+        "invocations": invocations,
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "settings": dict(settings),
+        "counts": dict(counts),
+    }
+    try:
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write ({exc.strerror or exc})", path=str(path)) from exc
+    return path
+
+
+def read_run_json(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / "run.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read the run's settings ({exc})", path=str(path)) from exc

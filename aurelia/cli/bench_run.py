@@ -1,0 +1,116 @@
+"""``aurelia bench run|report|export``: run targets zero-shot and with r*, report, export reasoning.
+
+Registered on ``bench_app`` by :mod:`aurelia.cli.bench`; every command goes through the one
+error path. The work is ``aurelia.bench``'s Python API (``run_benchmark``, ``write_report``,
+``export_reasoning``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from aurelia.bench.progress import JsonlProgress, QuietProgress, RichProgress, summary_line
+from aurelia.bench.runner import REASONING_SOURCES, run_benchmark
+from aurelia.cli.errors import one_line_errors
+from aurelia.cli.options import FeedbackOpt, MaxIterationsOpt, ModelOpt, ThresholdOpt
+from aurelia.errors import InputError
+from aurelia.prompts.format import INJECT_MODES
+from aurelia.targets import TargetSettings
+
+console = Console()
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def run_cmd(
+    manifest: Annotated[Path, typer.Argument(help="Manifest (JSONL, one sample a line).")],
+    target: Annotated[list[str], typer.Option("--target", "-t", help="A target model string (repeat for each).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: store.sqlite, results.jsonl, run.json (rerun to resume).")],
+    tasks: Annotated[str | None, typer.Option(help="Only these tasks, comma-separated.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N samples (after --tasks).")] = None,
+    concurrency: Annotated[int, typer.Option(help="Samples worked on at once.")] = 4,
+    inject: Annotated[
+        str, typer.Option(help=f"Inject modes besides zero-shot, comma-separated: {', '.join(INJECT_MODES[:-1])}.")
+    ] = "steps",
+    no_early_stop: Annotated[
+        bool, typer.Option("--no-early-stop", help="Run all T iterations (the full trajectories that --ablate reads).")
+    ] = False,
+    ablate: Annotated[
+        bool, typer.Option("--ablate", help="Answer every distinct r* of T' = 1…T and τ' = 4…10 (target calls only).")
+    ] = False,
+    cache: Annotated[Path | None, typer.Option(help="Reasoning cache file (default: the user's cache folder).")] = None,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Also redo the records that failed before.")] = False,
+    media_root: Annotated[Path | None, typer.Option(help="Folder that media paths are relative to (default: the manifest's).")] = None,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Run the valid manifest lines, leave the bad ones out.")] = False,
+    reasoning: Annotated[str, typer.Option(help="generate r* (default) or use the manifest's imported reasoning.")] = "generate",
+    server: Annotated[str | None, typer.Option(help="Send the reasoning runs to this LangGraph server URL.")] = None,
+    server_graph: Annotated[str, typer.Option(help="The server's reasoning graph (assistant or graph id).")] = "aurelia_reasoning",
+    langsmith: Annotated[
+        bool, typer.Option("--langsmith", help="Record the run in LangSmith: a dataset and one experiment per target.")
+    ] = False,
+    batch_size: Annotated[int, typer.Option(help="Most samples per target batch.")] = 8,
+    target_max_tokens: Annotated[int, typer.Option(help="Most tokens per target answer.")] = 64,
+    generator: ModelOpt = None,
+    summarizer: ModelOpt = None,
+    evaluator: ModelOpt = None,
+    feedback: FeedbackOpt = None,
+    threshold: ThresholdOpt = None,
+    max_iterations: MaxIterationsOpt = None,
+    prompt_set: Annotated[str | None, typer.Option(help="Prompt set of the agents (e.g. aurelia, paper).")] = None,
+    feedback_mode: Annotated[str | None, typer.Option(help="What feedback says besides the score (score_only, rationale, critic).")] = None,
+    frames: Annotated[int | None, typer.Option(help="Most keyframes per video (default 5).")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Most tokens per agent call (default 384).")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Generator sampling temperature.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for local models.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress; the summary at the end.")] = False,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="Progress as JSON lines on stdout (one per sample), for logs.")] = False,
+) -> None:
+    """Answer every sample zero-shot and with r* for each target; rerun the same command to resume."""
+    with one_line_errors():
+        if quiet and jsonl:
+            raise InputError("give --quiet or --jsonl, not both")
+        if reasoning not in REASONING_SOURCES:
+            raise InputError(f"--reasoning must be one of {', '.join(REASONING_SOURCES)}, got {reasoning!r}")
+        context = {
+            k: v
+            for k, v in dict(
+                threshold=threshold, max_iterations=max_iterations, generator_model=generator, summarizer_model=summarizer,
+                evaluator_model=evaluator, feedback_model=feedback, prompt_set=prompt_set, feedback_mode=feedback_mode,
+                num_frames=frames, max_tokens=max_tokens, temperature=temperature, seed=seed,
+                early_stop=False if no_early_stop else None,
+            ).items()
+            if v is not None
+        }  # fmt: skip
+        reporter = JsonlProgress() if jsonl else QuietProgress() if quiet or not sys.stdout.isatty() else RichProgress(console)
+        with reporter:
+            result = run_benchmark(
+                manifest,
+                target,
+                out,
+                context=context,
+                inject=inject,
+                tasks=_csv(tasks),
+                limit=limit,
+                concurrency=concurrency,
+                ablate=ablate,
+                cache=cache,
+                retry_failed=retry_failed,
+                media_root=media_root,
+                skip_invalid=skip_invalid,
+                reasoning=reasoning,
+                server=server,
+                server_graph=server_graph,
+                langsmith=langsmith,
+                target_settings=TargetSettings(batch_size=batch_size, max_new_tokens=target_max_tokens),
+                progress=reporter,
+            )
+    if not jsonl:
+        typer.echo(summary_line(result.counts.to_dict()))
+        typer.echo(f"{result.out}: {result.results} records in results.jsonl; `aurelia bench report {result.out}` writes the report")

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from aurelia.bench.progress import JsonlProgress, QuietProgress, RichProgress, summary_line
+from aurelia.bench.render import write_report
 from aurelia.bench.runner import REASONING_SOURCES, run_benchmark
 from aurelia.cli.errors import one_line_errors
 from aurelia.cli.options import FeedbackOpt, MaxIterationsOpt, ModelOpt, ThresholdOpt
@@ -114,3 +115,14 @@ def run_cmd(
     if not jsonl:
         typer.echo(summary_line(result.counts.to_dict()))
         typer.echo(f"{result.out}: {result.results} records in results.jsonl; `aurelia bench report {result.out}` writes the report")
+
+
+def report_cmd(run: Annotated[Path, typer.Argument(help="A run folder written by `aurelia bench run`.")]) -> None:
+    """Write RUN/report.md, RUN/report.json and the plots: the paper's tables and its open questions."""
+    with one_line_errors():
+        written = write_report(run)
+    typer.echo(f"{written['markdown']}\n{written['json']}")
+    for path in written["plots"]:
+        typer.echo(str(path))
+    for note in written["notes"]:
+        typer.echo(note)

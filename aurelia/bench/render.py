@@ -1,0 +1,192 @@
+"""``aurelia bench report RUN``: RUN/report.json (every number), RUN/report.md (the paper's tables
+and the open questions, for people) and the PNG plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aurelia.bench.plots import available, write_plots
+from aurelia.bench.report import ZERO_SHOT, build_report
+from aurelia.errors import InputError
+
+
+def num(value: Any, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def gain(value: float | None) -> str:
+    return "" if value is None else f" ({value:+.1f}%)"
+
+
+def table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(map(str, r)) + " |" for r in rows), ""]
+
+
+def pct(entry: dict[str, Any]) -> str:
+    return "—" if entry["rate"] is None else f"{entry['count']} of {entry['n']} ({100 * entry['rate']:.1f}%)"
+
+
+def settings_lines(report: dict[str, Any]) -> list[str]:
+    s, ctx = report["settings"], report["settings"]["context"]
+    agents = ", ".join(f"{role} `{ctx[f'{role}_model']}`" for role in ("generator", "summarizer", "evaluator") if f"{role}_model" in ctx)
+    extra = "".join(f", {k} `{ctx[k]}`" for k in ("prompt_set", "feedback_mode") if ctx.get(k))
+    by_task = ", ".join(f"{t} {n}" for t, n in report["samples"]["by_task"].items())
+    last = report["last_invocation"]
+    return [
+        f"- samples: {report['samples']['total']} ({by_task})",
+        f"- targets: {', '.join(f'`{t}`' for t in report['targets'])}; inject modes: {', '.join(m for m in report['inject'] if m != ZERO_SHOT)}",
+        f"- agents: {agents}{extra}; τ = {report['threshold']}, T = {report['max_iterations']}, early stop {'on' if report['early_stop'] else 'off'}",
+        f"- r*: {s.get('reasoning', 'generate')}" + (f" on the server {s['server']}" if s.get("server") else ""),
+        f"- last invocation: {last['status']}, counts {json.dumps(last['counts'])}",
+        "",
+    ]
+
+
+def table1_lines(report: dict[str, Any]) -> list[str]:
+    t1 = report["table1"]
+    lines = []
+    for mode, rows in t1["tables"].items():
+        lines += [f"## Table 1: zero-shot → with r* (inject `{mode}`)", ""]
+        body = [
+            [f"`{target}`", *(f"{num(c['zero_shot'])} → {num(c['aurelia'])}{gain(c['relative_gain'])}" for c in cells.values())]
+            for target, cells in rows.items()
+        ]
+        lines += table(["target", *(f"{t} ({t1['metrics'][t]})" for t in t1["tasks"])], body)
+    lines += ["Unparsed answers count as wrong; a sample with no answer (failed or not yet run) counts as unparsed.", ""]
+    lines += ["### Every metric", ""]
+    for target, modes in t1["scores"].items():
+        metric_rows = []
+        for name in t1["tasks"]:
+            keys = [k for k in next(iter(modes.values()))["tasks"].get(name, {}) if k not in ("n",)]
+            for key in keys:
+                metric_rows.append([name, key, *(num(modes[m]["tasks"].get(name, {}).get(key)) for m in modes)])
+        metric_rows.append(["all", "failed", *(modes[m]["failed"] for m in modes)])
+        metric_rows.append(["all", "missing", *(modes[m]["missing"] for m in modes)])
+        metric_rows.append(["all", "seconds per sample", *(num(modes[m]["seconds_per_sample"], 2) for m in modes)])
+        lines += [f"`{target}`", "", *table(["task", "metric", *(("zero-shot" if m == ZERO_SHOT else m) for m in modes)], metric_rows)]
+    return lines
+
+
+def category_lines(report: dict[str, Any]) -> list[str]:
+    t1 = report["table1"]
+    lines: list[str] = []
+    for target, modes in t1["scores"].items():
+        for name in t1["tasks"]:
+            cats = modes.get(ZERO_SHOT, next(iter(modes.values())))["categories"].get(name)
+            if not cats:
+                continue
+            metric = t1["metrics"][name]
+            rows = [[c, *(num(modes[m]["categories"][name].get(c, {}).get(metric)) for m in modes), cats[c]["n"]] for c in cats]
+            lines += [f"### {name} by category, `{target}` ({metric})", ""]
+            lines += table(["category", *(("zero-shot" if m == ZERO_SHOT else m) for m in modes), "n"], rows)
+    return (["## By category", "", *lines]) if lines else []
+
+
+def ablation_lines(report: dict[str, Any]) -> list[str]:
+    ab = report.get("ablation")
+    if not ab:
+        return []
+    metrics = report["table1"]["metrics"]
+    lines = ["## Tables 5 and 6: T' and τ' (read off the stored trajectories: no agent call)", ""]
+    lines.append(f"{ab['samples']} samples with a trajectory; seconds = the prefix's recorded agent time + the target's answer.")
+    lines.append("")
+    titles = {"T": f"Table 5: T' at τ = {ab['threshold']}", "tau": f"Table 6: τ' at T = {ab['max_iterations']}"}
+    for target, modes in ab["tables"].items():
+        for mode, tables in modes.items():
+            for axis, rows in tables.items():
+                key = "T" if axis == "T" else "tau"
+                body = [
+                    [
+                        r[key],
+                        *(num(r["tasks"].get(t, {}).get(m)) for t, m in metrics.items()),
+                        num(r["seconds_per_sample"], 2),
+                        r["covered"],
+                    ]
+                    for r in rows
+                ]
+                lines += [f"### {titles[axis]}, `{target}`, inject `{mode}`", ""]
+                lines += table(["T'" if axis == "T" else "τ'", *metrics, "seconds per sample", "answered"], body)
+    return lines
+
+
+def cost_lines(report: dict[str, Any]) -> list[str]:
+    c = report["cost"]
+    agents = [
+        [r, a["calls"], num(a["seconds"], 1), num(a["seconds_per_sample"], 2), a["tokens"].get("total_tokens", "—")]
+        for r, a in c["agents"].items()
+    ]
+    targets = [
+        [f"`{t}`", a["calls"], num(a["seconds"], 1), num(a["seconds_per_answer"], 3), a["tokens"].get("total_tokens", "—")]
+        for t, a in c["targets"].items()
+    ]
+    return [
+        "## Cost",
+        "",
+        f"Agents (the recorded calls that made each r*, also where this run read it from the cache): "
+        f"{c['samples_with_trajectory']} samples, {num(c['agent_seconds_per_sample'], 2)} s per sample.",
+        "",
+        *table(["role", "calls", "seconds", "seconds per sample", "tokens"], agents),
+        *table(["target", "answers", "seconds", "seconds per answer", "tokens"], targets),
+    ]
+
+
+def open_question_lines(report: dict[str, Any]) -> list[str]:
+    q = report["open_questions"]
+    sc, corr = q["score_vs_correctness"], q["correction"]
+    leaks = q["leaks"]
+    by_score = [[k, v["n"], num(v["accuracy"])] for k, v in sc["accuracy_by_score"].items()]
+    used = [[k, v] for k, v in q["iterations_used"].items()]
+    lines = [
+        "## What the paper could not answer",
+        "",
+        f"Over {q['closed_samples']} samples of closed tasks (an answer is right or wrong); each iteration's own final answer is read "
+        "as the target's answers are. Unscored iterations (failed evaluations) are left out of the score questions.",
+        "",
+        "**Does the evaluator's score track correctness?** "
+        f"Pearson r between an iteration's score and the correctness of its own final answer: {num(sc['pearson_r'])} "
+        f"over {sc['iterations']} scored iterations ({sc['unscored']} unscored); mean score {num(sc['mean_score_when_correct'], 2)} "
+        f"when right, {num(sc['mean_score_when_wrong'], 2)} when wrong.",
+        "",
+        *table(["score", "iterations", "own answer accuracy"], by_score),
+        "**Does feedback fix early perceptual errors?** "
+        f"Of {corr['first_iteration_wrong']} samples whose first iteration was wrong, r* was right in {pct(corr['r_star_correct'])}; "
+        f"some iteration was right in {pct(corr['some_iteration_correct'])}.",
+        "",
+        f"**Does the evaluator pass wrong answers (reinforcement)?** Iterations with a wrong answer scored ≥ τ: {pct(q['reinforcement'])}.",
+        "",
+        "**How often do steps leak the answer?** "
+        + (
+            f"Iterations whose step text gives the answer away: {pct(leaks['iterations'])}; r*: {pct(leaks['r_star'])}."
+            if leaks["recorded"]
+            else "Not recorded by the version that generated these trajectories."
+        ),
+        "",
+        "**Iterations used** (at the run's τ and T):",
+        "",
+        *table(["iterations", "samples"], used),
+    ]
+    return lines
+
+
+def render_markdown(report: dict[str, Any], plots: list[Path]) -> str:
+    lines = [f"# AVReasonBench run `{Path(report['run']).name}`", "", *settings_lines(report)]
+    lines += table1_lines(report) + category_lines(report) + ablation_lines(report) + cost_lines(report) + open_question_lines(report)
+    if plots:
+        lines += ["## Plots", "", *(f"![{p.stem}]({p.name})" for p in plots), ""]
+    return "\n".join(lines)
+
+
+def write_report(run_dir: str | Path) -> dict[str, Any]:
+    """Write report.json, report.md and the plots into the run folder; returns the paths and notes."""
+    folder = Path(run_dir).expanduser()
+    report = build_report(folder)
+    plots = write_plots(report, folder)
+    try:
+        (folder / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (folder / "report.md").write_text(render_markdown(report, plots), encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write the report ({exc.strerror or exc})", path=str(folder)) from exc
+    notes = [] if available() else ["no plots: matplotlib is not installed (pip install 'aurelia[bench]')"]
+    return {"json": folder / "report.json", "markdown": folder / "report.md", "plots": plots, "notes": notes, "report": report}

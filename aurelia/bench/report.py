@@ -1,0 +1,320 @@
+"""The numbers of a run's report (``RUN/report.json``), read from its store alone.
+
+- ``table1``: per inject mode, target and task, the task's main metric zero-shot and with r*
+  (accuracy; CIDEr for open answers) and the relative gain, as in the paper's Table 1; the full
+  metrics and the per-category rows come from part 1's :func:`aurelia.bench.score.score`.
+- ``ablation``: the paper's Tables 5 (T' = 1…T at the run's τ) and 6 (τ' = 4…10 at the run's T):
+  metric and seconds per sample (the prefix's recorded agent time plus the target's answer),
+  read off the stored trajectories and the ``--ablate`` answers.
+- ``cost``: agent calls, seconds and tokens per role; target calls, seconds and tokens per target.
+- ``open_questions``: what the paper could not answer (closed tasks, where an answer is right or
+  wrong): does the evaluator's score track the correctness of that iteration's own final
+  answer; does feedback fix a wrong first iteration (correction rate) or does the evaluator
+  pass wrong answers (reinforcement rate); how often steps leak the answer; how many iterations
+  runs use. Unscored iterations (failed evaluations) are counted apart, never as a score.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from aurelia.bench.ablation import TAUS, prefix, reasoning_hash
+from aurelia.bench.manifest import Sample
+from aurelia.bench.metrics import ACCURACY, is_correct, read_output
+from aurelia.bench.score import score
+from aurelia.bench.store import ResultStore, read_run_json
+from aurelia.bench.tasks import CLOSED_KINDS, Task, builtin_tasks
+from aurelia.models.structured import total_usage
+
+ZERO_SHOT = "none"
+OPEN_METRIC = "CIDEr"  # Table 1's number for open answers (every COCO metric is in report.json)
+
+
+def main_metric(task: Task) -> str:
+    return ACCURACY if task.answer_kind in CLOSED_KINDS else OPEN_METRIC
+
+
+def relative_gain(before: float | None, after: float | None) -> float | None:
+    """Percent change from ``before`` to ``after``; None when there is no base to divide by."""
+    if before is None or after is None or before == 0:
+        return None
+    return round(100.0 * (after - before) / before, 1)
+
+
+def mean(values: Iterable[float]) -> float | None:
+    items = list(values)
+    return round(sum(items) / len(items), 4) if items else None
+
+
+class RunData:
+    """A run's store and settings, loaded once."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.dir = Path(run_dir).expanduser()
+        store = ResultStore(self.dir, create=False)
+        try:
+            rows = store.samples()
+            self.results = store.results()
+            ablations = list(store.ablations())
+        finally:
+            store.close()
+        self.run = read_run_json(self.dir)
+        ctx = self.run["settings"]["context"]
+        self.threshold, self.max_iterations = int(ctx["threshold"]), int(ctx["max_iterations"])
+        self.early_stop = bool(ctx.get("early_stop", True))
+        self.samples = [Sample.model_validate(r["sample"]) for r in rows]
+        self.trajectories = {s.id: r["trajectory"] for s, r in zip(self.samples, rows, strict=True) if r["trajectory"]}
+        self.tasks = builtin_tasks()
+        self.ablations = [a for a in ablations if not a.get("error")]
+        self.has_ablation = bool(ablations)
+        # answers by (sample, target, inject, r* hash): the ablation answers and the main ones
+        self.answers = {(a["id"], a["target"], a["inject"], a["rhash"]): a for a in self.ablations}
+        for r in self.results:
+            if r.get("rhash") and not r.get("error"):
+                self.answers.setdefault((r["id"], r["target"], r["inject"], r["rhash"]), r)
+        self.targets = list(dict.fromkeys([*self.run["settings"].get("targets", []), *(r["target"] for r in self.results)]))
+        self.modes = list(dict.fromkeys(r["inject"] for r in self.results))
+        self.modes.sort(key=lambda m: (m != ZERO_SHOT, m))
+
+    def records(self, target: str, mode: str) -> list[dict[str, Any]]:
+        return [r for r in self.results if r["target"] == target and r["inject"] == mode]
+
+    def star(self, trajectory: Mapping[str, Any]) -> dict[str, Any] | None:
+        """r* of the run's own (τ, T): the stored one, or the prefix when early stop was off."""
+        if not trajectory.get("iterations"):
+            return trajectory.get("reasoning_star")
+        p = None if self.early_stop else prefix(trajectory, self.threshold, self.max_iterations)
+        return p.reasoning if p is not None else trajectory.get("reasoning_star")
+
+    def used(self, trajectory: Mapping[str, Any]) -> int:
+        p = prefix(trajectory, self.threshold, self.max_iterations)
+        return p.used if p is not None else len(trajectory.get("iterations") or [])
+
+
+def scored(data: RunData, predictions: dict[str, str], samples: list[Sample] | None = None) -> dict[str, Any]:
+    """Part 1's scoring of ``predictions``, without the per-sample list."""
+    result = score(samples if samples is not None else data.samples, predictions, tasks=data.tasks)
+    return {"tasks": result["tasks"], "categories": result["categories"], "missing": len(result["missing"])}
+
+
+def table1(data: RunData) -> dict[str, Any]:
+    """scores[target][mode] and the Table 1 cells per inject mode with r*."""
+    scores: dict[str, dict[str, Any]] = {}
+    for target in data.targets:
+        scores[target] = {}
+        for mode in data.modes:
+            records = data.records(target, mode)
+            predictions = {r["id"]: r["output"] for r in records if not r.get("error")}
+            entry = scored(data, predictions)
+            entry["failed"] = sum(bool(r.get("error")) for r in records)
+            ok = [r for r in records if not r.get("error")]
+            entry["seconds_per_sample"] = mean((r.get("seconds") or 0.0) + (r.get("reasoning_seconds") or 0.0) for r in ok)
+            scores[target][mode] = entry
+    task_names = sorted({s.task for s in data.samples})
+    tables = {}
+    for mode in data.modes:
+        if mode == ZERO_SHOT:
+            continue
+        rows = {}
+        for target in data.targets:
+            cells = {}
+            for name in task_names:
+                metric = main_metric(data.tasks[name])
+                zs = scores[target].get(ZERO_SHOT, {}).get("tasks", {}).get(name, {}).get(metric)
+                au = scores[target].get(mode, {}).get("tasks", {}).get(name, {}).get(metric)
+                cells[name] = {"metric": metric, "zero_shot": zs, "aurelia": au, "relative_gain": relative_gain(zs, au)}
+            rows[target] = cells
+        tables[mode] = rows
+    metrics = {name: main_metric(data.tasks[name]) for name in task_names}
+    return {"scores": scores, "tables": tables, "tasks": task_names, "metrics": metrics}
+
+
+def ablation(data: RunData) -> dict[str, Any] | None:
+    """Tables 5 and 6 per target and inject mode; None when the run has no --ablate answers."""
+    if not data.has_ablation:
+        return None
+    eligible = [s for s in data.samples if (data.trajectories.get(s.id) or {}).get("iterations")]
+    lines = {
+        "T": [(t, data.threshold) for t in range(1, data.max_iterations + 1)],
+        "tau": [(data.max_iterations, tau) for tau in TAUS],
+    }
+    out: dict[str, Any] = {"threshold": data.threshold, "max_iterations": data.max_iterations, "samples": len(eligible), "tables": {}}
+    for target in data.targets:
+        for mode in data.modes:
+            if mode == ZERO_SHOT:
+                continue
+            tables = {}
+            for axis, cells in lines.items():
+                rows = []
+                for t, tau in cells:
+                    predictions, seconds = {}, []
+                    for s in eligible:
+                        p = prefix(data.trajectories[s.id], tau, t)
+                        answer = None if p is None else data.answers.get((s.id, target, mode, reasoning_hash(p.reasoning)))
+                        if answer is not None:
+                            predictions[s.id] = answer["output"]
+                            seconds.append(p.seconds + (answer.get("seconds") or 0.0))
+                    result = scored(data, predictions, eligible)
+                    rows.append(
+                        {"T": t, "tau": tau, "covered": len(predictions), "seconds_per_sample": mean(seconds), "tasks": result["tasks"]}
+                    )
+                tables[axis] = rows
+            out["tables"].setdefault(target, {})[mode] = tables
+    return out
+
+
+def cost(data: RunData) -> dict[str, Any]:
+    """Recorded agent work per role (what generating r* took, also when this run read it from the
+    cache) and target work per target."""
+    roles: dict[str, dict[str, Any]] = defaultdict(lambda: {"calls": 0, "seconds": 0.0, "usages": []})
+    generated = [t for t in data.trajectories.values() if t.get("calls")]
+    for trajectory in generated:
+        for call in trajectory["calls"]:
+            role = roles[call["role"]]
+            role["calls"] += 1
+            role["seconds"] += call["seconds"]
+            role["usages"].append(call.get("usage"))
+    agents = {
+        name: {
+            "calls": r["calls"],
+            "seconds": round(r["seconds"], 3),
+            "seconds_per_sample": round(r["seconds"] / len(generated), 4),
+            "tokens": total_usage(r["usages"]),
+        }
+        for name, r in roles.items()
+    }
+    targets = {}
+    for target in data.targets:
+        answers = [r for r in [*data.results, *data.ablations] if r["target"] == target and not r.get("error")]
+        targets[target] = {
+            "calls": len(answers),
+            "seconds": round(sum(a.get("seconds") or 0.0 for a in answers), 3),
+            "seconds_per_answer": mean(a.get("seconds") or 0.0 for a in answers),
+            "tokens": total_usage(a.get("usage") for a in answers),
+        }
+    seconds = [sum(c["seconds"] for c in t["calls"]) for t in generated]
+    return {"samples_with_trajectory": len(generated), "agent_seconds_per_sample": mean(seconds), "agents": agents, "targets": targets}
+
+
+def pearson(xs: list[float], ys: list[float]) -> float | None:
+    """Pearson's r (point-biserial when ``ys`` are 0/1); None without variance on either side."""
+    n = len(xs)
+    if n < 2:
+        return None
+    mx, my = sum(xs) / n, sum(ys) / n
+    sx = math.sqrt(sum((x - mx) ** 2 for x in xs))
+    sy = math.sqrt(sum((y - my) ** 2 for y in ys))
+    if sx == 0 or sy == 0:
+        return None
+    return round(sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / (sx * sy), 4)
+
+
+def rate(hits: int, n: int) -> dict[str, Any]:
+    return {"n": n, "count": hits, "rate": round(hits / n, 4) if n else None}
+
+
+def own_answer_correct(sample: Sample, task: Task, reasoning: Mapping[str, Any] | None) -> bool:
+    """Whether a reasoning's own final answer is right, read as the target's answers are."""
+    parsed = read_output(str((reasoning or {}).get("final_answer") or ""), task.answer_kind, sample.choices)
+    return bool(is_correct(parsed, task.answer_kind, sample.answer, sample.references or [], sample.choices))
+
+
+def open_questions(data: RunData) -> dict[str, Any]:
+    pairs: list[tuple[int, bool]] = []
+    unscored = 0
+    by_iteration: dict[int, dict[str, list]] = defaultdict(lambda: {"scores": [], "correct": []})
+    first_wrong = corrected = reachable = 0
+    wrong_scored = passed_wrong = 0
+    leak_iterations = leak_known = 0
+    star_leaks = star_known = 0
+    used: Counter[int] = Counter()
+    closed = 0
+    for s in data.samples:
+        trajectory = data.trajectories.get(s.id) or {}
+        iterations = trajectory.get("iterations") or []
+        task = data.tasks[s.task]
+        if not iterations:
+            continue
+        used[data.used(trajectory)] += 1
+        for it in iterations:
+            if "leaks" in it:
+                leak_known += 1
+                leak_iterations += bool(it["leaks"])
+        star = data.star(trajectory)
+        star_it = next((it for it in iterations if it["reasoning"] == star), None)
+        if star_it is not None and "leaks" in star_it:
+            star_known += 1
+            star_leaks += bool(star_it["leaks"])
+        if task.answer_kind not in CLOSED_KINDS:
+            continue
+        closed += 1
+        verdicts = [own_answer_correct(s, task, it["reasoning"]) for it in iterations]
+        for it, right in zip(iterations, verdicts, strict=True):
+            by_iteration[it["iteration"]]["correct"].append(right)
+            if it.get("score") is None:
+                unscored += 1
+                continue
+            by_iteration[it["iteration"]]["scores"].append(it["score"])
+            pairs.append((it["score"], right))
+            if not right:
+                wrong_scored += 1
+                passed_wrong += it["score"] >= data.threshold
+        if not verdicts[0]:
+            first_wrong += 1
+            corrected += own_answer_correct(s, task, star)
+            reachable += any(verdicts)
+    by_score: dict[int, list[bool]] = defaultdict(list)
+    for sc, right in pairs:
+        by_score[sc].append(right)
+    return {
+        "closed_samples": closed,
+        "score_vs_correctness": {
+            "iterations": len(pairs),
+            "unscored": unscored,
+            "pearson_r": pearson([float(sc) for sc, _ in pairs], [float(right) for _, right in pairs]),
+            "mean_score_when_correct": mean(sc for sc, right in pairs if right),
+            "mean_score_when_wrong": mean(sc for sc, right in pairs if not right),
+            "accuracy_by_score": {str(k): {"n": len(v), "accuracy": mean(map(float, v))} for k, v in sorted(by_score.items())},
+        },
+        "correction": {
+            "first_iteration_wrong": first_wrong,
+            "r_star_correct": rate(corrected, first_wrong),
+            "some_iteration_correct": rate(reachable, first_wrong),
+        },
+        "reinforcement": rate(passed_wrong, wrong_scored),
+        "leaks": {
+            "recorded": leak_known > 0,
+            "iterations": rate(leak_iterations, leak_known),
+            "r_star": rate(star_leaks, star_known),
+        },
+        "iterations_used": {str(k): v for k, v in sorted(used.items())},
+        "by_iteration": {
+            str(k): {"mean_score": mean(v["scores"]), "scored": len(v["scores"]), "own_answer_accuracy": mean(map(float, v["correct"]))}
+            for k, v in sorted(by_iteration.items())
+        },
+    }
+
+
+def build_report(run_dir: str | Path) -> dict[str, Any]:
+    """Every number of the report, as ``report.json`` holds it."""
+    data = RunData(run_dir)
+    counts = Counter(s.task for s in data.samples)
+    return {
+        "run": str(data.dir),
+        "settings": data.run["settings"],
+        "last_invocation": {"status": data.run.get("status"), "counts": data.run.get("counts")},
+        "samples": {"total": len(data.samples), "by_task": dict(sorted(counts.items()))},
+        "threshold": data.threshold,
+        "max_iterations": data.max_iterations,
+        "early_stop": data.early_stop,
+        "targets": data.targets,
+        "inject": data.modes,
+        "table1": table1(data),
+        "ablation": ablation(data),
+        "cost": cost(data),
+        "open_questions": open_questions(data),
+    }

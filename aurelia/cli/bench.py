@@ -26,7 +26,7 @@ from aurelia.bench import (
     write_sample_benchmark,
 )
 from aurelia.bench.metrics import ACCURACY
-from aurelia.cli.bench_run import report_cmd, run_cmd
+from aurelia.cli.bench_run import export_cmd, report_cmd, run_cmd
 from aurelia.cli.errors import one_line_errors
 from aurelia.errors import InputError
 
@@ -153,3 +153,4 @@ def sample_cmd(folder: Annotated[Path, typer.Argument(help="Folder to write clip
 
 bench_app.command("run")(run_cmd)
 bench_app.command("report")(report_cmd)
+bench_app.command("export")(export_cmd)

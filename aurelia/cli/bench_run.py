@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from aurelia.bench.export import EXPORT_FORMATS, export_reasoning
 from aurelia.bench.progress import JsonlProgress, QuietProgress, RichProgress, summary_line
 from aurelia.bench.render import write_report
 from aurelia.bench.runner import REASONING_SOURCES, run_benchmark
@@ -126,3 +127,19 @@ def report_cmd(run: Annotated[Path, typer.Argument(help="A run folder written by
         typer.echo(str(path))
     for note in written["notes"]:
         typer.echo(note)
+
+
+def export_cmd(
+    run: Annotated[Path, typer.Argument(help="A run folder written by `aurelia bench run`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="JSONL file to write.")],
+    fmt: Annotated[
+        str, typer.Option("--format", help=f"{' or '.join(EXPORT_FORMATS)}: a fine-tuning set, or the authors' records.")
+    ] = "sft",
+    correct_only: Annotated[
+        bool, typer.Option("--correct-only", help="Only samples whose r* reaches the right answer itself (closed tasks).")
+    ] = False,
+) -> None:
+    """Write the run's reasoning r* per sample: a fine-tuning set (sft) or the authors' record format."""
+    with one_line_errors():
+        report = export_reasoning(run, output, fmt, correct_only=correct_only)
+    typer.echo(f"{output}: {report.summary()}")

@@ -1,5 +1,6 @@
-"""A graph for the Studio test: the real Aurelia wiring with scripted agents (scores 3, 5, 8),
-each call taking a moment, so a ``langgraph_sdk`` client can watch iterations arrive."""
+"""Graphs for the Studio test: the real Aurelia wiring with scripted agents (scores 3, 5, 8),
+each call taking a moment, so a ``langgraph_sdk`` client can watch iterations arrive; and a
+scripted reasoning-only graph for ``aurelia bench run --server``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fakes import REASONING_JSON
 
 from aurelia.graph.builder import build_graph
+from aurelia.testing.chat import agent_models
 
 
 class SlowFake(FakeListChatModel):
@@ -36,3 +38,5 @@ graph = build_graph(
     },
     name="aurelia-scripted",
 )
+
+reasoning_graph = build_graph(models=agent_models(scores=(4, 8)), reasoning_only=True, name="aurelia-bench-scripted")

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from langgraph_sdk import get_sync_client
 
+from aurelia.errors import InputError
 from aurelia.run import SAMPLE_CHOICES, SAMPLE_QUESTION, sample_clip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +44,7 @@ def server(tmp_path_factory):
     assert set(config["graphs"]) == {"aurelia", "aurelia_reasoning"}
     config["graphs"] = {k: str(ROOT / v.removeprefix("./")) for k, v in config["graphs"].items()}
     config["graphs"]["aurelia_scripted"] = str(ROOT / "tests" / "studio_graphs.py") + ":graph"
+    config["graphs"]["aurelia_bench_reasoning"] = str(ROOT / "tests" / "studio_graphs.py") + ":reasoning_graph"
     config["dependencies"] = [str(ROOT)]
     tmp = tmp_path_factory.mktemp("studio")
     (tmp / "langgraph.json").write_text(json.dumps(config))
@@ -147,6 +149,32 @@ def test_review_interrupt_and_resume(server, clip):
     final = client.runs.wait(thread, "aurelia_scripted", command={"resume": {"action": "edit", "reasoning": edited}})
     assert final["review"]["action"] == "edited" and final["reasoning_star"] == edited
     assert final["answer"] == "green" and "Watch the last third" in final["target"]["injected"]
+
+
+def test_bench_run_sends_the_reasoning_to_the_server(server, clip, tmp_path):
+    from test_bench_runner import results, write_manifest
+
+    from aurelia.bench import run_benchmark
+    from aurelia.testing.chat import TimedFakeChat, agent_models
+
+    client, log = server
+    url = str(client.http.client.base_url).rstrip("/")
+    manifest = write_manifest(tmp_path, clip, 3)
+    args = dict(cache=tmp_path / "cache.sqlite", concurrency=3)
+    first = run_benchmark(
+        manifest, {"t": TimedFakeChat(responses=["C"])}, tmp_path / "run", server=url, server_graph="aurelia_bench_reasoning", **args
+    )
+    assert first.counts.reasoning_generated == 3 and first.counts.agent_calls == 3 * 6  # scores 4 then 8: two iterations each
+    rows = results(tmp_path / "run")
+    assert len(rows) == 6 and all(r["correct"] for r in rows), log.read_text()[-2000:]
+    assert {r["iterations_used"] for r in rows if r["inject"] == "steps"} == {2}
+    local = agent_models()  # the same cache serves a local run: no server, no agent call
+    again = run_benchmark(manifest, {"u": TimedFakeChat(responses=["C"])}, tmp_path / "run2", models=local, **args)
+    assert again.counts.reasoning_cached == 0  # model instances are part of the key: these are other agents
+    plain = run_benchmark(manifest, {"u": TimedFakeChat(responses=["C"])}, tmp_path / "run3", **args)
+    assert plain.counts.reasoning_cached == 3 and plain.counts.agent_calls == 0
+    with pytest.raises(InputError, match="has no graph 'nope'"):
+        run_benchmark(manifest, {"t": TimedFakeChat(responses=["C"])}, tmp_path / "run4", server=url, server_graph="nope", **args)
 
 
 @pytest.mark.llm

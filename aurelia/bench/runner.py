@@ -77,6 +77,7 @@ class RunResult:
     counts: Counts
     settings: dict[str, Any]
     results: int  # records in RUN/results.jsonl
+    langsmith: dict[str, Any] | None = None  # what --langsmith recorded: dataset, experiments, runs, feedback
 
 
 def describe(exc: BaseException) -> str:
@@ -520,6 +521,10 @@ def run_benchmark(
         raise InputError("--ablate reads the T/τ runs off full trajectories: add --no-early-stop")
     if ablate and reasoning == "imported":
         raise InputError("--ablate needs generated trajectories, not an imported r*")
+    if langsmith:
+        from aurelia.bench.experiments import check_langsmith
+
+        check_langsmith()
     modes = inject_modes(inject)
     if not isinstance(manifest, Manifest):
         manifest = load_manifest(manifest, media_root, skip_invalid=skip_invalid)
@@ -589,11 +594,12 @@ def run_benchmark(
         store.close()
         reasoning_cache.close()
     engine.emit({"event": "end", "counts": counts.to_dict(), "run": str(out)})
+    recorded = None
     if langsmith:
         from aurelia.bench.experiments import record_in_langsmith
 
-        record_in_langsmith(out)
-    return RunResult(out, counts, settings, n)
+        recorded = record_in_langsmith(out)
+    return RunResult(out, counts, settings, n, recorded)
 
 
 def run_async(coro: Any) -> Any:

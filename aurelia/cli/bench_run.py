@@ -116,6 +116,11 @@ def run_cmd(
     if not jsonl:
         typer.echo(summary_line(result.counts.to_dict()))
         typer.echo(f"{result.out}: {result.results} records in results.jsonl; `aurelia bench report {result.out}` writes the report")
+    if result.langsmith:
+        ls = result.langsmith
+        typer.echo(
+            f"LangSmith: dataset {ls['dataset']!r} ({ls['examples']} examples), {len(ls['experiments'])} experiments, {ls['runs']} runs"
+        )
 
 
 def report_cmd(run: Annotated[Path, typer.Argument(help="A run folder written by `aurelia bench run`.")]) -> None:

@@ -60,6 +60,7 @@ class RunData:
             rows = store.samples()
             self.results = store.results()
             ablations = list(store.ablations())
+            ablated = bool(store.meta("ablate"))
         finally:
             store.close()
         self.run = read_run_json(self.dir)
@@ -70,7 +71,7 @@ class RunData:
         self.trajectories = {s.id: r["trajectory"] for s, r in zip(self.samples, rows, strict=True) if r["trajectory"]}
         self.tasks = builtin_tasks()
         self.ablations = [a for a in ablations if not a.get("error")]
-        self.has_ablation = bool(ablations)
+        self.has_ablation = ablated or bool(ablations)
         # answers by (sample, target, inject, r* hash): the ablation answers and the main ones
         self.answers = {(a["id"], a["target"], a["inject"], a["rhash"]): a for a in self.ablations}
         for r in self.results:

@@ -582,6 +582,8 @@ def run_benchmark(
         store.close()
         reasoning_cache.close()
         raise
+    if ablate:
+        store.set_meta("ablate", True)  # the report builds Tables 5-6 (also when every r* is the main one)
     write_run_json(out, settings, Counts().to_dict(), "running")
     status = "interrupted"
     try:

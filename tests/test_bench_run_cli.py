@@ -67,9 +67,12 @@ def test_run_then_resume(manifest: Path, tmp_path: Path, monkeypatch) -> None:
         assert counts["samples_done"] == 3 and counts["agent_calls"] == 9 and counts["target_calls"] == 6
         assert counts["tokens"]["total_tokens"] == 15 * 15  # every call reported 15 tokens
         assert len(requests) == 15
-        again = runner.invoke(app, [*args, "--quiet"])
+        again = runner.invoke(app, args)
+        quiet = runner.invoke(app, [*args, "--quiet"])
     assert again.exit_code == 0, again.output
     assert "0 done, 3 skipped (already done), 0 failed; calls: 0 agent, 0 target" in again.output
+    assert again.output.count("skipped · agent 0 · target 0") == 3  # a timestamped line per sample (no terminal here)
+    assert "skipped · agent" not in quiet.output and "3 skipped" in quiet.output
     assert len(requests) == 15
     rows = [json.loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
     assert len(rows) == 6 and all(r["correct"] for r in rows)

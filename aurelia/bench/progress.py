@@ -1,4 +1,5 @@
-"""How a run reports progress: a rich bar on a terminal, JSON lines for logs, or nothing.
+"""How a run reports progress: a rich bar on a terminal (stderr), a timestamped line per sample
+elsewhere (stderr), JSON lines for programs and logs (stdout), or nothing.
 
 The runner calls the reporter with one event dict per finished sample (``event: sample``: its
 id and status, samples finished of total, the counts so far and the running accuracy per
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -59,10 +61,31 @@ class QuietProgress(JsonlProgress):
         pass
 
 
+def sample_line(event: dict[str, Any]) -> str:
+    """'12/64 s003 done · agent 36 · target 24 · t 0.50→0.62' for one finished sample."""
+    c = event["counts"]
+    acc = accuracy_text(event["accuracy"])
+    line = f"{event['finished']}/{event['total']} {event['id']} {event['status']} · agent {c['agent_calls']} · target {c['target_calls']}"
+    return f"{line} · {acc}" if acc else line
+
+
+class LineProgress(JsonlProgress):
+    """A timestamped line per finished sample, on stderr: for logs read by people."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        super().__init__(stream or sys.stderr)
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if event["event"] == "sample":
+            self.stream.write(f"{time.strftime('%H:%M:%S')} {sample_line(event)}\n")
+            self.stream.flush()
+
+
 class RichProgress:
     """A rich progress bar with ETA, calls, tokens and the running accuracy per target."""
 
     def __init__(self, console: Console | None = None) -> None:
+        console = console or Console(stderr=True)
         self.bar = Progress(
             TextColumn("[bold]bench"),
             BarColumn(),
@@ -93,3 +116,13 @@ class RichProgress:
             info += f" · failed {c['samples_failed']}" if c["samples_failed"] else ""
             acc = accuracy_text(event["accuracy"])
             self.bar.update(self.task, completed=event["finished"], info=f"{info}  {acc}" if acc else info)
+
+
+def choose_progress(*, quiet: bool = False, jsonl: bool = False) -> JsonlProgress | RichProgress:
+    """JSON lines when asked, nothing with ``quiet``, else a bar on a terminal and lines elsewhere."""
+    if jsonl:
+        return JsonlProgress()
+    if quiet:
+        return QuietProgress()
+    console = Console(stderr=True)
+    return RichProgress(console) if console.is_terminal and not console.is_dumb_terminal else LineProgress()

@@ -7,24 +7,46 @@ error path. The work is ``aurelia.bench``'s Python API (``run_benchmark``, ``wri
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from aurelia.bench.export import EXPORT_FORMATS, export_reasoning
-from aurelia.bench.progress import JsonlProgress, QuietProgress, RichProgress, summary_line
+from aurelia.bench.progress import choose_progress, summary_line
 from aurelia.bench.render import write_report
 from aurelia.bench.runner import REASONING_SOURCES, run_benchmark
 from aurelia.cli.errors import one_line_errors
 from aurelia.cli.options import FeedbackOpt, MaxIterationsOpt, ModelOpt, ThresholdOpt
+from aurelia.cli.progress import QuietOpt
 from aurelia.errors import InputError
 from aurelia.prompts.format import INJECT_MODES
 from aurelia.targets import TargetSettings
 
-console = Console()
+
+@contextmanager
+def stop_on_ctrl_c(out: Path) -> Iterator[None]:
+    """Ctrl-C: one line and exit 130 at once (a model call on a worker thread could take minutes
+    to unwind); nothing is lost, as every finished record is already committed to the store."""
+    line = f"interrupted: {out} keeps every finished record; rerun the same command to resume"
+
+    def handler(signum: int, frame: Any) -> None:
+        os.write(2, f"\r\x1b[2K\x1b[?25h{line}\n".encode() if sys.stderr.isatty() else f"{line}\n".encode())
+        os._exit(130)
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, handler) if main else None
+    try:
+        yield
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -71,7 +93,7 @@ def run_cmd(
     max_tokens: Annotated[int | None, typer.Option(help="Most tokens per agent call (default 384).")] = None,
     temperature: Annotated[float | None, typer.Option(help="Generator sampling temperature.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for local models.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress; the summary at the end.")] = False,
+    quiet: QuietOpt = False,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="Progress as JSON lines on stdout (one per sample), for logs.")] = False,
 ) -> None:
     """Answer every sample zero-shot and with r* for each target; rerun the same command to resume."""
@@ -90,8 +112,8 @@ def run_cmd(
             ).items()
             if v is not None
         }  # fmt: skip
-        reporter = JsonlProgress() if jsonl else QuietProgress() if quiet or not sys.stdout.isatty() else RichProgress(console)
-        with reporter:
+        reporter = choose_progress(quiet=quiet, jsonl=jsonl)
+        with reporter, stop_on_ctrl_c(out):
             result = run_benchmark(
                 manifest,
                 target,

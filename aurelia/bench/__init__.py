@@ -4,11 +4,17 @@ reasoning cache and results store, the T/τ ablations, the report and the reason
 The Python API behind ``aurelia bench``.
 """
 
+from aurelia.bench.ablation import prefix
+from aurelia.bench.cache import ReasoningCache, default_cache_path
+from aurelia.bench.experiments import record_in_langsmith
+from aurelia.bench.export import export_reasoning
 from aurelia.bench.importers import FORMATS, ImportReport, import_dataset, import_to_manifest, parse_mapping
 from aurelia.bench.judge import judge_answers, parse_verdict
 from aurelia.bench.manifest import Manifest, ManifestError, Sample, load_manifest, validate_manifest
 from aurelia.bench.metrics import COCO_METRICS, coco_scores, normalize_answer, read_output
 from aurelia.bench.records import Problem
+from aurelia.bench.render import write_report
+from aurelia.bench.report import build_report
 from aurelia.bench.runner import RunResult, run_benchmark
 from aurelia.bench.sample import write_sample_benchmark
 from aurelia.bench.score import read_predictions, score, score_files
@@ -21,11 +27,15 @@ __all__ = [
     "Manifest",
     "ManifestError",
     "Problem",
+    "ReasoningCache",
     "RunResult",
     "Sample",
     "Task",
+    "build_report",
     "builtin_tasks",
     "coco_scores",
+    "default_cache_path",
+    "export_reasoning",
     "import_dataset",
     "import_to_manifest",
     "judge_answers",
@@ -35,11 +45,14 @@ __all__ = [
     "normalize_answer",
     "parse_mapping",
     "parse_verdict",
+    "prefix",
     "read_output",
     "read_predictions",
+    "record_in_langsmith",
     "run_benchmark",
     "score",
     "score_files",
     "validate_manifest",
+    "write_report",
     "write_sample_benchmark",
 ]

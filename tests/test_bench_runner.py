@@ -166,7 +166,7 @@ def test_changed_prompts_or_tau_miss_the_cache(tmp_path, clip, monkeypatch):
     assert prompts.counts.reasoning_generated == 2
 
 
-def test_a_resume_with_other_agent_settings_is_refused(tmp_path, clip):
+def test_a_resume_with_other_agent_settings_is_refused(tmp_path, clip, monkeypatch):
     manifest = write_manifest(tmp_path, clip, 1)
     run = tmp_path / "run"
     run_benchmark(manifest, {"t": TimedFakeChat(responses=["C"])}, run, models=agent_models(), cache=tmp_path / "c.sqlite")
@@ -181,6 +181,9 @@ def test_a_resume_with_other_agent_settings_is_refused(tmp_path, clip):
             context={"threshold": 8},
         )
     assert (run / "run.json").read_text() == settings  # the refused invocation changed nothing
+    monkeypatch.setattr(cache_mod, "prompts_fingerprint", lambda: "edited prompt files")
+    with pytest.raises(InputError, match="prompt files"):  # r* and answers under other prompts would mix
+        run_benchmark(manifest, {"t": TimedFakeChat(responses=["C"])}, run, models=agent_models(), cache=tmp_path / "c.sqlite")
 
 
 def test_a_failing_sample_is_recorded_and_the_run_goes_on(tmp_path, clip):

@@ -87,6 +87,17 @@ def key_parts(sample: Sample, ctx: Context, model_labels: Mapping[str, str] | No
     }
 
 
+def reasoning_identity(ctx: Context, model_labels: Mapping[str, str], source: str) -> dict[str, Any]:
+    """What a run's r* must stay the same in across its invocations (flat, for a readable refusal):
+    where r* comes from, the reasoning settings, model instances and the prompt files."""
+    return {
+        "reasoning": source,
+        **reasoning_settings(ctx),
+        **{f"{role} model instance": label for role, label in sorted(model_labels.items())},
+        "prompt files": prompts_fingerprint()[:12],
+    }
+
+
 def reasoning_key(parts: Mapping[str, Any]) -> str:
     return hashlib.sha256(dumps(parts).encode()).hexdigest()
 

@@ -24,7 +24,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 
 from aurelia.bench.ablation import TAUS, distinct_reasonings, prefix, reasoning_hash
-from aurelia.bench.cache import ReasoningCache, key_parts, prompts_fingerprint, reasoning_key, reasoning_settings
+from aurelia.bench.cache import ReasoningCache, key_parts, prompts_fingerprint, reasoning_identity, reasoning_key
 from aurelia.bench.manifest import Manifest, Sample, load_manifest
 from aurelia.bench.metrics import is_correct, read_output
 from aurelia.bench.store import DONE, FAILED, ResultStore, write_run_json
@@ -576,8 +576,7 @@ def run_benchmark(
         progress=progress,
     )
     try:
-        model_keys = {f"{role} model instance": label for role, label in labels.items()}
-        store.check_reasoning_settings({"reasoning": reasoning, **reasoning_settings(ctx), **model_keys})
+        store.check_reasoning_settings(reasoning_identity(ctx, labels, reasoning))
     except InputError:
         store.close()
         reasoning_cache.close()

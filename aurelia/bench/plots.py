@@ -9,7 +9,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-ZERO_SHOT = "none"
+from aurelia.bench.engine import ZERO_SHOT
 
 
 def available() -> bool:

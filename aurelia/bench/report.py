@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from aurelia.bench.ablation import TAUS, prefix, reasoning_hash
+from aurelia.bench.engine import ZERO_SHOT
 from aurelia.bench.manifest import Sample
 from aurelia.bench.metrics import ACCURACY, is_correct, read_output
 from aurelia.bench.score import score
@@ -30,7 +31,6 @@ from aurelia.bench.store import ResultStore, read_run_json
 from aurelia.bench.tasks import CLOSED_KINDS, Task, builtin_tasks
 from aurelia.models.structured import total_usage
 
-ZERO_SHOT = "none"
 OPEN_METRIC = "CIDEr"  # Table 1's number for open answers (every COCO metric is in report.json)
 
 

@@ -332,3 +332,7 @@ def test_bad_settings_are_input_errors(tmp_path, clip):
         run_benchmark(manifest, t, tmp_path / "r", context={"colour": "red"}, cache=tmp_path / "c.sqlite")
     with pytest.raises(InputError, match="at least one target"):
         run_benchmark(manifest, {}, tmp_path / "r", cache=tmp_path / "c.sqlite")
+    with pytest.raises(InputError, match="given twice"):  # two unnamed instances: name them with a mapping
+        run_benchmark(
+            manifest, [TimedFakeChat(responses=["A"]), TimedFakeChat(responses=["B"])], tmp_path / "r", cache=tmp_path / "c.sqlite"
+        )

@@ -63,13 +63,8 @@ def early_stop(ctx: Context) -> bool:
 
 
 def resolve_targets(targets: Sequence[TargetLike] | Mapping[str, TargetLike], settings: TargetSettings) -> dict[str, Target]:
-    """Name -> Target. Model strings are checked before anything loads; a name given twice is an error."""
+    """Name -> Target (a model string is loaded here); a name given twice is an error."""
     items = list(targets.items()) if isinstance(targets, Mapping) else [(t if isinstance(t, str) else None, t) for t in targets]
-    if not items:
-        raise InputError("give at least one target model (--target)")
-    for _, model in items:
-        if isinstance(model, str):
-            validate_model_string(model)
     out: dict[str, Target] = {}
     for name, model in items:
         target = model if isinstance(model, Target) else load_target(model, settings)
@@ -169,16 +164,28 @@ def run_benchmark(
         manifest = load_manifest(manifest, media_root, skip_invalid=skip_invalid)
     samples = select_samples(manifest, tasks, limit)
     labels = {role: as_role_model(m, name=f"{role}-instance").spec.label for role, m in (models or {}).items()}
-    resolved = resolve_targets(targets, target_settings or TargetSettings())
-    if server:
-        from aurelia.bench.remote import server_reasoner
-
-        reasoner, reasoner_name = server_reasoner(server, server_graph), "server"
-    else:
-        reasoner, reasoner_name = local_reasoner(models), "graph"
+    named = list(targets.items()) if isinstance(targets, Mapping) else [(None, t) for t in targets]
+    if not named:
+        raise InputError("give at least one target model (--target)")
+    for _, model in named:
+        if isinstance(model, str):
+            validate_model_string(model)  # before anything is opened or loaded
     out = Path(out).expanduser()
     store = ResultStore(out)
     reasoning_cache = ReasoningCache(cache)
+    try:
+        store.check_reasoning_settings(reasoning_identity(ctx, labels, reasoning))
+        resolved = resolve_targets(targets, target_settings or TargetSettings())  # hf: targets load their weights here
+        if server:
+            from aurelia.bench.remote import server_reasoner
+
+            reasoner, reasoner_name = server_reasoner(server, server_graph), "server"
+        else:
+            reasoner, reasoner_name = local_reasoner(models), "graph"
+    except BaseException:
+        store.close()
+        reasoning_cache.close()
+        raise
     settings = {
         "manifest": str(manifest.path),
         "media_root": str(manifest.root),
@@ -212,12 +219,6 @@ def run_benchmark(
     engine = Engine(
         plan, store=store, cache=reasoning_cache, reasoner=reasoner, reasoner_name=reasoner_name, targets=resolved, progress=progress
     )
-    try:
-        store.check_reasoning_settings(reasoning_identity(ctx, labels, reasoning))
-    except InputError:
-        store.close()
-        reasoning_cache.close()
-        raise
     if ablate:
         store.set_meta("ablate", True)  # the report builds Tables 5-6 (also when every r* is the main one)
     write_run_json(out, settings, Counts().to_dict(), "running")

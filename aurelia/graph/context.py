@@ -50,20 +50,13 @@ class Context:
         metadata={"description": "The LLM critic's model for feedback_mode 'critic' (given alone, it selects that mode)."},
     )
     prompt_set: PromptSetName = field(
-        default="aurelia",
-        metadata={
-            "description": "Prompt wording: 'aurelia' (ours, see docs/design.md) or 'paper' (the authors' prompts in substance: "
-            "score-only evaluator, feedback that replaces the first prompt)."
-        },
+        default="aurelia", metadata={"description": "Prompt wording: 'aurelia' (ours) or 'paper' (the authors', in substance)."}
     )
     feedback_mode: FeedbackMode | None = field(
         default=None,
-        metadata={
-            "description": "What the feedback tells the generator besides its score: 'score_only' (the paper), 'rationale' "
-            "(the evaluator's comment) or 'critic' (plus an LLM critic's advice). Empty: 'critic' with a feedback model, "
-            "else the prompt set's own ('rationale'; the paper set: 'score_only')."
-        },
-    )
+        metadata={"description": "Feedback besides the score: score_only (paper), rationale, critic. Empty: critic with a "
+        "feedback model, else the prompt set's own (rationale; paper: score_only)."},
+    )  # fmt: skip
     early_stop: bool = field(
         default=True,
         metadata={"description": "Stop when a score reaches τ. Off: run all T iterations (recording where it would have stopped)."},
@@ -81,18 +74,10 @@ class Context:
         metadata={"description": "Where r* goes in the target prompt: 'after_choices' or 'before_question' (the paper prepends it)."},
     )
     answer_kind: AnswerKind = field(
-        default="short",
-        metadata={
-            "description": "The open answer wanted from the target: 'short' (a word or phrase), 'sentence' or 'caption' "
-            "(a paragraph). Multiple choice always answers with a letter."
-        },
+        default="short", metadata={"description": "Open answer wanted: 'short' (word or phrase), 'sentence' or 'caption' (paragraph)."}
     )
     extractor_model: ModelString = field(
-        default="",
-        metadata={
-            "description": "Optional LLM that reads a multiple-choice reply the rules cannot read; recorded apart (answer_extracted) "
-            "so accuracy can be reported with and without it."
-        },
+        default="", metadata={"description": "Optional LLM reading multiple-choice replies the rules cannot (answer_extracted)."}
     )
     num_frames: Annotated[int, Field(ge=1)] = field(
         default=5, metadata={"description": "Most keyframes selected per video (scene changes first, then coverage)."}

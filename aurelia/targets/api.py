@@ -7,6 +7,7 @@ to get the zero-shot baseline (``inject="none"``).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +40,9 @@ def answer(
     ``inject`` defaults to 'steps' with a reasoning and 'none' (baseline) without one. With an
     ``extractor`` (a model string or chat model), ``.extracted`` holds the answer read with it."""
     sample = TargetSample.from_files(
-        video,
-        question,
-        audio=audio,
-        choices=choices,
-        reasoning=reasoning,
-        inject=inject,
-        num_frames=num_frames,
-        answer_kind=answer_kind,
-        inject_position=inject_position,
+        video, question, audio=audio, choices=choices, reasoning=reasoning, inject=inject, num_frames=num_frames
     )
+    sample = replace(sample, answer_kind=answer_kind, inject_position=inject_position)  # validated again
     result = load_target(target, settings).answer(sample)
     if extractor is not None:
         extract_with(extractor, result, sample)

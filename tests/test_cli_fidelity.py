@@ -34,23 +34,28 @@ def test_invalid_settings_are_one_line_and_exit_2(clip, args, needle):
     assert len(lines) == 1 and needle in lines[0], result.output
 
 
-def scripted(model: str, text: str, body: dict) -> str:
-    if model == "gen":
-        steps = [{"step": "Look at the screen after the tone stops", "answer": "it is green"}]
-        return json.dumps({"steps": steps, "final_answer": "green"})
-    if model == "sum":
-        return "A red screen with a tone, a blue screen with beeps, then a silent green screen."
-    if model == "ev":
-        # the first iteration's replies never hold a usable score; later ones do
-        return "I cannot judge this." if sum(r["model"] == "gen" for r in scripted.requests) < 2 else '{"score": 8}'
-    if model == "tgt":
-        return "Hard to say. The last colour, the colour of grass, I suppose."
-    return "C"  # the extractor
+def scripted():
+    """Scripted agents: the evaluator's replies hold no usable score until the second generation."""
+    models: list[str] = []
+
+    def reply(model: str, text: str, body: dict) -> str:
+        models.append(model)
+        if model == "gen":
+            steps = [{"step": "Look at the screen after the tone stops", "answer": "it is green"}]
+            return json.dumps({"steps": steps, "final_answer": "green"})
+        if model == "sum":
+            return "A red screen with a tone, a blue screen with beeps, then a silent green screen."
+        if model == "ev":
+            return "I cannot judge this." if models.count("gen") < 2 else '{"score": 8}'
+        if model == "tgt":
+            return "Hard to say. The last colour, the colour of grass, I suppose."
+        return "C"  # the extractor
+
+    return reply
 
 
 def test_paper_setting_without_early_stop_end_to_end(clip):
-    with openai_stub(scripted) as stub:
-        scripted.requests = stub.requests
+    with openai_stub(scripted()) as stub:
         roles = {"generator": "gen", "summarizer": "sum", "evaluator": "ev", "target": "tgt"}
         args = [arg for role, name in roles.items() for arg in (f"--{role}", stub.url(name))]
         common = ["run", str(clip), "-q", QUESTION, *[a for c in ("red", "blue", "green", "black") for a in ("-c", c)], *args]
@@ -75,8 +80,10 @@ def test_paper_setting_without_early_stop_end_to_end(clip):
 
 
 def test_unscored_prints_as_unscored(clip):
+    agents = scripted()
+
     def never(model: str, text: str, body: dict) -> str:
-        return scripted(model, text, body) if model != "ev" else "no idea"
+        return agents(model, text, body) if model != "ev" else "no idea"
 
     with openai_stub(never) as stub:
         roles = {"generator": "gen", "summarizer": "sum", "evaluator": "ev"}
@@ -84,3 +91,20 @@ def test_unscored_prints_as_unscored(clip):
         result = runner.invoke(app, ["run", str(clip), "-q", QUESTION, *args, "--max-iterations", "1", "--reasoning-only"])
     assert result.exit_code == 0, result.output
     assert "unscored" in result.output and "prompt set: aurelia" in result.output
+
+
+def test_answer_command_extractor_answer_kind_and_position(clip):
+    with openai_stub(scripted()) as stub:
+        colours = [a for c in ("red", "blue", "green", "black") for a in ("-c", c)]
+        result = runner.invoke(
+            app, ["answer", str(clip), "-q", QUESTION, *colours, "--target", stub.url("tgt"), "--extractor", stub.url("ext"), "--json"]
+        )
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.output)
+        assert data["letter"] is None and data["extracted"]["letter"] == "C" and data["extracted"]["source"] == "extractor"
+        assert data["sampling"] == {"temperature": 0.0, "seed": 0}
+        result = runner.invoke(app, ["answer", str(clip), "-q", "What happens?", "--target", stub.url("tgt"), "--answer-kind", "caption"])
+        assert result.exit_code == 0, result.output
+        sent = stub.sent_to("tgt")[-1]["messages"][-1]["content"]
+    assert "one paragraph that describes what is seen and heard" in (sent if isinstance(sent, str) else sent[-1]["text"])
+    assert "the colour of grass" in result.output  # the whole open answer, not its first line cut

@@ -236,8 +236,8 @@ def _statements(text: str, choices: list[str], letters: str) -> list[tuple[int, 
     ]
     for lead in tails:
         for m in re.finditer(rf"{lead}(?=(?P<tail>[^\n]*))", text, re.I):  # tails may hold later statements
-            index = _tail_choice(m.group("tail"), choices, letters)
-            if index is not None and not _negated(text, m.start("tail"), m.start("tail")):
+            index = _tail_choice(m.group("tail"), choices, letters)  # "answer is not C" names nothing
+            if index is not None:
                 found.append((m.start(), index))
     correct = rf"(?<![A-Za-z'’])(?:(?i:option|choice)\s+)?\(?(?P<l>[{letters}])\)?(?:\s*\([^)]*\))?\s+(?i:is|seems)\s+(?i:the\s+)?(?i:correct|right|best)\b"
     found += [(m.start(), letters.index(m.group("l"))) for m in re.finditer(correct, text)]

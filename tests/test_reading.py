@@ -89,6 +89,12 @@ def test_round_half_up(value, rounded):
         ("It is green.", COLOURS, "C"),
         ("The screen is dark red at the end.", ["red", "dark red", "blue"], "B"),
         ("Based on the frames, (B) blue.", COLOURS, "B"),
+        # verbose replies of real targets
+        ("The screen is red, then blue, then green while it is silent. Therefore, the answer is (C) green.", COLOURS, "C"),
+        ("The colour during the silence is green, which corresponds to option C.", COLOURS, "C"),
+        ("A: red, B: blue, C: green, D: black. The correct one is C.", COLOURS, "C"),
+        ("Neither A nor B; it's D.", COLOURS, "D"),
+        ("The answer is C, not A.", COLOURS, "C"),
     ],
 )
 def test_choice_reading(text, choices, letter):

@@ -14,13 +14,24 @@ from rich.table import Table
 from aurelia.cli.answer import answer_cmd
 from aurelia.cli.bench import bench_app
 from aurelia.cli.errors import fail, one_line_errors
+from aurelia.cli.fidelity import (
+    AnswerKindOpt,
+    ExtractorOpt,
+    FeedbackModeOpt,
+    InjectPositionOpt,
+    NoEarlyStopOpt,
+    PromptSetOpt,
+    evaluator_note,
+    fidelity_settings,
+    setting_lines,
+)
 from aurelia.cli.help import App
 from aurelia.cli.media import media_app
 from aurelia.cli.options import FeedbackOpt, MaxIterationsOpt, ModelOpt, ThresholdOpt
 from aurelia.cli.progress import QuietOpt, observer, watching
 from aurelia.durable import DEFAULT_DB, NO_DECISION, run_thread
 from aurelia.errors import InputError
-from aurelia.prompts.format import INJECT_MODES, format_reasoning
+from aurelia.prompts.format import INJECT_MODES, format_reasoning, score_text
 from aurelia.run import SAMPLE_CHOICES, SAMPLE_QUESTION, make_context, run, sample_clip
 
 DB_HELP = "SQLite file holding the checkpoints of --thread runs."
@@ -38,7 +49,7 @@ def _print_result(result: dict[str, Any]) -> None:
         table.add_column(col, overflow="fold")
     for it in result.get("iterations", []):
         seconds = sum(it.get("seconds", {}).values())
-        table.add_row(str(it["iteration"]), str(it["score"]), f"{seconds:.1f}", it["caption"][:160], it["rationale"][:120])
+        table.add_row(str(it["iteration"]), score_text(it["score"]), f"{seconds:.1f}", it["caption"][:160], evaluator_note(it)[:120])
     if result.get("stop_reason") == "baseline":
         console.print("zero-shot baseline (inject none): no reasoning loop")
     else:
@@ -46,6 +57,8 @@ def _print_result(result: dict[str, Any]) -> None:
         console.print(f"stop reason: {result.get('stop_reason')}   best iteration: {result.get('best_iteration')}")
         console.print("[bold]r*[/bold]")
         console.print(format_reasoning(result.get("reasoning_star") or {}, "full"), markup=False)
+    for line in setting_lines(result):
+        console.print(line, markup=False, highlight=False)
     if "review" in result:
         console.print(f"review: r* {result['review']['action']} by a human", highlight=False)
     if "target" in result:
@@ -61,7 +74,7 @@ def _print_review(result: dict[str, Any]) -> None:
     request = result["interrupt"]
     console.print(f"[bold]paused for review[/bold] (thread {result['thread']['id']}): best iteration {request.get('best_iteration')}")
     for it in request.get("trajectory", []):
-        console.print(f"  #{it['iteration']} score {it['score']}: {it['caption'][:120]}", markup=False, highlight=False)
+        console.print(f"  #{it['iteration']} score {score_text(it['score'])}: {it['caption'][:120]}", markup=False, highlight=False)
     console.print("[bold]r*[/bold]")
     console.print(format_reasoning(request.get("reasoning_star") or {}, "full"), markup=False)
     tid = result["thread"]["id"]
@@ -156,6 +169,12 @@ def run_cmd(
     inject: Annotated[str | None, typer.Option(help=f"What of r* the target sees: {', '.join(INJECT_MODES)} (default steps).")] = None,
     frames: Annotated[int | None, typer.Option(help="Most keyframes per video (default 5).")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Most tokens per agent call (default 384).")] = None,
+    prompt_set: PromptSetOpt = None,
+    feedback_mode: FeedbackModeOpt = None,
+    no_early_stop: NoEarlyStopOpt = False,
+    inject_position: InjectPositionOpt = None,
+    extractor: ExtractorOpt = None,
+    answer_kind: AnswerKindOpt = None,
     reasoning_only: Annotated[bool, typer.Option("--reasoning-only", help="Stop after the loop: r* without a target answer.")] = False,
     review: Annotated[
         bool, typer.Option("--review", help="Pause before injection for a human to approve or edit r* (needs --thread).")
@@ -170,6 +189,7 @@ def run_cmd(
         threshold=threshold, max_iterations=max_iterations, generator_model=generator, summarizer_model=summarizer,
         evaluator_model=evaluator, feedback_model=feedback, target_model=target, inject=inject, num_frames=frames,
         max_tokens=max_tokens, review=review or None,
+        **fidelity_settings(prompt_set, feedback_mode, no_early_stop, inject_position, extractor, answer_kind),
     )  # fmt: skip
     if thread is None:
         if review:
@@ -211,6 +231,11 @@ def resume(
 def demo(
     max_iterations: Annotated[int, typer.Option(help="T for the demo.")] = 3,
     threshold: Annotated[int | None, typer.Option(help="τ (default 6); raise it to watch the loop iterate.")] = None,
+    prompt_set: PromptSetOpt = None,
+    feedback_mode: FeedbackModeOpt = None,
+    no_early_stop: NoEarlyStopOpt = False,
+    inject_position: InjectPositionOpt = None,
+    extractor: ExtractorOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -218,7 +243,19 @@ def demo(
     clip = sample_clip()
     if not as_json:
         console.print(f"clip: {clip.name}  question: {SAMPLE_QUESTION}  choices: {SAMPLE_CHOICES}", highlight=False)
-    _execute(clip, SAMPLE_QUESTION, None, SAMPLE_CHOICES, as_json, False, quiet=quiet, max_iterations=max_iterations, threshold=threshold)
+    fidelity = fidelity_settings(prompt_set, feedback_mode, no_early_stop, inject_position, extractor)
+    _execute(
+        clip,
+        SAMPLE_QUESTION,
+        None,
+        SAMPLE_CHOICES,
+        as_json,
+        False,
+        quiet=quiet,
+        max_iterations=max_iterations,
+        threshold=threshold,
+        **fidelity,
+    )
 
 
 app.command("answer")(answer_cmd)

@@ -8,9 +8,14 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from aurelia.errors import InputError
-from aurelia.prompts.format import INJECT_MODES
+from aurelia.prompts import PROMPT_SETS
+from aurelia.prompts.format import ANSWER_KINDS, FEEDBACK_MODES, INJECT_MODES, INJECT_POSITIONS
 
 InjectMode = Literal["steps", "steps_answers", "full", "none"]
+PromptSetName = Literal["aurelia", "paper"]
+FeedbackMode = Literal["score_only", "rationale", "critic"]
+InjectPosition = Literal["after_choices", "before_question"]
+AnswerKind = Literal["short", "sentence", "caption"]
 # how LangGraph templates mark a field as a model picker in Studio
 ModelString = Annotated[str, {"__template_metadata__": {"kind": "llm"}}]
 
@@ -42,7 +47,19 @@ class Context:
     )
     feedback_model: ModelString = field(
         default="",
-        metadata={"description": "Optional LLM critic for feedback; empty uses the template (score + evaluator rationale)."},
+        metadata={"description": "The LLM critic's model for feedback_mode 'critic' (given alone, it selects that mode)."},
+    )
+    prompt_set: PromptSetName = field(
+        default="aurelia", metadata={"description": "Prompt wording: 'aurelia' (ours) or 'paper' (the authors', in substance)."}
+    )
+    feedback_mode: FeedbackMode | None = field(
+        default=None,
+        metadata={"description": "Feedback besides the score: score_only (paper), rationale, critic. Empty: critic with a "
+        "feedback model, else the prompt set's own (rationale; paper: score_only)."},
+    )  # fmt: skip
+    early_stop: bool = field(
+        default=True,
+        metadata={"description": "Stop when a score reaches τ. Off: run all T iterations (recording where it would have stopped)."},
     )
     target_model: ModelString = field(default="local", metadata={"description": "Target model that answers with r* injected."})
     inject: InjectMode = field(
@@ -52,6 +69,16 @@ class Context:
             "or 'none' (zero-shot baseline)."
         },
     )
+    inject_position: InjectPosition = field(
+        default="after_choices",
+        metadata={"description": "Where r* goes in the target prompt: 'after_choices' or 'before_question' (the paper prepends it)."},
+    )
+    answer_kind: AnswerKind = field(
+        default="short", metadata={"description": "Open answer wanted: 'short' (word or phrase), 'sentence' or 'caption' (paragraph)."}
+    )
+    extractor_model: ModelString = field(
+        default="", metadata={"description": "Optional LLM reading multiple-choice replies the rules cannot (answer_extracted)."}
+    )
     num_frames: Annotated[int, Field(ge=1)] = field(
         default=5, metadata={"description": "Most keyframes selected per video (scene changes first, then coverage)."}
     )
@@ -60,7 +87,8 @@ class Context:
     )
     max_tokens: Annotated[int, Field(ge=16)] = field(default=384, metadata={"description": "Most tokens each agent may generate per call."})
     temperature: Annotated[float, Field(ge=0.0, le=2.0)] = field(
-        default=0.7, metadata={"description": "Generator sampling temperature (other agents decode greedily)."}
+        default=0.7,
+        metadata={"description": "Generator sampling temperature from iteration 2 on (iteration 1 and the other agents are greedy)."},
     )
     seed: int = field(default=0, metadata={"description": "Seed for local models, so runs are reproducible."})
     review: bool = field(default=False, metadata={"description": "Pause before injection for a human to approve or edit r*."})
@@ -74,6 +102,19 @@ def validate_context(ctx: Context) -> Context:
         raise InputError(f"max_iterations T must be at least 1, got {ctx.max_iterations!r}")
     if ctx.inject not in INJECT_MODES:
         raise InputError(f"inject must be one of {', '.join(INJECT_MODES)}, got {ctx.inject!r}")
+    choices = {
+        "prompt_set": tuple(PROMPT_SETS),
+        "feedback_mode": (None, *FEEDBACK_MODES),
+        "inject_position": INJECT_POSITIONS,
+        "answer_kind": ANSWER_KINDS,
+        "early_stop": (True, False),
+    }
+    for name, allowed in choices.items():
+        value = getattr(ctx, name)
+        if value not in allowed or (name == "early_stop" and not isinstance(value, bool)):
+            raise InputError(f"{name} must be one of {', '.join(str(a) for a in allowed if a is not None)}, got {value!r}")
+    if not isinstance(ctx.temperature, int | float) or not 0.0 <= ctx.temperature <= 2.0:
+        raise InputError(f"temperature must be from 0 to 2, got {ctx.temperature!r}")
     if ctx.num_frames < 1:
         raise InputError(f"num_frames must be at least 1, got {ctx.num_frames!r}")
     if ctx.max_tokens < 16:

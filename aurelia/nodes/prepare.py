@@ -9,7 +9,7 @@ from aurelia.graph.context import Context, validate_context
 from aurelia.graph.state import State
 from aurelia.media.prepare import prepare_media
 from aurelia.models.registry import validate_model_string
-from aurelia.nodes.common import Models
+from aurelia.nodes.common import Models, run_settings
 from aurelia.schemas import check_question
 
 
@@ -20,7 +20,7 @@ def validate_input(state: State) -> None:
 
 
 def validate_models(ctx: Context, models: Models, with_target: bool) -> None:
-    roles = ["generator", "summarizer", "evaluator", "feedback"] + (["target"] if with_target else [])
+    roles = ["generator", "summarizer", "evaluator", "feedback"] + (["target", "extractor"] if with_target else [])
     for role in roles:
         raw = getattr(ctx, f"{role}_model")
         if role not in models.overrides and raw:
@@ -33,6 +33,7 @@ def make_prepare(models: Models, with_target: bool):
         validate_input(state)
         validate_models(ctx, models, with_target)
         return {
+            "settings": run_settings(ctx, models),  # also refuses settings that cannot work together
             "media": prepare_media(state["video"], state.get("audio"), ctx.num_frames, audio_candidates=state.get("audio_candidates")),
             "review_requested": ctx.review,
             # the zero-shot baseline skips the loop (the router reads this)

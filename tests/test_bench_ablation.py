@@ -4,18 +4,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import fields
 
 import pytest
 from test_bench_runner import results, write_manifest
 
-import aurelia.bench.runner as runner_mod
 from aurelia.bench import run_benchmark
 from aurelia.bench.ablation import distinct_reasonings, grid, prefix, reasoning_hash
-from aurelia.graph.context import Context
 from aurelia.testing.chat import TimedFakeChat, agent_models, calls_of
-
-HAS_EARLY_STOP = "early_stop" in {f.name for f in fields(Context)}
 
 
 def r(tag: str) -> dict:
@@ -84,45 +79,30 @@ def test_grid_and_distinct_reasonings():
     assert set(distinct_reasonings(FULL, 5)) == {reasoning_hash(r(f"it{i}")) for i in (1, 2, 4)}
 
 
-SCORES = (3, 7, 5)  # never 10
+SCORES = (3, 7, 5)
 
 
-def ablation_run(tmp_path, clip, monkeypatch, context):
-    """A first run (full trajectories, T = 3), then the same run with --ablate."""
-    if not HAS_EARLY_STOP:
-        # this version has no early_stop setting: τ = 10 is never reached by SCORES, so the graph
-        # runs all T iterations, as it does with early stop off
-        monkeypatch.setattr(runner_mod, "early_stop", lambda ctx: False)
-        context = {k: v for k, v in context.items() if k != "early_stop"} | {"threshold": 10}
+@pytest.mark.parametrize("threshold", [6, 10])  # the run's own r*: the prefix at τ (stops at 2), or all three (10 never reached)
+def test_ablate_makes_no_agent_call(tmp_path, clip, threshold):
+    """A first run with early stop off (full trajectories, T = 3), then the same run with --ablate."""
     manifest = write_manifest(tmp_path, clip, 3)
     reasonings = tuple(json.dumps(r(f"it{i}")) for i in (1, 2, 3))
-    args = dict(cache=tmp_path / "c.sqlite", concurrency=1, context=context)
+    args = dict(cache=tmp_path / "c.sqlite", concurrency=1, context={"early_stop": False, "threshold": threshold, "max_iterations": 3})
     first = agent_models(scores=SCORES, reasonings=reasonings)
     run_benchmark(manifest, {"t": TimedFakeChat(responses=["C"])}, tmp_path / "run", models=first, **args)
-    assert calls_of(first) == 3 * 9
+    assert calls_of(first) == 3 * 9  # all three iterations, whatever the score
     again, target = agent_models(scores=SCORES, reasonings=reasonings), TimedFakeChat(responses=["C"])
     result = run_benchmark(manifest, {"t": target}, tmp_path / "run", models=again, ablate=True, **args)
-    return result, again, target
+    check_ablation(result, again, target, tmp_path, used=2 if threshold == 6 else 3)
 
 
-@pytest.mark.skipif(not HAS_EARLY_STOP, reason="this version's Context has no early_stop")
-def test_ablate_makes_no_agent_call(tmp_path, clip, monkeypatch):
-    result, again, target = ablation_run(tmp_path, clip, monkeypatch, {"early_stop": False, "threshold": 6, "max_iterations": 3})
-    check_ablation(result, again, target, tmp_path)
-
-
-def test_ablate_makes_no_agent_call_with_full_trajectories(tmp_path, clip, monkeypatch):
-    result, again, target = ablation_run(tmp_path, clip, monkeypatch, {"early_stop": False, "max_iterations": 3, "threshold": 10})
-    check_ablation(result, again, target, tmp_path)
-
-
-def check_ablation(result, again, target, tmp_path):
+def check_ablation(result, again, target, tmp_path, used):
     # the grid's distinct r*: iteration 1 (T' = 1) and iteration 2 (every other cell); the main
     # answer already gives iteration 2's, so one target call per sample
     assert calls_of(again) == 0 and result.counts.agent_calls == 0
     assert result.counts.target_calls == 3 == target.calls
     steps = [row for row in results(tmp_path / "run") if row["inject"] == "steps"]
-    assert {row["best_iteration"] for row in steps} == {2} and {row["iterations_used"] for row in steps} <= {2, 3}
+    assert {row["best_iteration"] for row in steps} == {2} and {row["iterations_used"] for row in steps} == {used}
     rerun = run_benchmark(
         tmp_path / "manifest.jsonl", {"t": target}, tmp_path / "run", models=again, ablate=True, cache=tmp_path / "c.sqlite", concurrency=1,
         context=json.loads((tmp_path / "run" / "run.json").read_text())["settings"]["context"],

@@ -5,7 +5,6 @@ as one line with exit code 2."""
 from __future__ import annotations
 
 import json
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ from openai_fake import openai_server
 from typer.testing import CliRunner
 
 from aurelia.cli import app
-from aurelia.graph.context import Context
 
 runner = CliRunner()
 REASONING = '{"steps": [{"step": "Watch the end of the clip", "answer": "green"}], "final_answer": "green"}'
@@ -96,12 +94,36 @@ def test_bad_settings_are_one_line(manifest: Path, tmp_path: Path, extra: list[s
     assert not (tmp_path / "run").exists()
 
 
-def test_no_early_stop_needs_the_setting(manifest: Path, tmp_path: Path) -> None:
-    result = runner.invoke(
-        app, ["bench", "run", str(manifest), "--target", "ollama:x", "--out", str(tmp_path / "run"), "--no-early-stop", "--limit", "0"]
-    )
-    assert result.exit_code == 2
-    if "early_stop" in {f.name for f in fields(Context)}:
-        assert "--limit must be at least 1" in result.output  # the setting exists: the next check speaks
-    else:
-        assert "no run setting 'early_stop'" in result.output
+def test_a_setting_this_version_lacks_is_refused_not_dropped(manifest: Path, tmp_path: Path) -> None:
+    from aurelia.bench import run_benchmark
+    from aurelia.errors import InputError
+
+    with pytest.raises(InputError, match="no run setting 'colour'"):
+        run_benchmark(manifest, ["ollama:x"], tmp_path / "run", context={"colour": "red"})
+    assert not (tmp_path / "run").exists()
+
+
+def test_paper_settings_full_trajectories_and_ablate(manifest: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "not-used")
+    with openai_server(REPLIES) as (url, _requests):
+        args = [
+            "bench",
+            "run",
+            str(manifest),
+            "--target",
+            f"{url}?model=tgt",
+            "--out",
+            str(tmp_path / "run"),
+            "--cache",
+            str(tmp_path / "c.sqlite"),
+        ]
+        args += ["--generator", f"{url}?model=gen", "--summarizer", f"{url}?model=sum", "--evaluator", f"{url}?model=eval"]
+        args += ["--prompt-set", "paper", "--no-early-stop", "--max-iterations", "2", "--quiet"]
+        first = runner.invoke(app, args)
+        assert first.exit_code == 0, first.output
+        assert "calls: 18 agent, 6 target" in first.output  # 8 ≥ τ at once, yet both iterations ran
+        ablated = runner.invoke(app, [*args, "--ablate"])
+    assert ablated.exit_code == 0, ablated.output
+    assert "calls: 0 agent, 0 target" in ablated.output  # both iterations give the same r*: the main answer's
+    context = json.loads((tmp_path / "run" / "run.json").read_text())["settings"]["context"]
+    assert context["prompt_set"] == "paper" and context["early_stop"] is False

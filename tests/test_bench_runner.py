@@ -265,7 +265,7 @@ class BatchTarget(Target):
     def __init__(self) -> None:
         self.name = "batcher"
         self.settings = TargetSettings(batch_size=8)
-        self.sampling = {"temperature": 0.0, "seed": 0}  # what replies are generated with (recorded by newer Targets)
+        self.sampling = {"temperature": 0.0, "seed": 0}  # what its replies are generated with
         self.batches: list[int] = []
 
     def answer_batch(self, samples, config=None):

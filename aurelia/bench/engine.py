@@ -35,7 +35,6 @@ from aurelia.targets import Target, TargetAnswer, TargetSample
 from aurelia.targets.chat import ChatTarget
 
 ZERO_SHOT = "none"
-TARGET_SAMPLE_FIELDS = frozenset(f.name for f in fields(TargetSample))
 TRAJECTORY_KEYS = ("iterations", "calls", "best_iteration", "reasoning_star", "stop_reason", "would_stop_at", "settings")
 
 Progress = Callable[[dict[str, Any]], None]
@@ -307,15 +306,10 @@ class Engine:
     # --- answers ----------------------------------------------------------------------------
 
     def answer_settings(self, sample: Sample) -> dict[str, Any]:
-        """How the target is asked to answer, where this version's TargetSample takes it: the
-        task's kind of open answer, and where r* goes (the context's ``inject_position``)."""
-        out: dict[str, Any] = {}
+        """How the target is asked to answer: the task's kind of open answer (multiple choice
+        always answers with a letter), and where r* goes (the context's ``inject_position``)."""
         kind = self.plan.tasks[sample.task].answer_kind
-        if "answer_kind" in TARGET_SAMPLE_FIELDS and kind != "choice":
-            out["answer_kind"] = kind
-        if "inject_position" in TARGET_SAMPLE_FIELDS and hasattr(self.ctx, "inject_position"):
-            out["inject_position"] = self.ctx.inject_position
-        return out
+        return {"answer_kind": "short" if kind == "choice" else kind, "inject_position": self.ctx.inject_position}
 
     async def ask(self, sample: Sample, target: str, mode: str, media: Any, reasoning: dict[str, Any] | None) -> TargetAnswer | str:
         """The target's answer, or why the sample could not be put to it."""

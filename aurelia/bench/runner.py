@@ -58,10 +58,6 @@ def bench_context(context: Context | Mapping[str, Any] | None = None, **override
     return ctx
 
 
-def early_stop(ctx: Context) -> bool:
-    return bool(getattr(ctx, "early_stop", True))
-
-
 def resolve_targets(targets: Sequence[TargetLike] | Mapping[str, TargetLike], settings: TargetSettings) -> dict[str, Target]:
     """Name -> Target (a model string is loaded here); a name given twice is an error."""
     items = list(targets.items()) if isinstance(targets, Mapping) else [(t if isinstance(t, str) else None, t) for t in targets]
@@ -151,7 +147,7 @@ def run_benchmark(
     if reasoning not in REASONING_SOURCES:
         raise InputError(f"reasoning must be one of {', '.join(REASONING_SOURCES)}, got {reasoning!r}")
     ctx = bench_context(context)
-    if ablate and early_stop(ctx):
+    if ablate and ctx.early_stop:
         raise InputError("--ablate reads the T/τ runs off full trajectories: add --no-early-stop")
     if ablate and reasoning == "imported":
         raise InputError("--ablate needs generated trajectories, not an imported r*")
@@ -214,7 +210,7 @@ def run_benchmark(
         ablate=ablate,
         retry_failed=retry_failed,
         source=reasoning,
-        full_trajectories=not early_stop(ctx),
+        full_trajectories=not ctx.early_stop,
     )
     engine = Engine(
         plan, store=store, cache=reasoning_cache, reasoner=reasoner, reasoner_name=reasoner_name, targets=resolved, progress=progress

@@ -23,6 +23,7 @@ from aurelia.bench.progress import choose_progress, summary_line
 from aurelia.bench.render import write_report
 from aurelia.bench.runner import REASONING_SOURCES, run_benchmark
 from aurelia.cli.errors import one_line_errors
+from aurelia.cli.fidelity import FeedbackModeOpt, InjectPositionOpt, NoEarlyStopOpt, PromptSetOpt, fidelity_settings
 from aurelia.cli.options import FeedbackOpt, MaxIterationsOpt, ModelOpt, ThresholdOpt
 from aurelia.cli.progress import QuietOpt
 from aurelia.errors import InputError
@@ -63,9 +64,7 @@ def run_cmd(
     inject: Annotated[
         str, typer.Option(help=f"Inject modes besides zero-shot, comma-separated: {', '.join(INJECT_MODES[:-1])}.")
     ] = "steps",
-    no_early_stop: Annotated[
-        bool, typer.Option("--no-early-stop", help="Run all T iterations (the full trajectories that --ablate reads).")
-    ] = False,
+    no_early_stop: NoEarlyStopOpt = False,
     ablate: Annotated[
         bool, typer.Option("--ablate", help="Answer every distinct r* of T' = 1…T and τ' = 4…10 (target calls only).")
     ] = False,
@@ -87,8 +86,9 @@ def run_cmd(
     feedback: FeedbackOpt = None,
     threshold: ThresholdOpt = None,
     max_iterations: MaxIterationsOpt = None,
-    prompt_set: Annotated[str | None, typer.Option(help="Prompt set of the agents (e.g. aurelia, paper).")] = None,
-    feedback_mode: Annotated[str | None, typer.Option(help="What feedback says besides the score (score_only, rationale, critic).")] = None,
+    prompt_set: PromptSetOpt = None,
+    feedback_mode: FeedbackModeOpt = None,
+    inject_position: InjectPositionOpt = None,
     frames: Annotated[int | None, typer.Option(help="Most keyframes per video (default 5).")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Most tokens per agent call (default 384).")] = None,
     temperature: Annotated[float | None, typer.Option(help="Generator sampling temperature.")] = None,
@@ -106,9 +106,9 @@ def run_cmd(
             k: v
             for k, v in dict(
                 threshold=threshold, max_iterations=max_iterations, generator_model=generator, summarizer_model=summarizer,
-                evaluator_model=evaluator, feedback_model=feedback, prompt_set=prompt_set, feedback_mode=feedback_mode,
-                num_frames=frames, max_tokens=max_tokens, temperature=temperature, seed=seed,
-                early_stop=False if no_early_stop else None,
+                evaluator_model=evaluator, feedback_model=feedback, num_frames=frames, max_tokens=max_tokens,
+                temperature=temperature, seed=seed,
+                **fidelity_settings(prompt_set, feedback_mode, no_early_stop, inject_position, None),
             ).items()
             if v is not None
         }  # fmt: skip

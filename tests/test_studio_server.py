@@ -81,7 +81,7 @@ def test_graphs_and_schemas(server):
     client, _ = server
     graphs = {a["graph_id"]: a["name"] for a in client.assistants.search()}
     # graph factories, compiled by the server, not at import (the fixture adds its own scripted graph)
-    assert set(graphs) - {"aurelia_scripted"} == {"aurelia", "aurelia_reasoning"}
+    assert set(graphs) - {"aurelia_scripted", "aurelia_bench_reasoning"} == {"aurelia", "aurelia_reasoning"}
     for graph_id in ("aurelia", "aurelia_reasoning"):
         schemas = client.assistants.get_schemas(_assistant(client, graph_id))
         inputs = schemas["input_schema"]["properties"]

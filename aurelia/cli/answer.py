@@ -56,6 +56,7 @@ def answer_cmd(
     * 28,
     max_new_tokens: Annotated[int, typer.Option(help="Most tokens the target may generate.")] = 64,
     dtype: Annotated[str, typer.Option(help="auto (bfloat16 on GPU, float32 on CPU), bfloat16, float16 or float32.")] = "auto",
+    timeout: Annotated[float, typer.Option(help="Seconds one request to a hosted or served target may take.")] = 120.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full answer record as JSON.")] = False,
 ) -> None:
     """Answer a question about VIDEO with one target model, r* injected (or the zero-shot baseline)."""
@@ -64,7 +65,9 @@ def answer_cmd(
 
     with one_line_errors():
         reasoning = read_reasoning(reasoning_file) if reasoning_file else None
-        settings = TargetSettings(max_new_tokens=max_new_tokens, max_frames=max_frames, fps=fps, max_pixels=max_pixels, dtype=dtype)
+        settings = TargetSettings(
+            max_new_tokens=max_new_tokens, max_frames=max_frames, fps=fps, max_pixels=max_pixels, dtype=dtype, request_timeout=timeout
+        )
         sample = TargetSample.from_files(
             video, question, audio=audio, choices=choice or None, reasoning=reasoning, inject=inject, num_frames=keyframes
         )

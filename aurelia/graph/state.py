@@ -51,6 +51,7 @@ class CallRecord(TypedDict):
     usage: dict[str, int]
     received: list[str]
     status: str
+    attempts: int  # requests made for this call, retries included
 
 
 class OutputState(TypedDict, total=False):

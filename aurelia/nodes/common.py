@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 
+from aurelia.boundary import Policy
 from aurelia.graph.context import Context
 from aurelia.graph.state import CallRecord
 from aurelia.media.received import Received
 from aurelia.models.messages import with_generation_settings
 from aurelia.models.registry import RoleModel, as_role_model, resolve_model
+from aurelia.models.retry import CallLimits
 from aurelia.models.structured import CallResult
 from aurelia.tracing import agent_config, annotate_node_run, run_meta
 
@@ -21,25 +24,41 @@ ROLES = ("generator", "summarizer", "evaluator", "feedback", "target")
 
 class Models:
     """Resolves the model for a role: an instance given to ``build_graph`` wins over the
-    context's model string (so apps and tests can pass LangChain chat model objects)."""
+    context's model string (so apps and tests can pass LangChain chat model objects).
+    ``served`` graphs (``langgraph.json``'s) apply the deployment's policy even without its
+    variables (:class:`aurelia.boundary.Policy`)."""
 
-    def __init__(self, overrides: Mapping[str, BaseChatModel | RoleModel] | None = None) -> None:
+    def __init__(self, overrides: Mapping[str, BaseChatModel | RoleModel] | None = None, *, served: bool = False) -> None:
         unknown = set(overrides or {}) - set(ROLES)
         if unknown:
             raise ValueError(f"unknown roles {sorted(unknown)}; use {ROLES}")
         self.overrides = {role: as_role_model(m, name=f"{role}-instance") for role, m in (overrides or {}).items()}
+        self.served = served
+
+    def policy(self) -> Policy:
+        """Read per run, so a deployment's variables apply without rebuilding the graph."""
+        return Policy.from_env(self.served)
 
     def has(self, role: str, ctx: Context) -> bool:
         return role in self.overrides or bool(getattr(ctx, f"{role}_model"))
 
+    @staticmethod
+    def limits(ctx: Context) -> CallLimits:
+        """This run's retry limits and time budget, for every model call it makes."""
+        return CallLimits(deadline=ctx.deadline(), budget_s=ctx.run_budget)
+
     def get(self, role: str, ctx: Context, *, temperature: float = 0.0, max_tokens: int | None = None) -> RoleModel:
+        limits = self.limits(ctx)
         if role in self.overrides:
-            return self.overrides[role]
-        rm = resolve_model(getattr(ctx, f"{role}_model"))
-        return RoleModel(with_generation_settings(rm, max_tokens or ctx.max_tokens, temperature, ctx.seed), rm.spec)
+            return replace(self.overrides[role], limits=limits)
+        raw = getattr(ctx, f"{role}_model")
+        rm = resolve_model(raw, ctx.request_timeout, self.policy().may_send_keys(raw))
+        return RoleModel(with_generation_settings(rm, max_tokens or ctx.max_tokens, temperature, ctx.seed), rm.spec, limits)
 
 
-def call_record(role: str, iteration: int, model: str, seconds: float, usage: dict, received: Received, status: str) -> CallRecord:
+def call_record(
+    role: str, iteration: int, model: str, seconds: float, usage: dict, received: Received, status: str, attempts: int = 1
+) -> CallRecord:
     """The record of one model call, the same for every role (the target included)."""
     return {
         "role": role,
@@ -49,11 +68,12 @@ def call_record(role: str, iteration: int, model: str, seconds: float, usage: di
         "usage": usage,
         "received": received.labels(),
         "status": status,
+        "attempts": attempts,
     }
 
 
 def agent_call_record(role: str, iteration: int, rm: RoleModel, result: CallResult, received: Received) -> CallRecord:
-    return call_record(role, iteration, rm.spec.label, result.seconds, result.usage, received, result.status)
+    return call_record(role, iteration, rm.spec.label, result.seconds, result.usage, received, result.status, result.attempts)
 
 
 def traced(role: str, iteration: int, rm: RoleModel, state: Mapping[str, Any], ctx: Context, **extra: Any) -> RunnableConfig:

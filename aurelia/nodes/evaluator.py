@@ -6,6 +6,7 @@ from __future__ import annotations
 from langgraph.config import get_stream_writer
 from langgraph.runtime import Runtime
 
+from aurelia.boundary import without_echo
 from aurelia.graph.context import Context
 from aurelia.graph.state import Iteration, State
 from aurelia.models.messages import build_messages
@@ -38,7 +39,11 @@ def make_evaluator(models: Models):
         rm = models.get("evaluator", ctx)
         prompt = render("evaluator", caption=state["draft_caption"])
         messages, received = build_messages(prompt, rm, state["media"], ctx.frame_size)
-        result = call_structured(rm, messages, Evaluation, parse_evaluation, config=traced("evaluator", iteration, rm, state, ctx))
+
+        def own_score(text: str) -> Evaluation | None:  # the evaluator's own words, never a number it quotes from its prompt
+            return parse_evaluation(without_echo(text, prompt.user, prompt.system))
+
+        result = call_structured(rm, messages, Evaluation, own_score, config=traced("evaluator", iteration, rm, state, ctx))
         if result.value is None:
             raw_score, score, rationale = None, 1, f"parse failure: could not read a score from {result.raw[:200]!r}"
         else:

@@ -18,6 +18,7 @@ from aurelia.errors import AureliaError, InputError, ModelCallError, describe_fa
 from aurelia.media.received import Received
 from aurelia.media.ref import MediaRef
 from aurelia.models.hf.settings import HFSettings
+from aurelia.models.retry import DEFAULT_TIMEOUT_S
 from aurelia.parsing import read_answer
 from aurelia.prompts.format import INJECT_MODES, injection_text
 from aurelia.schemas import check_question
@@ -80,6 +81,7 @@ class TargetAnswer:
     sample_id: str | None = None
     error: str | None = None
     exception: BaseException | None = field(default=None, repr=False, compare=False)
+    attempts: int = 1  # requests made for this answer, retries included
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -97,6 +99,7 @@ class TargetSettings(HFSettings):
     do_sample: bool = False  # greedy by default: reproducible benchmarks
     temperature: float = 0.7  # only with do_sample
     seed: int = 0
+    request_timeout: float = DEFAULT_TIMEOUT_S  # seconds per request to a hosted or served model
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -104,6 +107,8 @@ class TargetSettings(HFSettings):
             raise InputError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
         if self.batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {self.batch_size}")
+        if not self.request_timeout > 0:
+            raise InputError(f"request_timeout must be a positive number of seconds, got {self.request_timeout}")
 
 
 class Target(ABC):
@@ -153,7 +158,7 @@ class Target(ABC):
 
     def failed(self, sample: TargetSample, exc: BaseException, started: float) -> TargetAnswer:
 
-        reason = str(exc) if isinstance(exc, AureliaError) else f"{type(exc).__name__}: {exc}"
+        reason = str(exc) if isinstance(exc, AureliaError) else describe_failure(exc)
         return TargetAnswer(
             text="",
             answer=None,

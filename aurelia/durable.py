@@ -33,7 +33,7 @@ from aurelia.models.registry import RoleModel
 from aurelia.nodes.common import ROLES
 from aurelia.nodes.review import apply_decision
 from aurelia.redact import MASK, redact_url
-from aurelia.run import check_review, make_context, make_inputs, public_context, public_state, run_config, stream_graph
+from aurelia.run import OnEvent, check_review, make_context, make_inputs, public_context, public_state, run_config, stream_graph
 
 try:
     import fcntl
@@ -170,6 +170,7 @@ def run_thread(
     sample_id: str | None = None,
     decision: Any = NO_DECISION,
     audio_candidates: list[str | Path] | None = None,
+    on_event: OnEvent | None = None,
 ) -> dict[str, Any]:
     """Start, resume or finish the run of ``thread_id``; returns the result (with ``thread``).
 
@@ -178,7 +179,8 @@ def run_thread(
     request timeout and the run budget; a model URL's credentials are given again). A thread
     waiting for review returns its review request until ``decision`` is given. A finished one
     returns its stored result without calling any model. ``reasoning_only=None`` means: as the
-    thread was started (a new thread: False).
+    thread was started (a new thread: False). ``on_event`` sees the run as it goes, as for
+    :func:`aurelia.run.run`.
     """
     if not isinstance(thread_id, str) or not thread_id.strip():
         raise InputError("the thread id is empty")
@@ -229,7 +231,7 @@ def run_thread(
             if status == "review":
                 apply_decision(decision, snapshot.values.get("reasoning_star") or {})  # refuse a bad edit before resuming
             inputs = Command(resume=decision) if status == "review" else None
-        result = stream_graph(graph, inputs, ctx, config, durability="sync")
+        result = stream_graph(graph, inputs, ctx, config, durability="sync", on_event=on_event, models=models)
         after = thread_status(graph, config)
         result["thread"] = {"id": thread_id, "status": after, "resumed_from": status}
         return result

@@ -143,7 +143,7 @@ def test_secrets_never_reach_output_checkpoints_settings_or_errors(monkeypatch, 
     models = {role: server.url(name, creds) for role, name in [("generator", "gen"), ("summarizer", "sum"), ("evaluator", "eval")]}
     db = tmp_path / "t.sqlite"
     args = ["run", str(clip), "-q", "Colour?", "-c", "red", "-c", "blue", "-c", "green", "--max-iterations", "1", "--review"]
-    args += ["--thread", "s1", "--db", str(db), "--json"]
+    args += ["--thread", "s1", "--db", str(db), "--json", "--quiet"]
     args += [f"--{role}={url}" for role, url in models.items()] + [f"--target={server.url('target', creds)}"]
     runner = CliRunner()
     paused = runner.invoke(app, args)
@@ -152,15 +152,17 @@ def test_secrets_never_reach_output_checkpoints_settings_or_errors(monkeypatch, 
     assert data["interrupt"]["reasoning_star"]["final_answer"] == "green"
     assert data["context"]["generator_model"] == server.url("gen", "***")
     # resuming needs the URL credentials again: they were never stored
-    refused = runner.invoke(app, ["resume", "s1", "--approve", "--db", str(db)])
+    refused = runner.invoke(app, ["resume", "s1", "--approve", "--db", str(db), "--quiet"])
     assert refused.exit_code == 2 and "credentials are never stored" in refused.output and "--model" in refused.output
     again = [f"--model=target={server.url('target', creds)}"] + [f"--model={r}={u}" for r, u in models.items()]
-    done = runner.invoke(app, ["resume", "s1", "--approve", "--db", str(db), "--json", *again])
+    done = runner.invoke(app, ["resume", "s1", "--approve", "--db", str(db), "--json", "--quiet", *again])
     assert done.exit_code == 0, done.output
     assert json.loads(done.output)["answer_choice"] == "C"
     # a failing call: the error names the model, never the credentials
     server.script("dead", ["401"])
-    failed = runner.invoke(app, ["run", str(clip), "-q", "Colour?", "--generator", server.url("dead", creds), "--max-iterations", "1"])
+    failed = runner.invoke(
+        app, ["run", str(clip), "-q", "Colour?", "--generator", server.url("dead", creds), "--max-iterations", "1", "--quiet"]
+    )
     assert failed.exit_code == 1 and "Error code: 401" in failed.output
     with sqlite3.connect(db) as conn:
         stored = b"".join(

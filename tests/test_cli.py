@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -64,7 +65,7 @@ def test_json_round_trip_on_the_embedded_model(clip):
         "run", str(clip), "-q", "What colour is the screen at the end?", "-c", "red", "-c", "green", "--max-iterations", "2", "--json"
     )
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)  # progress goes to stderr
     assert 1 <= len(data["iterations"]) <= 2
     assert data["stop_reason"] in {"threshold", "max_iterations"}
     assert all(1 <= it["score"] <= 10 for it in data["iterations"])
@@ -80,7 +81,8 @@ def test_unreachable_model_server_is_one_line_and_exit_1(clip):
     # port 9 on loopback: nothing listens, the connection is refused at once
     result = invoke("run", str(clip), "-q", "what?", "--max-iterations", "1", "--generator", "http://127.0.0.1:9/v1?model=x")
     assert result.exit_code == 1, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
+    # one line for the error; the timestamped lines before it are the progress of the nodes that finished
+    lines = [line for line in result.output.splitlines() if line.strip() and not re.match(r"\d\d:\d\d:\d\d ", line)]
     assert len(lines) == 1 and "http://127.0.0.1:9/v1?model=x" in lines[0] and "failed" in lines[0]
     assert "Traceback" not in result.output
 

@@ -152,7 +152,8 @@ def test_a_hung_provider_ends_the_cli_run_with_one_line(server, waits, clip):
     server.script("cli-hang", ["hang"])
     before = set(threading.enumerate())
     result = CliRunner().invoke(
-        app, ["run", str(clip), "-q", "what?", "--max-iterations", "1", "--generator", server.url("cli-hang"), "--timeout", "0.3"]
+        app,
+        ["run", str(clip), "-q", "what?", "--max-iterations", "1", "--generator", server.url("cli-hang"), "--timeout", "0.3", "--quiet"],
     )
     assert result.exit_code == 1, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]

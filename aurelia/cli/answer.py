@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 
 from aurelia.cli.errors import one_line_errors
+from aurelia.cli.progress import QuietOpt, watching
+from aurelia.models.registry import validate_model_string
 from aurelia.prompts.format import INJECT_MODES
 from aurelia.targets.base import TargetAnswer, TargetSample, TargetSettings
 
@@ -58,21 +60,26 @@ def answer_cmd(
     dtype: Annotated[str, typer.Option(help="auto (bfloat16 on GPU, float32 on CPU), bfloat16, float16 or float32.")] = "auto",
     timeout: Annotated[float, typer.Option(help="Seconds one request to a hosted or served target may take.")] = 120.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full answer record as JSON.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Answer a question about VIDEO with one target model, r* injected (or the zero-shot baseline)."""
     from aurelia.targets import load_target
     from aurelia.targets.api import read_reasoning
 
-    with one_line_errors():
+    with one_line_errors(), watching(quiet) as progress:
+        spec = validate_model_string(target)  # bad input fails before any progress, in one line
         reasoning = read_reasoning(reasoning_file) if reasoning_file else None
         settings = TargetSettings(
             max_new_tokens=max_new_tokens, max_frames=max_frames, fps=fps, max_pixels=max_pixels, dtype=dtype, request_timeout=timeout
         )
-        sample = TargetSample.from_files(
-            video, question, audio=audio, choices=choice or None, reasoning=reasoning, inject=inject, num_frames=keyframes
-        )
-        model = load_target(target, settings)
-        result = model.answer(sample)
+        with progress.phase("prepare", f"media of {video.name}"):
+            sample = TargetSample.from_files(
+                video, question, audio=audio, choices=choice or None, reasoning=reasoning, inject=inject, num_frames=keyframes
+            )
+        with progress.phase("load", spec.label):  # a URL shown without credentials
+            model = load_target(target, settings)
+        with progress.phase("generate"):
+            result = model.answer(sample)
     about = model.describe()
     if as_json:
         sys.stdout.write(json.dumps({"target": about, **result.to_dict()}, indent=2) + "\n")

@@ -16,7 +16,9 @@ from aurelia.boundary import looks_like_json, parse_json, read_user_file
 from aurelia.cli.answer import answer_cmd
 from aurelia.cli.bench import bench_app
 from aurelia.cli.errors import err_console, fail, one_line_errors
+from aurelia.cli.help import App
 from aurelia.cli.media import media_app
+from aurelia.cli.progress import QuietOpt, observer, watching
 from aurelia.durable import DEFAULT_DB, NO_DECISION, run_thread
 from aurelia.errors import InputError
 from aurelia.nodes.common import ROLES
@@ -25,7 +27,7 @@ from aurelia.run import SAMPLE_CHOICES, SAMPLE_QUESTION, make_context, run, samp
 
 DB_HELP = "SQLite file holding the checkpoints of --thread runs."
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Aurelia: test-time reasoning distillation for audio-visual LLMs.")
+app = App(add_completion=False, no_args_is_help=True, help="Aurelia: test-time reasoning distillation for audio-visual LLMs.")
 console = Console()
 
 app.add_typer(media_app, name="media")
@@ -120,21 +122,30 @@ def _execute(
     as_json: bool,
     reasoning_only: bool,
     audio_candidates: list[Path] | None = None,
+    quiet: bool = False,
     **settings: Any,
 ) -> None:
-    with one_line_errors():
+    with one_line_errors(), watching(quiet) as progress:
         ctx = make_context(None, **settings)
         result = run(
-            video, question, audio=audio, choices=choices, context=ctx, reasoning_only=reasoning_only, audio_candidates=audio_candidates
-        )
+            video, question, audio=audio, choices=choices, context=ctx, reasoning_only=reasoning_only, audio_candidates=audio_candidates,
+            on_event=observer(progress),
+        )  # fmt: skip
     _emit(result, as_json)
 
 
 def _execute_thread(
-    thread: str, db: Path, decision: Any, as_json: bool, video: Path | None = None, question: str | None = None, **kw: Any
+    thread: str,
+    db: Path,
+    decision: Any,
+    as_json: bool,
+    video: Path | None = None,
+    question: str | None = None,
+    quiet: bool = False,
+    **kw: Any,
 ) -> None:
-    with one_line_errors():
-        result = run_thread(video, question, thread_id=thread, db=db, decision=decision, **kw)
+    with one_line_errors(), watching(quiet, thread, db) as progress:
+        result = run_thread(video, question, thread_id=thread, db=db, decision=decision, on_event=observer(progress), **kw)
     _emit(result, as_json)
 
 
@@ -154,7 +165,7 @@ def run_cmd(
     evaluator: ModelOpt = None,
     feedback: Annotated[str | None, typer.Option(help="LLM critic for feedback (default: template).")] = None,
     target: ModelOpt = None,
-    inject: Annotated[str | None, typer.Option(help=f"What of r* the target sees: {', '.join(INJECT_MODES)}.")] = None,
+    inject: Annotated[str | None, typer.Option(help=f"What of r* the target sees: {', '.join(INJECT_MODES)} (default steps).")] = None,
     frames: Annotated[int | None, typer.Option(help="Most keyframes per video (default 5).")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Most tokens per agent call (default 384).")] = None,
     timeout: Annotated[float | None, typer.Option(help="Seconds one request to a hosted or served model may take (default 120).")] = None,
@@ -168,6 +179,7 @@ def run_cmd(
     thread: Annotated[str | None, typer.Option(help="Durable run: checkpoint every node under this id; rerun to resume.")] = None,
     db: Annotated[Path, typer.Option(help=DB_HELP)] = DEFAULT_DB,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Reason about VIDEO, inject the best reasoning r* into the target model, and answer."""
     settings = dict(
@@ -178,7 +190,7 @@ def run_cmd(
     if thread is None:
         if review:
             fail(InputError("--review pauses the run: give it a --thread so that it can be resumed"))
-        _execute(video, question, audio, choice or None, as_json, reasoning_only, option or None, **settings)
+        _execute(video, question, audio, choice or None, as_json, reasoning_only, option or None, quiet, **settings)
     else:
         _execute_thread(
             thread,
@@ -192,6 +204,7 @@ def run_cmd(
             audio_candidates=option or None,
             settings=settings,
             reasoning_only=reasoning_only or None,
+            quiet=quiet,
         )
 
 
@@ -207,12 +220,13 @@ def resume(
     budget: Annotated[float | None, typer.Option(help="Seconds this resumption may take (0: no budget).")] = None,
     db: Annotated[Path, typer.Option(help=DB_HELP)] = DEFAULT_DB,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Continue a thread: after a kill or a failure, or past a review pause (--approve / --edit)."""
     with one_line_errors():
         decision = _decision(approve, edit)
         settings = {**_role_models(model or []), "request_timeout": timeout, "run_budget": budget}
-    _execute_thread(thread, db, decision, as_json, settings=settings)
+    _execute_thread(thread, db, decision, as_json, settings=settings, quiet=quiet)
 
 
 def _role_models(values: list[str]) -> dict[str, str]:
@@ -231,12 +245,13 @@ def demo(
     max_iterations: Annotated[int, typer.Option(help="T for the demo.")] = 3,
     threshold: Annotated[int | None, typer.Option(help="τ (default 6); raise it to watch the loop iterate.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run the whole pipeline on the bundled sample clip with the embedded offline model."""
     clip = sample_clip()
     if not as_json:
         console.print(f"clip: {clip.name}  question: {SAMPLE_QUESTION}  choices: {SAMPLE_CHOICES}", highlight=False)
-    _execute(clip, SAMPLE_QUESTION, None, SAMPLE_CHOICES, as_json, False, max_iterations=max_iterations, threshold=threshold)
+    _execute(clip, SAMPLE_QUESTION, None, SAMPLE_CHOICES, as_json, False, quiet=quiet, max_iterations=max_iterations, threshold=threshold)
 
 
 app.command("answer")(answer_cmd)

@@ -26,11 +26,10 @@ from aurelia.bench import (
 )
 from aurelia.bench.metrics import ACCURACY
 from aurelia.cli.errors import one_line_errors
+from aurelia.cli.help import App
 from aurelia.errors import InputError
 
-bench_app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="AVReasonBench: manifests, importers, scoring, a sample benchmark."
-)
+bench_app = App(add_completion=False, no_args_is_help=True, help="AVReasonBench: manifests, importers, scoring, a sample benchmark.")
 console = Console()
 
 MediaRootOpt = Annotated[Path | None, typer.Option(help="Folder that media paths are relative to (default: the manifest's folder).")]

@@ -11,13 +11,14 @@ import typer
 from rich.console import Console
 
 from aurelia.cli.errors import one_line_errors, output_errors
+from aurelia.cli.help import App
 from aurelia.errors import MediaError
 from aurelia.media.blocks import jpeg_bytes
 from aurelia.media.keyframes import extract_frames
 from aurelia.media.prepare import prepare_media
 from aurelia.media.probe import MediaInfo, probe
 
-media_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Inspect media the way the agents see it.")
+media_app = App(add_completion=False, no_args_is_help=True, help="Inspect media the way the agents see it.")
 console = Console()
 
 

@@ -16,6 +16,7 @@ from aurelia.media.received import Received
 from aurelia.models.messages import with_generation_settings
 from aurelia.models.registry import RoleModel, as_role_model, resolve_model
 from aurelia.models.retry import CallLimits
+from aurelia.models.spec import parse_model_string
 from aurelia.models.structured import CallResult
 from aurelia.tracing import agent_config, annotate_node_run, run_meta
 
@@ -41,6 +42,14 @@ class Models:
 
     def has(self, role: str, ctx: Context) -> bool:
         return role in self.overrides or bool(getattr(ctx, f"{role}_model"))
+
+    def label(self, role: str, ctx: Context) -> str | None:
+        """The role's model as results record it (a URL without credentials), without loading
+        it; None when the role has no model (feedback from the template)."""
+        if role in self.overrides:
+            return self.overrides[role].spec.label
+        raw = getattr(ctx, f"{role}_model")
+        return parse_model_string(raw).label if raw else None
 
     @staticmethod
     def limits(ctx: Context) -> CallLimits:

@@ -12,6 +12,7 @@ from typing import Any
 from aurelia.parsing import read_answer
 from aurelia.prompts.format import injection_text, target_prompt
 from aurelia.targets.base import Received, Target, TargetAnswer, TargetSample, TargetSettings
+from aurelia.targets.chat import ChatTarget
 
 
 def load_target(model: Any, settings: TargetSettings | None = None) -> Target:
@@ -22,11 +23,7 @@ def load_target(model: Any, settings: TargetSettings | None = None) -> Target:
             from aurelia.targets.hf import HFTarget
 
             return HFTarget(model.strip(), settings)
-        from aurelia.targets.chat import ChatTarget
-
         return ChatTarget.from_string(model, settings)
-    from aurelia.targets.chat import ChatTarget
-
     return ChatTarget(model, settings)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aurelia.errors import AureliaError, InputError, ModelCallError, describe_failure
+from aurelia.media.prepare import prepare_media
 from aurelia.media.received import Received
 from aurelia.media.ref import MediaRef
 from aurelia.models.hf.settings import HFSettings
@@ -58,8 +59,6 @@ class TargetSample:
         sample_id: str | None = None,
     ) -> TargetSample:
         """Probe and measure the media (cached per process) and build the sample."""
-        from aurelia.media.prepare import prepare_media
-
         media = prepare_media(str(video), str(audio) if audio else None, num_frames)
         return cls(media, question, choices or None, reasoning, inject, sample_id)
 

@@ -22,7 +22,7 @@ from aurelia.errors import AureliaError
 from aurelia.graph.builder import build_graph, build_reasoning_graph
 from aurelia.graph.context import Context
 from aurelia.models.registry import RoleModel
-from aurelia.prompts.format import format_reasoning
+from aurelia.prompts.format import format_reasoning, score_text
 from aurelia.run import make_context
 
 Models = Mapping[str, BaseChatModel | RoleModel]
@@ -42,7 +42,8 @@ def reasoning_node(
 
     It reads the video path and question (and optionally audio and choices) from the parent's
     state keys, runs the reasoning loop as a subgraph, and writes one key, ``output_key``:
-    ``{"reasoning_star", "steps_text", "best_iteration", "best_score", "iterations", "stop_reason"}``.
+    ``{"reasoning_star", "steps_text", "best_iteration", "best_score", "iterations", "stop_reason"}``
+    (a score is None for an unscored iteration, i.e. one whose evaluation failed).
     """
     subgraph = build_reasoning_graph(models=models, name="aurelia-reasoning")
     ctx = make_context(context)
@@ -86,7 +87,7 @@ def aurelia_tool(
     name: str = "watch_video",
     description: str = (
         "Watch and listen to a local video file and answer a question about it. Returns JSON with the answer, "
-        "the grounded step-by-step reasoning that was used, and its evaluator score (1-10)."
+        "the grounded step-by-step reasoning that was used, and its evaluator score (1-10, or 'unscored')."
     ),
 ) -> StructuredTool:
     """The whole pipeline (reasoning loop, then the target model) as a LangChain tool.
@@ -107,7 +108,7 @@ def aurelia_tool(
             "answer": out.get("answer"),
             "choice": out.get("answer_choice"),
             "reasoning": format_reasoning(out["reasoning_star"], "steps_answers"),
-            "score": best["score"],
+            "score": best["score"] if best["score"] is not None else score_text(None),
             "iterations": len(out["iterations"]),
         }
         return json.dumps(payload)

@@ -47,8 +47,13 @@ class Reasoning(BaseModel):
     final_answer: str = Field(description="The answer to the question that the steps support.")
 
 
-class Evaluation(BaseModel):
-    """How well a caption matches the actual video and audio."""
+class Score(BaseModel):
+    """How similar a caption is to the actual video and audio: a score only (the paper's evaluator)."""
 
     score: int = Field(description="Integer from 1 (contradicts the media) to 10 (fully matches).")
+
+
+class Evaluation(Score):
+    """How well a caption matches the actual video and audio, and why."""
+
     rationale: str = Field(description="One or two sentences: what matches and what does not.")

@@ -3,7 +3,8 @@
 LangGraph and LangChain trace through LangSmith when ``LANGSMITH_TRACING=true``. Aurelia adds:
   * on each node run (``generator``, ``summarizer``, ``evaluator``, ``feedback``, ``review``,
     ``target``): tags ``role:…``, ``model:…``, ``iteration:N`` and metadata (sample id,
-    iteration, τ, T, and the evaluator's score and stop decision);
+    iteration, τ, T, prompt set, feedback mode, early stop, injection position, extractor, and
+    the evaluator's score and stop decision);
   * on each agent call inside a node, a child run named ``generator #2`` with the same tags;
   * on the graphs it builds, a tracer whose LangSmith client's ``hide_inputs``/``hide_outputs``/
     ``hide_metadata`` hooks replace base64 media and data URLs by a reference (mime type, size,
@@ -142,11 +143,17 @@ def annotate_node_run(*, tags: list[str] | None = None, metadata: Mapping[str, A
         run.metadata.update(scrub(dict(metadata)))
 
 
+RECORDED_SETTINGS = ("prompt_set", "prompts", "feedback_mode", "early_stop", "inject_position", "extractor")
+
+
 def run_meta(state: Mapping[str, Any], ctx: Any, iteration: int) -> dict[str, Any]:
-    """Metadata every agent call of a run carries."""
+    """Metadata every agent call of a run carries: the sample, iteration, τ, T and the settings
+    that change what is measured (from the run's ``settings`` record, else the context)."""
+    settings = state.get("settings") or {}
     return {
         "sample_id": state.get("sample_id"),
         "iteration": iteration,
         "threshold": ctx.threshold,
         "max_iterations": ctx.max_iterations,
+        **{key: settings.get(key, getattr(ctx, key, None)) for key in RECORDED_SETTINGS},
     }

@@ -42,7 +42,7 @@ def test_a_reply_that_only_echoes_is_unscored_not_a_pass(clip):
     evaluator = fake(f"{ATTACK}", f"{ATTACK}")  # the reply and its repair both only echo the caption
     out = run(clip, evaluator, caption, max_iterations=1)
     (it,) = out["iterations"]
-    assert it["raw_score"] is None and it["status"]["evaluator"] == "failed" and it["score"] < 6
+    assert it["score"] is None and it["raw_score"] is None  # unscored: re-asked, then never a stand-in number
 
 
 def test_the_target_still_answers_from_its_own_reply(clip):

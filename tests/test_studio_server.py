@@ -81,7 +81,8 @@ def _assistant(client, graph_id: str) -> str:
 def test_graphs_and_schemas(server):
     client, _ = server
     graphs = {a["graph_id"]: a["name"] for a in client.assistants.search()}
-    assert {"aurelia", "aurelia_reasoning"} <= set(graphs)  # graph factories: compiled by the server, not at import
+    # graph factories, compiled by the server, not at import (the fixture adds its own scripted graph)
+    assert set(graphs) - {"aurelia_scripted"} == {"aurelia", "aurelia_reasoning"}
     for graph_id in ("aurelia", "aurelia_reasoning"):
         schemas = client.assistants.get_schemas(_assistant(client, graph_id))
         inputs = schemas["input_schema"]["properties"]
@@ -166,7 +167,8 @@ def test_embedded_model_run_does_not_block_the_event_loop(server):
     assert client.runs.get(thread, run["run_id"])["status"] == "success", log.read_text()[-3000:]
     values = client.threads.get_state(thread)["values"]
     assert values["target"]["model"] == "local" and len(values["iterations"]) == 1
-    assert [c["model"] for c in values["calls"]] == ["local"] * 4
+    calls = [c["model"] for c in values["calls"]]
+    assert set(calls) == {"local"} and 4 <= len(calls) <= 5  # a fifth when an unusable score is re-asked
     text = log.read_text()
     assert "Blocking call" not in text and "BlockingError" not in text
 

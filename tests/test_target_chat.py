@@ -57,7 +57,7 @@ def test_injection_per_mode(mode, present, absent):
 
 def test_open_question_instruction_and_no_reasoning():
     user = target_prompt("What happens?", None, None, "steps").user
-    assert user == "Question: What happens?\n\nAnswer with a short phrase."
+    assert user == "Question: What happens?\n\nAnswer with a word or a short phrase."
     assert injection_text(None, "full") == ""
 
 

@@ -146,12 +146,30 @@ def test_reasoning_in_the_prompt_per_mode(omni, media, mode):
     assert text.index("<|VIDEO|>") < text.index("Question:")  # media before the question
 
 
+@pytest.mark.parametrize("position", ["before_question", "after_choices"])
+def test_same_parts_in_the_same_order_as_the_chat_target(omni, media, position):
+    from fakes import fake
+
+    from aurelia.models.registry import as_role_model
+
+    item = TargetSample(media, "Which colour?", CHOICES, STAR, "steps", inject_position=position, answer_kind="sentence")
+    hf_text = load_target(f"hf:{omni}", SETTINGS).prepare(0, item).text
+    chat_model = fake("C")
+    load_target(as_role_model(chat_model, modalities=frozenset({"text", "video", "audio"}))).answer(item)
+    chat_content = chat_model.seen[0][-1].content
+    assert chat_content[-1]["type"] == "text" and {b["type"] for b in chat_content[:-1]} >= {"video"}  # media, then the text
+    user = chat_content[-1]["text"]
+    assert user in hf_text and hf_text.index("<|VIDEO|>") < hf_text.index(user)  # the same text, after the media
+    assert (user.index("Reasoning steps") < user.index("Which colour?")) == (position == "before_question")
+    assert load_target(f"hf:{omni}", TargetSettings(do_sample=True, temperature=0.5, seed=2)).sampling == {"temperature": 0.5, "seed": 2}
+
+
 def test_reasoning_json_from_the_loop_and_open_questions(omni, media):
     import json
 
     target = load_target(f"hf:{omni}", SETTINGS)
     text = target.prepare(0, sample(media, reasoning=json.loads(REASONING_JSON), choices=None)).text
-    assert "Look at the colour after 6s" in text and "Answer with a short phrase." in text
+    assert "Look at the colour after 6s" in text and "Answer with a word or a short phrase." in text
     baseline, injected = target.answer_batch([sample(media, inject="none"), sample(media, inject="full")])
     assert injected.received.prompt_tokens > baseline.received.prompt_tokens and baseline.injected == ""
 

@@ -85,9 +85,10 @@ def read_output(output: str, kind: str, choices: list[str] | None = None) -> str
     None when nothing can be read (unparsed)."""
     if kind == "choice":
         return read_answer(output, choices or [])[1]
-    if kind == "short":
-        first, _ = read_answer(output, None)
-        return normalize_answer(_LABEL.sub("", first or "")) or None
+    if kind == "short":  # a word or short phrase: its first line (the reader keeps the whole reply)
+        text, _ = read_answer(output, None)
+        first = next((line for line in (text or "").splitlines() if line.strip()), "")
+        return normalize_answer(_LABEL.sub("", first)) or None
     text = " ".join(_LABEL.sub("", output.strip()).split())
     return text or None
 

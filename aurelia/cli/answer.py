@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from aurelia.cli.errors import one_line_errors
+from aurelia.cli.fidelity import AnswerKindOpt, ExtractorOpt, InjectPositionOpt
 from aurelia.cli.progress import QuietOpt, watching
 from aurelia.models.registry import validate_model_string
 from aurelia.prompts.format import INJECT_MODES
@@ -40,6 +41,11 @@ def _describe(result: TargetAnswer) -> str:
     return "text + " + " + ".join(parts) + tokens if parts else "text" + tokens
 
 
+def _extracted(record: dict) -> str:
+    read = f"({record['letter']}) {record['answer']}" if record.get("letter") else "(unparsed)"
+    return f"{read} [{record.get('source') or 'neither'}]"
+
+
 def answer_cmd(
     video: Annotated[Path, typer.Argument(help="Video file (its audio track is used unless --audio is given).")],
     question: Annotated[str, typer.Option("--question", "-q", help="The question about the video.")],
@@ -59,12 +65,15 @@ def answer_cmd(
     max_new_tokens: Annotated[int, typer.Option(help="Most tokens the target may generate.")] = 64,
     dtype: Annotated[str, typer.Option(help="auto (bfloat16 on GPU, float32 on CPU), bfloat16, float16 or float32.")] = "auto",
     timeout: Annotated[float, typer.Option(help="Seconds one request to a hosted or served target may take.")] = 120.0,
+    inject_position: InjectPositionOpt = None,
+    answer_kind: AnswerKindOpt = None,
+    extractor: ExtractorOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full answer record as JSON.")] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Answer a question about VIDEO with one target model, r* injected (or the zero-shot baseline)."""
     from aurelia.targets import load_target
-    from aurelia.targets.api import read_reasoning
+    from aurelia.targets.api import extract_with, read_reasoning
 
     with one_line_errors(), watching(quiet) as progress:
         spec = validate_model_string(target)  # bad input fails before any progress, in one line
@@ -74,12 +83,22 @@ def answer_cmd(
         )
         with progress.phase("prepare", f"media of {video.name}"):
             sample = TargetSample.from_files(
-                video, question, audio=audio, choices=choice or None, reasoning=reasoning, inject=inject, num_frames=keyframes
+                video,
+                question,
+                audio=audio,
+                choices=choice or None,
+                reasoning=reasoning,
+                inject=inject,
+                num_frames=keyframes,
+                answer_kind=answer_kind or "short",
+                inject_position=inject_position or "after_choices",
             )
         with progress.phase("load", spec.label):  # a URL shown without credentials
             model = load_target(target, settings)
         with progress.phase("generate"):
             result = model.answer(sample)
+            if extractor:
+                extract_with(extractor, result, sample)
     about = model.describe()
     if as_json:
         sys.stdout.write(json.dumps({"target": about, **result.to_dict()}, indent=2) + "\n")
@@ -92,6 +111,7 @@ def answer_cmd(
         f"received: {_describe(result)}",
         f"injected ({result.inject}): " + (result.injected.replace("\n", " | ") if result.injected else "nothing (baseline)"),
         f"answer: {shown}",
+        *([f"answer with the extractor: {_extracted(result.extracted)}"] if result.extracted else []),
         f"time: {result.seconds:.2f}s ({timing})",
     ]
     for line in lines:

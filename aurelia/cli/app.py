@@ -16,13 +16,24 @@ from aurelia.boundary import looks_like_json, parse_json, read_user_file
 from aurelia.cli.answer import answer_cmd
 from aurelia.cli.bench import bench_app
 from aurelia.cli.errors import err_console, fail, one_line_errors
+from aurelia.cli.fidelity import (
+    AnswerKindOpt,
+    ExtractorOpt,
+    FeedbackModeOpt,
+    InjectPositionOpt,
+    NoEarlyStopOpt,
+    PromptSetOpt,
+    evaluator_note,
+    fidelity_settings,
+    setting_lines,
+)
 from aurelia.cli.help import App
 from aurelia.cli.media import media_app
 from aurelia.cli.progress import QuietOpt, observer, watching
 from aurelia.durable import DEFAULT_DB, NO_DECISION, run_thread
 from aurelia.errors import InputError
 from aurelia.nodes.common import ROLES
-from aurelia.prompts.format import INJECT_MODES, format_reasoning
+from aurelia.prompts.format import INJECT_MODES, format_reasoning, score_text
 from aurelia.run import SAMPLE_CHOICES, SAMPLE_QUESTION, make_context, run, sample_clip
 
 DB_HELP = "SQLite file holding the checkpoints of --thread runs."
@@ -43,7 +54,7 @@ def _print_result(result: dict[str, Any]) -> None:
     for it in result.get("iterations", []):
         seconds = sum(it.get("seconds", {}).values())
         # model text is printed literally (Text, not markup): "[/INST]" in a caption must not crash the print
-        cells = (str(it["iteration"]), str(it["score"]), f"{seconds:.1f}", it["caption"][:160], it["rationale"][:120])
+        cells = (str(it["iteration"]), score_text(it["score"]), f"{seconds:.1f}", it["caption"][:160], evaluator_note(it)[:120])
         table.add_row(*(Text(cell) for cell in cells))
     if result.get("stop_reason") == "baseline":
         say("zero-shot baseline (inject none): no reasoning loop")
@@ -52,6 +63,8 @@ def _print_result(result: dict[str, Any]) -> None:
         say(f"stop reason: {result.get('stop_reason')}   best iteration: {result.get('best_iteration')}")
         say("r*", bold=True)
         say(format_reasoning(result.get("reasoning_star") or {}, "full"))
+    for line in setting_lines(result):
+        say(line)
     if "review" in result:
         say(f"review: r* {result['review']['action']} by a human")
     if "target" in result:
@@ -74,7 +87,7 @@ def _print_review(result: dict[str, Any]) -> None:
     tid = result["thread"]["id"]
     say("paused for review", f" (thread {tid}): best iteration {request.get('best_iteration')}", bold=True)
     for it in request.get("trajectory", []):
-        say(f"  #{it['iteration']} score {it['score']}: {it['caption'][:120]}")
+        say(f"  #{it['iteration']} score {score_text(it['score'])}: {it['caption'][:120]}")
     say("r*", bold=True)
     say(format_reasoning(request.get("reasoning_star") or {}, "full"))
     say(f"approve: aurelia resume {tid} --approve    edit: aurelia resume {tid} --edit FILE (JSON reasoning or one step per line)")
@@ -172,6 +185,12 @@ def run_cmd(
     budget: Annotated[
         float | None, typer.Option(help="Seconds the whole run may take, checked before each model call (default 3600; 0: none).")
     ] = None,
+    prompt_set: PromptSetOpt = None,
+    feedback_mode: FeedbackModeOpt = None,
+    no_early_stop: NoEarlyStopOpt = False,
+    inject_position: InjectPositionOpt = None,
+    extractor: ExtractorOpt = None,
+    answer_kind: AnswerKindOpt = None,
     reasoning_only: Annotated[bool, typer.Option("--reasoning-only", help="Stop after the loop: r* without a target answer.")] = False,
     review: Annotated[
         bool, typer.Option("--review", help="Pause before injection for a human to approve or edit r* (needs --thread).")
@@ -186,6 +205,7 @@ def run_cmd(
         threshold=threshold, max_iterations=max_iterations, generator_model=generator, summarizer_model=summarizer,
         evaluator_model=evaluator, feedback_model=feedback, target_model=target, inject=inject, num_frames=frames,
         max_tokens=max_tokens, review=review or None, request_timeout=timeout, run_budget=budget,
+        **fidelity_settings(prompt_set, feedback_mode, no_early_stop, inject_position, extractor, answer_kind),
     )  # fmt: skip
     if thread is None:
         if review:
@@ -244,6 +264,11 @@ def _role_models(values: list[str]) -> dict[str, str]:
 def demo(
     max_iterations: Annotated[int, typer.Option(help="T for the demo.")] = 3,
     threshold: Annotated[int | None, typer.Option(help="τ (default 6); raise it to watch the loop iterate.")] = None,
+    prompt_set: PromptSetOpt = None,
+    feedback_mode: FeedbackModeOpt = None,
+    no_early_stop: NoEarlyStopOpt = False,
+    inject_position: InjectPositionOpt = None,
+    extractor: ExtractorOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -251,7 +276,19 @@ def demo(
     clip = sample_clip()
     if not as_json:
         console.print(f"clip: {clip.name}  question: {SAMPLE_QUESTION}  choices: {SAMPLE_CHOICES}", highlight=False)
-    _execute(clip, SAMPLE_QUESTION, None, SAMPLE_CHOICES, as_json, False, quiet=quiet, max_iterations=max_iterations, threshold=threshold)
+    fidelity = fidelity_settings(prompt_set, feedback_mode, no_early_stop, inject_position, extractor)
+    _execute(
+        clip,
+        SAMPLE_QUESTION,
+        None,
+        SAMPLE_CHOICES,
+        as_json,
+        False,
+        quiet=quiet,
+        max_iterations=max_iterations,
+        threshold=threshold,
+        **fidelity,
+    )
 
 
 app.command("answer")(answer_cmd)

@@ -9,15 +9,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, fields
 from functools import cache
-from typing import Annotated, Any, Literal, get_type_hints
+from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
 from pydantic import Field, TypeAdapter, ValidationError
 
 from aurelia.errors import InputError
 from aurelia.models.retry import DEFAULT_TIMEOUT_S
-from aurelia.prompts.format import INJECT_MODES
 
 InjectMode = Literal["steps", "steps_answers", "full", "none"]
+PromptSetName = Literal["aurelia", "paper"]
+FeedbackMode = Literal["score_only", "rationale", "critic"]
+InjectPosition = Literal["after_choices", "before_question"]
+AnswerKind = Literal["short", "sentence", "caption"]
 # how LangGraph templates mark a field as a model picker in Studio
 ModelString = Annotated[str, {"__template_metadata__": {"kind": "llm"}}]
 
@@ -49,7 +52,19 @@ class Context:
     )
     feedback_model: ModelString = field(
         default="",
-        metadata={"description": "Optional LLM critic for feedback; empty uses the template (score + evaluator rationale)."},
+        metadata={"description": "The LLM critic's model for feedback_mode 'critic' (given alone, it selects that mode)."},
+    )
+    prompt_set: PromptSetName = field(
+        default="aurelia", metadata={"description": "Prompt wording: 'aurelia' (ours) or 'paper' (the authors', in substance)."}
+    )
+    feedback_mode: FeedbackMode | None = field(
+        default=None,
+        metadata={"description": "Feedback besides the score: score_only (paper), rationale, critic. Empty: critic with a "
+        "feedback model, else the prompt set's own (rationale; paper: score_only)."},
+    )  # fmt: skip
+    early_stop: bool = field(
+        default=True,
+        metadata={"description": "Stop when a score reaches τ. Off: run all T iterations (recording where it would have stopped)."},
     )
     target_model: ModelString = field(default="local", metadata={"description": "Target model that answers with r* injected."})
     inject: InjectMode = field(
@@ -58,6 +73,16 @@ class Context:
             "description": "What of r* the target sees: 'steps', 'steps_answers', 'full' (with the proposed final answer), "
             "or 'none' (zero-shot baseline)."
         },
+    )
+    inject_position: InjectPosition = field(
+        default="after_choices",
+        metadata={"description": "Where r* goes in the target prompt: 'after_choices' or 'before_question' (the paper prepends it)."},
+    )
+    answer_kind: AnswerKind = field(
+        default="short", metadata={"description": "Open answer wanted: 'short' (word or phrase), 'sentence' or 'caption' (paragraph)."}
+    )
+    extractor_model: ModelString = field(
+        default="", metadata={"description": "Optional LLM reading multiple-choice replies the rules cannot (answer_extracted)."}
     )
     num_frames: Annotated[int, Field(ge=1, le=64)] = field(
         default=5, metadata={"description": "Most keyframes selected per video (scene changes first, then coverage)."}
@@ -69,7 +94,8 @@ class Context:
         default=384, metadata={"description": "Most tokens each agent may generate per call."}
     )
     temperature: Annotated[float, Field(ge=0.0, le=2.0)] = field(
-        default=0.7, metadata={"description": "Generator sampling temperature (other agents decode greedily)."}
+        default=0.7,
+        metadata={"description": "Generator sampling temperature from iteration 2 on (iteration 1 and the other agents are greedy)."},
     )
     seed: int = field(default=0, metadata={"description": "Seed for local models, so runs are reproducible."})
     review: bool = field(default=False, metadata={"description": "Pause before injection for a human to approve or edit r*."})
@@ -101,10 +127,20 @@ def _adapters() -> dict[str, TypeAdapter]:
 NAMES = {"threshold": "threshold τ", "max_iterations": "max_iterations T"}
 
 
+def _choices(hint: Any) -> tuple | None:
+    """The values a ``Literal`` (or optional ``Literal``) field takes; None for other types."""
+    hint = get_args(hint)[0] if get_origin(hint) is Annotated else hint
+    if get_origin(hint) is Literal:
+        return get_args(hint)
+    literal = next((a for a in get_args(hint) if get_origin(a) is Literal), None)
+    return get_args(literal) if literal is not None else None
+
+
 def _problem(name: str, value: Any, exc: ValidationError) -> str:
+    choices = _choices(get_type_hints(Context, include_extras=True)[name])
+    if choices is not None:
+        return f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}"
     error = exc.errors()[0]
-    if name == "inject":
-        return f"inject must be one of {', '.join(INJECT_MODES)}, got {value!r}"
     return f"{NAMES.get(name, name)}: {error['msg'][0].lower()}{error['msg'][1:]}, got {value!r}"
 
 

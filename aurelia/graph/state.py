@@ -34,10 +34,13 @@ class Iteration(TypedDict):
     iteration: int
     reasoning: dict[str, Any]  # {"steps": [{"step", "answer"}], "final_answer"}
     caption: str
-    score: int
-    raw_score: int | None
+    score: int | None  # None: unscored (no usable score after one re-ask); never a stand-in 1
+    raw_score: int | None  # the last score read as written (e.g. 85 on a 0-100 scale), None if none
     rationale: str
-    status: dict[str, str]  # per role: structured / parsed / repaired / failed
+    status: dict[str, str]  # per role: structured / parsed / repaired / failed; evaluator also unscored
+    evaluator_attempts: list[dict[str, Any]]  # each ask: {"raw_score", "status", "problem"}
+    reached_threshold: bool  # score >= τ (the stop it triggers, or would with early_stop off)
+    leaks: list[dict[str, Any]]  # steps whose text gives the answer away: {"step", "kind", "text"}
     feedback_in: str | None
     seconds: dict[str, float]  # per role, this iteration
     usage: dict[str, int]  # tokens summed over this iteration's calls (when reported)
@@ -51,21 +54,26 @@ class CallRecord(TypedDict):
     usage: dict[str, int]
     received: list[str]
     status: str
+    temperature: float | str | None  # as sent; "provider forbids" where it may not be set; None: no such setting
+    seed: int | None
     attempts: int  # requests made for this call, retries included
 
 
 class OutputState(TypedDict, total=False):
     """What a finished run returns (reasoning-only runs leave the answer fields empty)."""
 
+    settings: dict[str, Any]  # what shapes the measurement: prompt set, feedback mode, early stop, injection, extractor
     media: MediaRef
     iterations: Annotated[list[Iteration], operator.add]
     calls: Annotated[list[CallRecord], operator.add]
     best_iteration: int
     reasoning_star: dict[str, Any]
     stop_reason: str | None
+    would_stop_at: int | None  # the first iteration that reached τ (where early_stop stops, or would have)
     review: dict[str, Any]  # {"action": "approved" | "edited", "original": r* before an edit}
     answer: str | None
-    answer_choice: str | None
+    answer_choice: str | None  # read by the rules alone
+    answer_extracted: dict[str, Any]  # with the optional LLM extractor: {"answer", "letter", "source", ...}
     target: dict[str, Any]
 
 

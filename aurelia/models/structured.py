@@ -3,7 +3,8 @@ with one repair prompt before recording a parse failure. Never raises on bad mod
 
 Every request goes through the one retry policy (:mod:`aurelia.models.retry`); ``attempts``
 counts the requests of the whole logical call. A server that rejects structured output (HTTP
-400/404/422) gets the plain-text request; any other failure ends the call."""
+400/404/422), or a reply the client's strict parser refuses, gets the plain-text request; any
+other failure (a fault that outlasted its retries, a bad key, a local error) ends the call."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_core.exceptions import OutputParserException
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.messages.ai import add_usage
 from langchain_core.runnables import RunnableConfig
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from aurelia.errors import ModelCallError
 from aurelia.models.registry import RoleModel
@@ -24,6 +26,8 @@ from aurelia.models.retry import Tally, call_with_retry
 from aurelia.prompts import render
 
 REJECTED_FEATURE = {400, 404, 405, 415, 422, 501}  # a server that does not take tools / response_format
+# failures of the structured request itself (no such mode, a reply the client's strict parser refused)
+STRUCTURED_ONLY = (NotImplementedError, ValidationError, OutputParserException)
 
 
 @dataclass
@@ -107,7 +111,7 @@ def call_structured(
         try:
             out = invoke(rm, rm.model.with_structured_output(schema, include_raw=True), messages, config, tally)
         except ModelCallError as exc:
-            if exc.status not in REJECTED_FEATURE and not isinstance(exc.__cause__, NotImplementedError):
+            if exc.status not in REJECTED_FEATURE and not isinstance(exc.__cause__, STRUCTURED_ONLY):
                 raise  # a transient fault that outlasted its retries, a bad key, a local failure: plain text would fail alike
             out = None  # a server that rejects tool calls / response_format: plain text below
     if out is not None:

@@ -1,4 +1,4 @@
-"""What the nodes share: model lookup per role, call records, trace tags."""
+"""What the nodes share: model lookup per role, call records, trace tags, the run's settings."""
 
 from __future__ import annotations
 
@@ -10,17 +10,19 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 
 from aurelia.boundary import Policy
+from aurelia.errors import InputError
 from aurelia.graph.context import Context
 from aurelia.graph.state import CallRecord
 from aurelia.media.received import Received
-from aurelia.models.messages import with_generation_settings
+from aurelia.models.messages import TunedModel, with_generation_settings
 from aurelia.models.registry import RoleModel, as_role_model, resolve_model
 from aurelia.models.retry import CallLimits
 from aurelia.models.spec import parse_model_string
 from aurelia.models.structured import CallResult
+from aurelia.prompts import get_prompt_set, prompt_fingerprint
 from aurelia.tracing import agent_config, annotate_node_run, run_meta
 
-ROLES = ("generator", "summarizer", "evaluator", "feedback", "target")
+ROLES = ("generator", "summarizer", "evaluator", "feedback", "target", "extractor")
 
 
 class Models:
@@ -43,30 +45,44 @@ class Models:
     def has(self, role: str, ctx: Context) -> bool:
         return role in self.overrides or bool(getattr(ctx, f"{role}_model"))
 
-    def label(self, role: str, ctx: Context) -> str | None:
-        """The role's model as results record it (a URL without credentials), without loading
-        it; None when the role has no model (feedback from the template)."""
+    def get(self, role: str, ctx: Context, *, temperature: float = 0.0, max_tokens: int | None = None) -> TunedModel:
+        """The role's model with this call's temperature and the run's seed (an instance keeps
+        its own reply length; a model string gets the run's)."""
+        limits = self.limits(ctx)
+        if role in self.overrides:
+            return replace(with_generation_settings(self.overrides[role], max_tokens, temperature, ctx.seed), limits=limits)
+        raw = getattr(ctx, f"{role}_model")
+        rm = resolve_model(raw, ctx.request_timeout, self.policy().may_send_keys(raw))
+        return replace(with_generation_settings(rm, max_tokens or ctx.max_tokens, temperature, ctx.seed), limits=limits)
+
+    def label(self, role: str, ctx: Context) -> str:
+        """The model of a role as results record it ('' when the role is off)."""
         if role in self.overrides:
             return self.overrides[role].spec.label
         raw = getattr(ctx, f"{role}_model")
-        return parse_model_string(raw).label if raw else None
+        return parse_model_string(raw).label if raw else ""
 
     @staticmethod
     def limits(ctx: Context) -> CallLimits:
         """This run's retry limits and time budget, for every model call it makes."""
         return CallLimits(deadline=ctx.deadline(), budget_s=ctx.run_budget)
 
-    def get(self, role: str, ctx: Context, *, temperature: float = 0.0, max_tokens: int | None = None) -> RoleModel:
-        limits = self.limits(ctx)
-        if role in self.overrides:
-            return replace(self.overrides[role], limits=limits)
-        raw = getattr(ctx, f"{role}_model")
-        rm = resolve_model(raw, ctx.request_timeout, self.policy().may_send_keys(raw))
-        return RoleModel(with_generation_settings(rm, max_tokens or ctx.max_tokens, temperature, ctx.seed), rm.spec, limits)
+
+def sampling(rm: RoleModel) -> dict[str, Any]:
+    """The temperature and seed a call was made with (None: the model has no such setting)."""
+    return rm.sampling() if isinstance(rm, TunedModel) else {"temperature": None, "seed": None}
 
 
 def call_record(
-    role: str, iteration: int, model: str, seconds: float, usage: dict, received: Received, status: str, attempts: int = 1
+    role: str,
+    iteration: int,
+    model: str,
+    seconds: float,
+    usage: dict,
+    received: Received,
+    status: str,
+    sampled: Mapping[str, Any],
+    attempts: int = 1,
 ) -> CallRecord:
     """The record of one model call, the same for every role (the target included)."""
     return {
@@ -77,16 +93,49 @@ def call_record(
         "usage": usage,
         "received": received.labels(),
         "status": status,
+        "temperature": sampled.get("temperature"),
+        "seed": sampled.get("seed"),
         "attempts": attempts,
     }
 
 
 def agent_call_record(role: str, iteration: int, rm: RoleModel, result: CallResult, received: Received) -> CallRecord:
-    return call_record(role, iteration, rm.spec.label, result.seconds, result.usage, received, result.status, result.attempts)
+    return call_record(role, iteration, rm.spec.label, result.seconds, result.usage, received, result.status, sampling(rm), result.attempts)
+
+
+def feedback_mode(ctx: Context, models: Models) -> str:
+    """The feedback mode this run uses: the context's, else 'critic' when a critic model is
+    given, else the prompt set's own. Settings that cannot work are an InputError."""
+    pset = get_prompt_set(ctx.prompt_set)
+    mode = ctx.feedback_mode or ("critic" if models.has("feedback", ctx) else pset.default_feedback)
+    if mode == "critic" and not models.has("feedback", ctx):
+        raise InputError("feedback_mode 'critic' needs the critic's model: set feedback_model (CLI: --feedback MODEL)")
+    if mode == "rationale" and not pset.evaluator_rationale:
+        raise InputError(f"feedback_mode 'rationale' needs an evaluator rationale, which the {pset.name!r} prompt set does not ask for")
+    return mode
+
+
+def run_settings(ctx: Context, models: Models) -> dict[str, Any]:
+    """What shapes a measurement, recorded in every result: the prompts read (set and a
+    fingerprint of their words), the loop's rules, the injection and the answer reading."""
+    return {
+        "prompt_set": ctx.prompt_set,
+        "prompts": prompt_fingerprint(ctx.prompt_set),
+        "feedback_mode": feedback_mode(ctx, models),
+        "early_stop": ctx.early_stop,
+        "threshold": ctx.threshold,
+        "max_iterations": ctx.max_iterations,
+        "temperature": ctx.temperature,
+        "seed": ctx.seed,
+        "inject": ctx.inject,
+        "inject_position": ctx.inject_position,
+        "answer_kind": ctx.answer_kind,
+        "extractor": models.label("extractor", ctx),
+    }
 
 
 def traced(role: str, iteration: int, rm: RoleModel, state: Mapping[str, Any], ctx: Context, **extra: Any) -> RunnableConfig:
-    """Tag the node's trace run (role, model, iteration, sample id, τ, T) and return the config
+    """Tag the node's trace run (role, model, iteration, sample id, τ, T, settings) and return the config
     that names the agent call's run (``generator #2``)."""
     config = agent_config(role, iteration, rm.spec.label, {**run_meta(state, ctx, iteration), **extra})
     annotate_node_run(tags=config["tags"], metadata=config["metadata"])

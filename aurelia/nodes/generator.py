@@ -10,20 +10,30 @@ from aurelia.models.messages import build_messages
 from aurelia.models.structured import call_structured
 from aurelia.nodes.common import Models, agent_call_record, traced
 from aurelia.parsing import parse_reasoning
-from aurelia.prompts import render
+from aurelia.prompts import Prompt, get_prompt_set, render
 from aurelia.prompts.format import format_choices
 from aurelia.schemas import Reasoning, Step
+
+
+def generator_prompt(state: State, ctx: Context) -> Prompt:
+    """The first prompt, with the feedback appended; in a set whose feedback is a whole prompt
+    (the paper's), a retry sends the feedback in place of the first prompt."""
+    feedback = state.get("feedback")
+    prompt = render(
+        "generator", prompt_set=ctx.prompt_set, question=state["question"], choices=format_choices(state.get("choices")), feedback=feedback
+    )
+    if feedback and get_prompt_set(ctx.prompt_set).feedback_replaces_prompt:
+        return Prompt(prompt.system, feedback)
+    return prompt
 
 
 def make_generator(models: Models):
     def generator(state: State, runtime: Runtime[Context]) -> dict:
         ctx = runtime.context or Context()
         iteration = len(state.get("iterations") or []) + 1
+        # iteration 1 is greedy (reproducible); retries sample, so that they can differ from it
         rm = models.get("generator", ctx, temperature=ctx.temperature if iteration > 1 else 0.0)
-        prompt = render(
-            "generator", question=state["question"], choices=format_choices(state.get("choices")), feedback=state.get("feedback")
-        )
-        messages, received = build_messages(prompt, rm, state["media"], ctx.frame_size)
+        messages, received = build_messages(generator_prompt(state, ctx), rm, state["media"], ctx.frame_size)
         result = call_structured(rm, messages, Reasoning, parse_reasoning, config=traced("generator", iteration, rm, state, ctx))
         reasoning = result.value or Reasoning(steps=[Step(step=result.raw.strip()[:1000] or "(no reasoning)", answer="")], final_answer="")
         return {

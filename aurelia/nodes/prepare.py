@@ -14,7 +14,7 @@ from aurelia.graph.context import Context, validate_context
 from aurelia.graph.state import State
 from aurelia.media.prepare import prepare_media
 from aurelia.models.registry import validate_model_string
-from aurelia.nodes.common import Models
+from aurelia.nodes.common import Models, run_settings
 from aurelia.schemas import check_question
 
 MAX_SAMPLE_ID_CHARS = 200
@@ -36,7 +36,7 @@ def validate_input(state: State) -> None:
 def validate_models(ctx: Context, models: Models, with_target: bool, policy: Policy | None = None) -> None:
     """Each role's model string is one this deployment allows, and usable (nothing is loaded)."""
     policy = policy or Policy()
-    roles = ["generator", "summarizer", "evaluator", "feedback"] + (["target"] if with_target else [])
+    roles = ["generator", "summarizer", "evaluator", "feedback"] + (["target", "extractor"] if with_target else [])
     for role in roles:
         raw = getattr(ctx, f"{role}_model")
         if role not in models.overrides and raw:
@@ -60,6 +60,7 @@ def make_prepare(models: Models, with_target: bool):
         validate_models(ctx, models, with_target, policy)
         video, audio, candidates = media_paths(state, policy)
         return {
+            "settings": run_settings(ctx, models),  # also refuses settings that cannot work together
             "media": prepare_media(video, audio, ctx.num_frames, audio_candidates=candidates),
             "review_requested": ctx.review,
             # the zero-shot baseline skips the loop (the router reads this)

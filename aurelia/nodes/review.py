@@ -33,7 +33,8 @@ HOW = (
 
 
 def review_request(state: State) -> dict[str, Any]:
-    """What the reviewer sees: the question, r* and every iteration's score and caption."""
+    """What the reviewer sees: the question, r* and every iteration's score (None and
+    ``scored: False`` for an unscored one) and caption."""
     return {
         "question": state["question"],
         "choices": state.get("choices"),
@@ -41,7 +42,13 @@ def review_request(state: State) -> dict[str, Any]:
         "reasoning_star": state.get("reasoning_star"),
         "stop_reason": state.get("stop_reason"),
         "trajectory": [
-            {"iteration": it["iteration"], "score": it["score"], "caption": it["caption"], "rationale": it["rationale"]}
+            {
+                "iteration": it["iteration"],
+                "score": it["score"],  # None: unscored
+                "scored": it["score"] is not None,
+                "caption": it["caption"],
+                "rationale": it["rationale"],
+            }
             for it in state.get("iterations") or []
         ],
         "how_to_resume": HOW,

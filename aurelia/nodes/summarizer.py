@@ -10,7 +10,7 @@ from aurelia.models.messages import build_messages
 from aurelia.models.structured import call_text
 from aurelia.nodes.common import Models, agent_call_record, traced
 from aurelia.prompts import render
-from aurelia.prompts.format import format_reasoning
+from aurelia.prompts.format import reasoning_fields
 
 
 def make_summarizer(models: Models):
@@ -18,7 +18,9 @@ def make_summarizer(models: Models):
         ctx = runtime.context or Context()
         iteration = len(state.get("iterations") or []) + 1
         rm = models.get("summarizer", ctx)
-        prompt = render("summarizer", question=state["question"], reasoning=format_reasoning(state["draft_reasoning"], "steps_answers"))
+        # steps, step answers and the final answer, as in the paper: a wrong perceptual answer
+        # then shows in the caption, where the evaluator can catch it
+        prompt = render("summarizer", prompt_set=ctx.prompt_set, question=state["question"], **reasoning_fields(state["draft_reasoning"]))
         messages, received = build_messages(prompt)  # text only: it never sees the media
         result = call_text(rm, messages, config=traced("summarizer", iteration, rm, state, ctx))
         return {"draft_caption": result.value, "calls": [agent_call_record("summarizer", iteration, rm, result, received)]}

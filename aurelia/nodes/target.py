@@ -3,6 +3,8 @@
 The answering is done by :mod:`aurelia.targets`: ``hf:<id or path>`` runs the local Hugging
 Face audio-visual back-end (video + audio for omni models, frames + digest for VLMs, ...);
 any other model string or a model instance given to ``build_graph`` runs as a chat model.
+With an extractor model, a multiple-choice reply the rules cannot read is read by it too,
+recorded apart in ``answer_extracted``.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from langgraph.runtime import Runtime
 
 from aurelia.graph.context import Context
 from aurelia.graph.state import State
-from aurelia.nodes.common import Models, call_record
+from aurelia.media.received import Received
+from aurelia.nodes.common import Models, agent_call_record, call_record
 from aurelia.targets import Target, TargetSample, TargetSettings, load_target
+from aurelia.targets.extract import extract_answer
 from aurelia.tracing import agent_config, annotate_node_run, run_meta
 
 
@@ -36,13 +40,23 @@ def make_target(models: Models):
         backend = target_for(models, ctx)
         config = agent_config("target", iteration, backend.name, meta)
         annotate_node_run(tags=config["tags"], metadata=config["metadata"])
-        sample = TargetSample(state["media"], state["question"], state.get("choices"), star, ctx.inject, state.get("sample_id"))
+        sample = TargetSample(
+            state["media"],
+            state["question"],
+            state.get("choices"),
+            star,
+            ctx.inject,
+            state.get("sample_id"),
+            answer_kind=ctx.answer_kind,
+            inject_position=ctx.inject_position,
+        )
         models.limits(ctx).check_budget(backend.name)  # a local hf: target has no request timeout: the budget bounds the run
         result = backend.answer(sample, config)
         received = result.received.labels()
         info = {
             "model": result.model,
             "inject": ctx.inject,
+            "inject_position": ctx.inject_position,
             "injected": result.injected,
             "raw": result.text,
             "received": received,
@@ -51,7 +65,16 @@ def make_target(models: Models):
             "seconds": result.seconds,
             "timing": result.timing,
         }
-        call = call_record("target", iteration, result.model, result.seconds, result.usage, result.received, "text", result.attempts)
-        return {"answer": result.answer, "answer_choice": result.letter, "target": info, "calls": [call]}
+        call = call_record(
+            "target", iteration, result.model, result.seconds, result.usage, result.received, "text", result.sampling, result.attempts
+        )
+        update = {"answer": result.answer, "answer_choice": result.letter, "target": info, "calls": [call]}
+        if sample.choices and models.has("extractor", ctx):
+            rm = models.get("extractor", ctx)
+            extracted, extractor_call = extract_answer(rm, result, sample, agent_config("extractor", iteration, rm.spec.label, meta))
+            update["answer_extracted"] = extracted
+            if extractor_call is not None:
+                update["calls"].append(agent_call_record("extractor", iteration, rm, extractor_call, Received()))
+        return update
 
     return target

@@ -65,19 +65,75 @@ def injection_text(reasoning: dict | None, mode: str) -> str:
     return f"{INJECT_HEADERS[mode]}\n{format_reasoning(reasoning, mode)}"
 
 
-def target_prompt(question: str, choices: list[str] | None, reasoning: dict | None, mode: str, facts: str = "") -> Prompt:
-    """System + user text; ``facts`` is the measured digest for models that miss a modality."""
+ANSWER_KINDS: tuple[str, ...] = ("short", "sentence", "caption")
+INJECT_POSITIONS: tuple[str, ...] = ("after_choices", "before_question")
+ANSWER_INSTRUCTIONS = {
+    "short": "Answer with a word or a short phrase.",
+    "sentence": "Answer in one complete sentence.",
+    "caption": "Answer with one paragraph that describes what is seen and heard.",
+}
+
+
+def answer_instruction(choices: list[str] | None, answer_kind: str = "short") -> str:
+    """What the target is told to reply: a letter for multiple choice, else per ``answer_kind``."""
     if choices:
         letters = choice_letters(len(choices))
-        instruction = f"Answer with the letter of the correct choice ({', '.join(letters)}) only."
-    else:
-        instruction = "Answer with a short phrase."
+        return f"Answer with the letter of the correct choice ({', '.join(letters)}) only."
+    return ANSWER_INSTRUCTIONS[answer_kind]
+
+
+def target_prompt(
+    question: str,
+    choices: list[str] | None,
+    reasoning: dict | None,
+    mode: str,
+    facts: str = "",
+    *,
+    answer_kind: str = "short",
+    position: str = "after_choices",
+) -> Prompt:
+    """System + user text; ``facts`` is the measured digest for models that miss a modality.
+    ``position`` puts the injected r* after the choices or before the question (the paper
+    prepends it); every back-end places its media before this text."""
+    injected = injection_text(reasoning, mode)
     prompt = render(
         "target",
         facts=facts_text(facts),
         question=question,
         choices=format_choices(choices),
-        reasoning=injection_text(reasoning, mode),
-        instruction=instruction,
+        reasoning_before=injected if position == "before_question" else "",
+        reasoning_after=injected if position == "after_choices" else "",
+        instruction=answer_instruction(choices, answer_kind),
     )
     return Prompt(prompt.system, re.sub(r"\n{3,}", "\n\n", prompt.user).strip())
+
+
+def score_text(score: int | None) -> str:
+    """A score as people read it: the number, or 'unscored' for a failed evaluation."""
+    return "unscored" if score is None else str(score)
+
+
+FEEDBACK_MODES: tuple[str, ...] = ("score_only", "rationale", "critic")
+
+
+def feedback_comment(mode: str, rationale: str = "", advice: str = "") -> str:
+    """The lines the feedback adds to the score: nothing (score_only, as in the paper), the
+    evaluator's rationale, or the rationale and an LLM critic's advice."""
+    lines = []
+    if mode in ("rationale", "critic") and rationale.strip():
+        lines.append(f"Evaluator's comment: {rationale.strip()}")
+    if mode == "critic" and advice.strip():
+        lines.append(f"Critic's advice: {advice.strip()}")
+    return "\n".join(lines)
+
+
+def reasoning_fields(reasoning: dict[str, Any]) -> dict[str, str]:
+    """Every way a template may show a reasoning: whole ('reasoning', with the final answer),
+    or in the paper's three parts ('steps', 'step_answers', 'final_answer')."""
+    steps = reasoning.get("steps", [])
+    return {
+        "reasoning": format_reasoning(reasoning, "full"),
+        "steps": format_reasoning(reasoning, "steps"),
+        "step_answers": "\n".join(f"{i}. {(s.get('answer') or '').strip()}" for i, s in enumerate(steps, start=1)),
+        "final_answer": (reasoning.get("final_answer") or "").strip(),
+    }

@@ -21,7 +21,7 @@ from aurelia.media.ref import MediaRef
 from aurelia.models.hf.settings import HFSettings
 from aurelia.models.retry import DEFAULT_TIMEOUT_S
 from aurelia.parsing import read_answer
-from aurelia.prompts.format import INJECT_MODES, injection_text
+from aurelia.prompts.format import ANSWER_KINDS, INJECT_MODES, INJECT_POSITIONS, injection_text
 from aurelia.schemas import check_question
 
 
@@ -35,6 +35,8 @@ class TargetSample:
     reasoning: dict[str, Any] | None = None
     inject: str | None = None  # None: "steps" with a reasoning, else "none" (the zero-shot baseline)
     sample_id: str | None = None
+    answer_kind: str = "short"  # an open answer: "short" (word or phrase), "sentence" or "caption" (paragraph)
+    inject_position: str = "after_choices"  # or "before_question" (the paper prepends r*)
 
     def __post_init__(self) -> None:
         check_question(self.question, self.choices)
@@ -44,6 +46,10 @@ class TargetSample:
             raise InputError(f"inject mode {self.inject!r} needs a reasoning r* (or use inject='none' for the zero-shot baseline)")
         if self.inject not in INJECT_MODES:
             raise InputError(f"inject must be one of {', '.join(INJECT_MODES)}, got {self.inject!r}")
+        if self.answer_kind not in ANSWER_KINDS:
+            raise InputError(f"answer_kind must be one of {', '.join(ANSWER_KINDS)}, got {self.answer_kind!r}")
+        if self.inject_position not in INJECT_POSITIONS:
+            raise InputError(f"inject_position must be one of {', '.join(INJECT_POSITIONS)}, got {self.inject_position!r}")
 
     @classmethod
     def from_files(
@@ -57,10 +63,12 @@ class TargetSample:
         inject: str | None = None,
         num_frames: int = 5,
         sample_id: str | None = None,
+        answer_kind: str = "short",
+        inject_position: str = "after_choices",
     ) -> TargetSample:
         """Probe and measure the media (cached per process) and build the sample."""
         media = prepare_media(str(video), str(audio) if audio else None, num_frames)
-        return cls(media, question, choices or None, reasoning, inject, sample_id)
+        return cls(media, question, choices or None, reasoning, inject, sample_id, answer_kind, inject_position)
 
 
 @dataclass
@@ -79,6 +87,8 @@ class TargetAnswer:
     usage: dict[str, int] = field(default_factory=dict)
     sample_id: str | None = None
     error: str | None = None
+    sampling: dict[str, Any] = field(default_factory=dict)  # {"temperature", "seed"} the reply was generated with
+    extracted: dict[str, Any] | None = None  # with an LLM extractor: see aurelia.targets.extract
     exception: BaseException | None = field(default=None, repr=False, compare=False)
     attempts: int = 1  # requests made for this answer, retries included
 
@@ -100,6 +110,11 @@ class TargetSettings(HFSettings):
     seed: int = 0
     request_timeout: float = DEFAULT_TIMEOUT_S  # seconds per request to a hosted or served model
 
+    @property
+    def sampling_temperature(self) -> float:
+        """The temperature replies are generated at: 0 (greedy) unless ``do_sample``."""
+        return self.temperature if self.do_sample else 0.0
+
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.max_new_tokens < 1:
@@ -116,6 +131,7 @@ class Target(ABC):
 
     name: str
     settings: TargetSettings
+    sampling: dict[str, Any]  # {"temperature", "seed"} its replies are generated with
 
     @abstractmethod
     def answer_batch(self, samples: list[TargetSample], config: dict[str, Any] | None = None) -> list[TargetAnswer]:
@@ -153,6 +169,7 @@ class Target(ABC):
             timing=timing,
             usage=usage,
             sample_id=sample.sample_id,
+            sampling=dict(self.sampling),
         )
 
     def failed(self, sample: TargetSample, exc: BaseException, started: float) -> TargetAnswer:

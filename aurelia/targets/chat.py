@@ -13,7 +13,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables.config import get_executor_for_config
 
 from aurelia.media.received import Received
-from aurelia.models.messages import build_messages, with_generation_settings
+from aurelia.models.messages import TunedModel, build_messages, with_generation_settings
 from aurelia.models.registry import RoleModel, as_role_model, resolve_model
 from aurelia.models.retry import Tally, call_with_retry
 from aurelia.models.structured import reply_text, reply_usage
@@ -25,17 +25,20 @@ class ChatTarget(Target):
     """A target backed by a LangChain chat model; batches run concurrently (``Runnable.batch``)."""
 
     def __init__(self, model: RoleModel | BaseChatModel, settings: TargetSettings | None = None) -> None:
-        self.rm = as_role_model(model, name="target-instance")
         self.settings = settings or TargetSettings()
+        rm = as_role_model(model, name="target-instance")
+        if not isinstance(rm, TunedModel):  # an instance keeps its reply length, and samples as set here
+            rm = with_generation_settings(rm, None, self.settings.sampling_temperature, self.settings.seed)
+        self.rm: TunedModel = rm
+        self.sampling = rm.sampling()
         self.name = self.rm.spec.label
 
     @classmethod
     def from_string(cls, raw: str, settings: TargetSettings | None = None) -> ChatTarget:
-        """Resolve a model string (built once per process); local models decode greedily."""
+        """Resolve a model string (built once per process); greedy unless ``do_sample``."""
         settings = settings or TargetSettings()
         rm = resolve_model(raw, settings.request_timeout)
-        temperature = settings.temperature if settings.do_sample else 0.0
-        return cls(RoleModel(with_generation_settings(rm, settings.max_new_tokens, temperature, settings.seed), rm.spec), settings)
+        return cls(with_generation_settings(rm, settings.max_new_tokens, settings.sampling_temperature, settings.seed), settings)
 
     def describe(self) -> dict[str, Any]:
         return {"model": self.name, "family": "chat model", "takes": sorted(self.rm.modalities - {"text"})}
@@ -46,8 +49,16 @@ class ChatTarget(Target):
         results: list[TargetAnswer | None] = [None] * len(samples)
         for i, sample in enumerate(samples):
             try:
-                prompt = target_prompt(sample.question, sample.choices, sample.reasoning, sample.inject)
-                messages, received = build_messages(prompt, self.rm, sample.media, self.settings.frame_side)
+                prompt = target_prompt(
+                    sample.question,
+                    sample.choices,
+                    sample.reasoning,
+                    sample.inject,
+                    answer_kind=sample.answer_kind,
+                    position=sample.inject_position,
+                )
+                # media first, then the text: the order the local Hugging Face target has them in
+                messages, received = build_messages(prompt, self.rm, sample.media, self.settings.frame_side, media_first=True)
                 prepared.append((i, messages, received))
             except Exception as exc:  # recorded for this sample; the batch goes on
                 results[i] = self.failed(sample, exc, started)

@@ -86,6 +86,7 @@ class HFTarget(Target):
         self.settings = settings or TargetSettings()
         self.loaded: LoadedModel = load_model(spec.name, self.settings)
         self.caps = allowed_capabilities(self.loaded.caps, requested_modalities(raw), raw)
+        self.sampling = {"temperature": self.settings.sampling_temperature, "seed": self.settings.seed}
 
     # ----------------------------------------------------------------- input building
     @property
@@ -132,7 +133,13 @@ class HFTarget(Target):
         if plan.digest:
             rec.modalities.append("digest")
         prompt = target_prompt(
-            sample.question, sample.choices, sample.reasoning, sample.inject, facts=sample.media["digest"] if plan.digest else ""
+            sample.question,
+            sample.choices,
+            sample.reasoning,
+            sample.inject,
+            facts=sample.media["digest"] if plan.digest else "",
+            answer_kind=sample.answer_kind,
+            position=sample.inject_position,
         )
         item.text = self._chat_text(prompt.system, prompt.user, parts)
         item.features = self._processor(**self._call_kwargs([item]))

@@ -5,7 +5,9 @@ shared by every role and the target, with its processor and detected capabilitie
 hold standard content blocks (text, image, audio, video; base64 or a local file by URL); they
 are decoded with PyAV / Pillow into frames and 16 kHz waveforms and handed to the processor the
 way the target does it (``aurelia.models.hf.io``): an omni model gets a video with its own audio
-interleaved, a vision-language model frames or video, a text LM text. Decoding is greedy.
+interleaved, a vision-language model frames or video, a text LM text. Decoding is greedy at
+temperature 0 (the default) and samples, seeded, above it, so the generator's schedule
+(greedy first try, sampled retries) holds for ``hf:`` models too.
 
 Structured output: no tool calling, so ``with_structured_output`` is not offered and
 ``aurelia.models.structured`` parses the JSON the prompts ask for (then one repair prompt).
@@ -53,6 +55,8 @@ class ChatHF(BaseChatModel):
     model_string: str = ""  # the role's model string, for messages and metadata
     modalities: frozenset[str] = frozenset({"text"})
     max_tokens: int = 384
+    temperature: float = 0.0  # 0: greedy
+    seed: int = 0  # seeds sampling (temperature > 0)
     settings: HFSettings = Field(default_factory=HFSettings)  # load options, frame and audio budget
 
     @property
@@ -90,13 +94,15 @@ class ChatHF(BaseChatModel):
         )
         n_in = int(features["attention_mask"].sum())
         media_tokens = hf_io.count_media_tokens(lm.processor, features["input_ids"][0])
-        gen = hf_io.generation_config(lm, int(kwargs.get("max_tokens") or self.max_tokens))
+        temperature = float(kwargs.get("temperature", self.temperature))
+        gen = hf_io.generation_config(lm, int(kwargs.get("max_tokens") or self.max_tokens), temperature > 0, temperature)
         interleaved = any(i is not None for i in inputs.audio_from_video)
-        (out,), (n_out,), seconds = hf_io.generate(lm, features, gen, audio_in_video=interleaved)
+        (out,), (n_out,), seconds = hf_io.generate(lm, features, gen, audio_in_video=interleaved, seed=int(kwargs.get("seed", self.seed)))
         for s in stop or []:
             out = out.split(s)[0]
         usage = {"input_tokens": n_in, "output_tokens": n_out, "total_tokens": n_in + n_out}
         meta = {"model_name": self.model_string or self.model_name, "generate_s": round(seconds, 4), "media_tokens": media_tokens}
+        meta["sampling"] = {"temperature": temperature, "seed": int(kwargs.get("seed", self.seed)) if temperature > 0 else None}
         meta["received"] = inputs.received
         message = AIMessage(content=out, usage_metadata=usage, response_metadata=meta)
         return ChatResult(generations=[ChatGeneration(message=message)])

@@ -1,4 +1,4 @@
-"""Processor inputs and greedy generation shared by every use of a local Hugging Face model.
+"""Processor inputs and generation (greedy, or seeded sampling) shared by every use of a local Hugging Face model.
 
 The target back-end (:mod:`aurelia.targets.hf`) and the agent chat model
 (:mod:`aurelia.models.hf.chat`) both turn decoded frames, videos and waveforms into one
@@ -158,7 +158,8 @@ def count_media_tokens(processor: Any, row: Any) -> dict[str, int]:
 
 
 def generation_config(loaded: LoadedModel, max_new_tokens: int, do_sample: bool = False, temperature: float = 0.7):
-    """The checkpoint's generation config with our budget: greedy unless ``do_sample``."""
+    """The checkpoint's generation config with our budget: greedy unless ``do_sample`` (then
+    at ``temperature``, with the checkpoint's own top-p/top-k)."""
     gen = copy.deepcopy(loaded.model.generation_config)
     gen.max_new_tokens = max_new_tokens
     gen.num_beams = 1

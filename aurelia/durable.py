@@ -4,16 +4,21 @@ Each finished node is checkpointed before the next starts (``durability="sync"``
 same thread again continues from the last finished node, so finished agent calls are never
 repeated. A thread paused for human review resumes with a decision. The run's settings are
 kept beside the checkpoints (table ``aurelia_threads``) so a resumption uses the same τ, T and
-models; checkpoints and that table hold references and settings, never media bytes or keys.
+models; checkpoints and that table hold references and settings, never media bytes or keys. A
+model URL's credentials are stored as ``***``: a resumption is given the model string again.
+
+One process at a time runs a thread: an OS lock on a file beside the database (released when
+the process ends, however it ends) refuses a second one with :class:`ThreadBusyError`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -21,29 +26,87 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
-from aurelia.errors import InputError
+from aurelia.errors import InputError, ThreadBusyError
 from aurelia.graph.builder import build_graph
 from aurelia.graph.context import Context
 from aurelia.models.registry import RoleModel
+from aurelia.nodes.common import ROLES
 from aurelia.nodes.review import apply_decision
-from aurelia.run import OnEvent, check_review, make_context, make_inputs, public_state, run_config, stream_graph
+from aurelia.redact import MASK, redact_url
+from aurelia.run import OnEvent, check_review, make_context, make_inputs, public_context, public_state, run_config, stream_graph
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: threads are not locked
+    fcntl = None  # type: ignore[assignment]
 
 DEFAULT_DB = Path(".aurelia") / "threads.sqlite"
 NO_DECISION = object()
 
 
-@contextmanager
-def sqlite_checkpointer(db: str | Path = DEFAULT_DB) -> Iterator[SqliteSaver]:
-    """A ``SqliteSaver`` on ``db`` (created with its folder if missing)."""
-    path = Path(db).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), check_same_thread=False)
+def _open_db(path: Path) -> sqlite3.Connection:
+    """The thread database, created with its folder if missing; a path that cannot hold one is
+    an InputError naming it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), check_same_thread=False)
+    except (OSError, sqlite3.Error) as exc:
+        raise InputError(f"cannot use this path for the thread database ({getattr(exc, 'strerror', None) or exc})", path=str(path)) from exc
     try:
         conn.execute("CREATE TABLE IF NOT EXISTS aurelia_threads (thread_id TEXT PRIMARY KEY, reasoning_only INTEGER, context TEXT)")
         conn.commit()
+    except sqlite3.Error as exc:
+        conn.close()
+        raise InputError(f"cannot use this file as the thread database ({exc})", path=str(path)) from exc
+    return conn
+
+
+@contextmanager
+def sqlite_checkpointer(db: str | Path = DEFAULT_DB) -> Iterator[SqliteSaver]:
+    """A ``SqliteSaver`` on ``db`` (created with its folder if missing)."""
+    conn = _open_db(Path(db).expanduser())
+    try:
         yield SqliteSaver(conn)
     finally:
         conn.close()
+
+
+@contextmanager
+def thread_lock(db: str | Path, thread_id: str) -> Iterator[None]:
+    """Hold ``thread_id`` of ``db`` for this run: an exclusive ``flock`` on a file in the
+    ``<db>.locks`` folder. The OS drops it when the process ends, even on SIGKILL."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    path = Path(db).expanduser()
+    folder = path.with_name(path.name + ".locks")
+    lock_file = folder / (hashlib.sha256(thread_id.encode()).hexdigest()[:32] + ".lock")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise InputError(f"cannot create the thread lock ({exc.strerror or exc})", path=str(lock_file)) from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+            raise ThreadBusyError(
+                f"thread {thread_id!r} is in use by another run (pid {holder}); wait for it to end, or use another --thread"
+            ) from exc
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+MODEL_FIELDS = tuple(f"{role}_model" for role in ROLES)
+OPERATIONAL = ("request_timeout", "run_budget")  # how long to wait, not what to compute: a resumption may change them
 
 
 def _saved_settings(saver: SqliteSaver, thread_id: str) -> tuple[bool, dict[str, Any]] | None:
@@ -52,8 +115,28 @@ def _saved_settings(saver: SqliteSaver, thread_id: str) -> tuple[bool, dict[str,
 
 
 def _save_settings(saver: SqliteSaver, thread_id: str, reasoning_only: bool, ctx: Context) -> None:
-    saver.conn.execute("INSERT OR REPLACE INTO aurelia_threads VALUES (?, ?, ?)", (thread_id, int(reasoning_only), json.dumps(asdict(ctx))))
+    stored = json.dumps(public_context(ctx))  # model URLs without their credentials
+    saver.conn.execute("INSERT OR REPLACE INTO aurelia_threads VALUES (?, ?, ?)", (thread_id, int(reasoning_only), stored))
     saver.conn.commit()
+
+
+def _restore_credentials(stored: dict[str, Any], explicit: dict[str, Any], thread_id: str) -> dict[str, Any]:
+    """The stored settings with each redacted model URL replaced by the same URL, credentials
+    included, given again now; one not given again is an InputError saying how to give it."""
+    restored = dict(stored)
+    for name in MODEL_FIELDS:
+        value = stored.get(name)
+        if not isinstance(value, str) or MASK not in value:
+            continue
+        given = explicit.get(name)
+        if not isinstance(given, str) or redact_url(given) != value:
+            role = name.removesuffix("_model")
+            raise InputError(
+                f"thread {thread_id!r} was started with {name} {value!r}, whose credentials are never stored: "
+                f"give that model string again (CLI: --model {role}=URL; Python: settings={{{name!r}: ...}})"
+            )
+        restored[name] = given
+    return restored
 
 
 def thread_status(graph: Any, config: Mapping[str, Any]) -> str:
@@ -92,27 +175,34 @@ def run_thread(
     """Start, resume or finish the run of ``thread_id``; returns the result (with ``thread``).
 
     A new thread starts from the input. An interrupted one continues from its last checkpoint
-    with the settings it started with (``settings`` that contradict them are refused). A thread
+    with the settings it started with (``settings`` that contradict them are refused, except the
+    request timeout and the run budget; a model URL's credentials are given again). A thread
     waiting for review returns its review request until ``decision`` is given. A finished one
     returns its stored result without calling any model. ``reasoning_only=None`` means: as the
     thread was started (a new thread: False). ``on_event`` sees the run as it goes, as for
     :func:`aurelia.run.run`.
     """
-    if not thread_id or not thread_id.strip():
+    if not isinstance(thread_id, str) or not thread_id.strip():
         raise InputError("the thread id is empty")
+    if len(thread_id) > 200 or any(ord(ch) < 32 for ch in thread_id):
+        raise InputError("a thread id is at most 200 printable characters")
     explicit = {k: v for k, v in dict(settings or {}).items() if v is not None}
-    with sqlite_checkpointer(db) as saver:
+    with sqlite_checkpointer(db) as saver, thread_lock(db, thread_id):
         saved = _saved_settings(saver, thread_id)
         if saved is not None:
             if reasoning_only is not None and reasoning_only != bool(saved[0]):
                 raise InputError(f"thread {thread_id!r} was started with reasoning_only={bool(saved[0])}; use a new --thread to change")
             reasoning_only, stored = saved
-            clash = {k: v for k, v in explicit.items() if k in stored and stored[k] != v}
+            clash = {
+                k: v
+                for k, v in explicit.items()
+                if k in stored and k not in OPERATIONAL and stored[k] != (redact_url(v) if k in MODEL_FIELDS else v)
+            }
             if clash:
                 raise InputError(
                     f"thread {thread_id!r} was started with {', '.join(f'{k}={stored[k]!r}' for k in clash)}; use a new --thread to change"
                 )
-            ctx = make_context(stored)
+            ctx = make_context(_restore_credentials(stored, explicit, thread_id), **{k: explicit.get(k) for k in OPERATIONAL})
         else:
             reasoning_only = bool(reasoning_only)
             ctx = make_context(None, **explicit)
@@ -134,7 +224,7 @@ def run_thread(
                 raise InputError(f"thread {thread_id!r} is not waiting for a review (it is {status})")
             if status in ("done", "review") and decision is NO_DECISION:
                 # nothing to run: the stored result, or the pending review request
-                result = {**public_state(snapshot.values), "node_seconds": {}, "total_seconds": 0.0, "context": asdict(ctx)}
+                result = {**public_state(snapshot.values), "node_seconds": {}, "total_seconds": 0.0, "context": public_context(ctx)}
                 if status == "review":
                     result["interrupt"] = snapshot.interrupts[0].value
                 return {**result, "thread": {"id": thread_id, "status": status, "resumed_from": status}}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -54,7 +55,7 @@ def reasoning_node(
             "audio": state.get(audio_key) if audio_key else None,
             "choices": state.get(choices_key) if choices_key else None,
         }
-        out = subgraph.invoke(inputs, config=config, context=ctx)
+        out = subgraph.invoke(inputs, config=config, context=replace(ctx))  # a fresh copy: the time budget is per run
         best = out["iterations"][out["best_iteration"] - 1]
         return {
             output_key: {
@@ -99,7 +100,7 @@ def aurelia_tool(
 
     def watch_video(video: str, question: str, choices: list[str] | None = None, audio: str | None = None) -> str:
         try:
-            out = graph.invoke({"video": video, "question": question, "choices": choices, "audio": audio}, context=ctx)
+            out = graph.invoke({"video": video, "question": question, "choices": choices, "audio": audio}, context=replace(ctx))
         except AureliaError as exc:
             raise ToolException(f"error: {exc}") from exc
         best = out["iterations"][out["best_iteration"] - 1]

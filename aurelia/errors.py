@@ -1,9 +1,12 @@
 """Typed errors: every bad input becomes one of these, with the file (if any) and the reason.
 
 The CLI prints ``str(error)`` on one line and exits with code 2; the Python API raises them.
+Every message is redacted (:mod:`aurelia.redact`): a key or URL credential never reaches it.
 """
 
 from __future__ import annotations
+
+from aurelia.redact import redact_text
 
 
 class AureliaError(Exception):
@@ -12,9 +15,9 @@ class AureliaError(Exception):
     exit_code = 2  # the CLI's exit status: 2 for bad input
 
     def __init__(self, reason: str, *, path: str | None = None) -> None:
-        self.reason = reason
-        self.path = path
-        super().__init__(f"{path}: {reason}" if path else reason)
+        self.reason = redact_text(reason)
+        self.path = redact_text(path) if path else path
+        super().__init__(f"{self.path}: {self.reason}" if self.path else self.reason)
 
 
 class MediaError(AureliaError):
@@ -35,19 +38,23 @@ class MissingAPIKeyError(ModelConfigError):
 
 class ModelCallError(AureliaError):
     """A model call failed for a reason that retrying did not fix (server unreachable, bad key,
-    rate limit, prompt longer than the context window…)."""
+    rate limit, prompt longer than the context window…). ``status`` is the HTTP status when the
+    server answered one, ``attempts`` the requests made for the call."""
 
     exit_code = 1
 
+    def __init__(self, reason: str, *, path: str | None = None, status: int | None = None, attempts: int = 1) -> None:
+        super().__init__(reason, path=path)
+        self.status = status
+        self.attempts = attempts
 
-def root_failure(exc: BaseException) -> BaseException:
-    """The exception of the last attempt when ``exc`` is tenacity's RetryError (``with_retry``)."""
-    last = getattr(exc, "last_attempt", None)
-    return last.exception() if last is not None and last.exception() is not None else exc
+
+class ThreadBusyError(InputError):
+    """Another process (or run) holds the thread: two runs on one thread would both pay for
+    every model call and interleave their checkpoints."""
 
 
 def describe_failure(exc: BaseException) -> str:
-    """One line for an exception: its type and the first line of its message."""
-    exc = root_failure(exc)
-    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    """One line for an exception: its type and the first line of its message (redacted)."""
+    first = redact_text((str(exc).strip().splitlines() or [""])[0][:300])
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

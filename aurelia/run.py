@@ -16,6 +16,7 @@ from aurelia.graph.builder import build_graph
 from aurelia.graph.context import Context, validate_context
 from aurelia.models.registry import RoleModel
 from aurelia.nodes.common import Models
+from aurelia.redact import redact_deep
 
 OnEvent = Callable[[dict[str, Any]], None]
 """A progress observer: called with each run event (see ``stream_graph``) while the run goes on."""
@@ -35,6 +36,11 @@ SAMPLE_CHOICES = ["red", "blue", "green", "black"]
 def sample_clip() -> Path:
     """The 9-second clip that ships with the package (red + 440 Hz tone, blue + beeps, green + silence)."""
     return Path(str(resources.files("aurelia").joinpath("data/sample.mp4")))
+
+
+def public_context(ctx: Context) -> dict[str, Any]:
+    """The settings as a result or a thread table records them: model URLs without credentials."""
+    return redact_deep({f.name: getattr(ctx, f.name) for f in fields(Context)})
 
 
 def make_context(context: Context | Mapping[str, Any] | None = None, **overrides: Any) -> Context:
@@ -172,9 +178,11 @@ def stream_graph(
     models: Mapping[str, BaseChatModel | RoleModel] | None = None,
 ) -> dict[str, Any]:
     """Stream a run (or its resumption) to the end or to an interrupt; returns the state plus
-    ``node_seconds``, ``total_seconds``, ``context`` and, when paused, ``interrupt``. With
-    ``on_event``, the run's progress goes to it as it happens (see :class:`RunEvents`); ``models``
-    are the instances the graph was built with, to name them."""
+    ``node_seconds``, ``total_seconds``, ``context`` and, when paused, ``interrupt``, with any
+    key or URL credential redacted. With ``on_event``, the run's progress goes to it as it
+    happens (see :class:`RunEvents`); ``models`` are the instances the graph was built with, to
+    name them. The run's time budget starts now."""
+    ctx = replace(ctx)
     result: dict[str, Any] = {}
     node_seconds: dict[str, float] = {}
     interrupt: Any = None
@@ -199,7 +207,7 @@ def stream_graph(
             result = public_state(chunk)
     result["node_seconds"] = node_seconds
     result["total_seconds"] = round(time.perf_counter() - start, 3)
-    result["context"] = {f.name: getattr(ctx, f.name) for f in fields(Context)}
+    result["context"] = public_context(ctx)
     if interrupt is not None:
         result["interrupt"] = interrupt
-    return result
+    return redact_deep(result)

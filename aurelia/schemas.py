@@ -8,18 +8,31 @@ from aurelia.errors import InputError
 
 MAX_STEPS = 6
 MAX_CHOICES = 26  # lettered A-Z
+MAX_CHOICE_CHARS = 1_000
+MAX_QUESTION_CHARS = 20_000
 
 
 def check_question(question: object, choices: object = None) -> None:
-    """The one check of a question and its choices, for the graph input and target samples alike."""
+    """The one check of a question and its choices, for the graph input and target samples alike:
+    a non-empty question, and 2 to 26 distinct non-empty choices, each of bounded length."""
     if not isinstance(question, str) or not question.strip():
         raise InputError("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InputError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}")
     if choices is None:
         return
     if not isinstance(choices, list) or any(not isinstance(c, str) or not c.strip() for c in choices):
         raise InputError("choices must be a list of non-empty strings")
     if not 2 <= len(choices) <= MAX_CHOICES:
         raise InputError(f"give 2 to {MAX_CHOICES} choices, got {len(choices)}")
+    seen: set[str] = set()
+    for choice in choices:
+        if len(choice) > MAX_CHOICE_CHARS:
+            raise InputError(f"a choice is {len(choice)} characters long; the limit is {MAX_CHOICE_CHARS}")
+        key = " ".join(choice.split()).casefold()
+        if key in seen:
+            raise InputError(f"duplicate choice {choice.strip()!r}: the choices must differ")
+        seen.add(key)
 
 
 class Step(BaseModel):

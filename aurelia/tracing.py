@@ -26,14 +26,13 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel
 
+from aurelia.redact import env_secrets, redact_text
+
 REDACTED = "[redacted]"
 SECRET_KEY = re.compile(r"(^|[_-])(api[_-]?key|apikey|secret|password|passwd|authorization|access[_-]?token|auth[_-]?token|bearer)$", re.I)
-# known key formats (OpenAI, LangSmith, Google, Hugging Face), redacted by langsmith's anonymizer
-SECRET_FORMATS = r"\b(sk-[A-Za-z0-9_-]{16,}|lsv2_[A-Za-z0-9_]{16,}|AIza[0-9A-Za-z_-]{30,}|hf_[A-Za-z0-9]{20,})"
 DATA_URL = re.compile(r"data:([\w.+-]+/[\w.+-]+)?;base64,([A-Za-z0-9+/=\s]+)")
 BASE64_RUN = re.compile(r"^[A-Za-z0-9+/]{200,}={0,2}$")
 MEDIA_KEYS = ("base64", "data", "image_url", "input_audio", "url")
-ENV_SECRET_NAMES = re.compile(r"(API_KEY|_TOKEN|_SECRET|PASSWORD)$")
 
 
 def _ref(payload: str, mime: str | None) -> dict[str, Any]:
@@ -43,10 +42,6 @@ def _ref(payload: str, mime: str | None) -> dict[str, Any]:
     except (binascii.Error, ValueError):
         raw = payload.encode()
     return {"omitted": "base64 media", "mime_type": mime, "bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
-
-
-def _env_secrets() -> list[str]:
-    return [v for k, v in os.environ.items() if ENV_SECRET_NAMES.search(k) and v and len(v) >= 8]
 
 
 def _scrub_str(text: str) -> Any:
@@ -79,13 +74,13 @@ def _scrub(value: Any) -> Any:
 
 
 def scrub(data: Any) -> Any:
-    """A copy of ``data`` with media bytes replaced by references and secrets redacted: key
-    formats and the values of secret-named environment variables, by langsmith's anonymizer."""
+    """A copy of ``data`` with media bytes replaced by references and secrets redacted by
+    langsmith's anonymizer: key formats, the values of secret-named environment variables and
+    URL credentials (:func:`aurelia.redact.redact_text`, the redaction every record uses)."""
     from langsmith.anonymizer import create_anonymizer
 
-    rules = [{"pattern": SECRET_FORMATS, "replace": REDACTED}]
-    rules += [{"pattern": re.escape(secret), "replace": REDACTED} for secret in _env_secrets()]
-    return create_anonymizer(rules, max_depth=64)(_scrub(data))
+    secrets = env_secrets()
+    return create_anonymizer(lambda text: redact_text(text, secrets, mask=REDACTED), max_depth=64)(_scrub(data))
 
 
 def scrubbing_client(**kwargs: Any):

@@ -91,4 +91,4 @@ def test_credentials_in_a_model_url_are_not_recorded():
     from aurelia.models.spec import parse_model_string
 
     spec = parse_model_string("https://user:s3cret@localhost:8000/v1?model=m")
-    assert spec.label == "https://localhost:8000/v1?model=m" and "s3cret" not in spec.label
+    assert spec.label == "https://***@localhost:8000/v1?model=m" and "s3cret" not in spec.label

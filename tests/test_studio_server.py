@@ -51,6 +51,9 @@ def server(tmp_path_factory):
     port = _free_port()
     log = (tmp / "server.log").open("w")
     env = {**os.environ, **OFFLINE_ENV, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    # a deployment: media under the test folders and the bundled sample; models: the defaults only
+    env["AURELIA_MEDIA_ROOT"] = os.pathsep.join([str(tmp_path_factory.getbasetemp()), str(sample_clip().parent)])
+    env.pop("AURELIA_ALLOWED_MODELS", None)
     cmd = [cli, "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port), "--config", str(tmp / "langgraph.json")]
     proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
     client = get_sync_client(url=f"http://127.0.0.1:{port}")
@@ -196,3 +199,27 @@ def test_embedded_model_run_does_not_block_the_event_loop(server):
     assert set(calls) == {"local"} and 4 <= len(calls) <= 5  # a fifth when an unusable score is re-asked
     text = log.read_text()
     assert "Blocking call" not in text and "BlockingError" not in text
+
+
+def test_served_runs_refuse_other_models_and_paths_outside_the_media_root(server, clip):
+    client, log = server
+    attempts = [
+        ({"video": str(clip), "question": "Colour?"}, {"generator_model": "http://127.0.0.1:9/v1?model=steal-the-key"}),
+        ({"video": "/etc/passwd", "question": "Colour?"}, {}),
+        ({"video": "/etc/no-such-file.mp4", "question": "Colour?"}, {}),
+        ({"video": str(clip), "question": "Colour?"}, {"review": "no"}),
+    ]
+    errors = []
+    for inputs, context in attempts:
+        thread = client.threads.create()["thread_id"]
+        out = client.runs.wait(thread, "aurelia", input=inputs, context=context, raise_error=False)
+        assert "__error__" in out
+        (task,) = client.threads.get_state(thread)["tasks"]  # the prepare node's error, as Studio shows it
+        assert task["name"] == "prepare"
+        errors.append(task["error"])
+    assert "generator_model 'http://127.0.0.1:9/v1?model=steal-the-key' is not allowed by this deployment" in errors[0]
+    # an existing file and a missing one outside the root: the same answer
+    assert errors[1].replace("/etc/passwd", "X") == errors[2].replace("/etc/no-such-file.mp4", "X")
+    assert "not allowed: give a file under the media root" in errors[1]
+    assert "review: input should be a valid boolean, got 'no'" in errors[3]
+    assert "resolves to /etc/passwd" in log.read_text()  # the details are in the server's log only

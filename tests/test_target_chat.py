@@ -96,7 +96,8 @@ class Broken(FakeListChatModel):
 def test_chat_target_records_failures_and_answer_raises(media):
     target = ChatTarget(Broken(responses=["x"]))
     (result,) = target.answer_batch([sample(media)])
-    assert result.error == "RuntimeError: server unavailable" and result.answer is None
+    assert result.error == "model 'target-instance' failed (RuntimeError: server unavailable)" and result.answer is None
+    assert result.attempts == 1  # not a transient fault: never retried
     with pytest.raises(ModelCallError, match="RuntimeError: server unavailable"):  # typed, one line in the CLI
         target.answer(sample(media))
 

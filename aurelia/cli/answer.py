@@ -64,6 +64,7 @@ def answer_cmd(
     * 28,
     max_new_tokens: Annotated[int, typer.Option(help="Most tokens the target may generate.")] = 64,
     dtype: Annotated[str, typer.Option(help="auto (bfloat16 on GPU, float32 on CPU), bfloat16, float16 or float32.")] = "auto",
+    timeout: Annotated[float, typer.Option(help="Seconds one request to a hosted or served target may take.")] = 120.0,
     inject_position: InjectPositionOpt = None,
     answer_kind: AnswerKindOpt = None,
     extractor: ExtractorOpt = None,
@@ -77,7 +78,9 @@ def answer_cmd(
     with one_line_errors(), watching(quiet) as progress:
         spec = validate_model_string(target)  # bad input fails before any progress, in one line
         reasoning = read_reasoning(reasoning_file) if reasoning_file else None
-        settings = TargetSettings(max_new_tokens=max_new_tokens, max_frames=max_frames, fps=fps, max_pixels=max_pixels, dtype=dtype)
+        settings = TargetSettings(
+            max_new_tokens=max_new_tokens, max_frames=max_frames, fps=fps, max_pixels=max_pixels, dtype=dtype, request_timeout=timeout
+        )
         with progress.phase("prepare", f"media of {video.name}"):
             sample = TargetSample.from_files(
                 video,

@@ -10,10 +10,12 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from aurelia.boundary import looks_like_json, parse_json, read_user_file
 from aurelia.cli.answer import answer_cmd
 from aurelia.cli.bench import bench_app
-from aurelia.cli.errors import fail, one_line_errors
+from aurelia.cli.errors import err_console, fail, one_line_errors
 from aurelia.cli.fidelity import (
     AnswerKindOpt,
     ExtractorOpt,
@@ -31,6 +33,7 @@ from aurelia.cli.options import FeedbackOpt, MaxIterationsOpt, ModelOpt, Thresho
 from aurelia.cli.progress import QuietOpt, observer, watching
 from aurelia.durable import DEFAULT_DB, NO_DECISION, run_thread
 from aurelia.errors import InputError
+from aurelia.nodes.common import ROLES
 from aurelia.prompts.format import INJECT_MODES, format_reasoning, score_text
 from aurelia.run import SAMPLE_CHOICES, SAMPLE_QUESTION, make_context, run, sample_clip
 
@@ -49,51 +52,64 @@ def _print_result(result: dict[str, Any]) -> None:
         table.add_column(col, overflow="fold")
     for it in result.get("iterations", []):
         seconds = sum(it.get("seconds", {}).values())
-        table.add_row(str(it["iteration"]), score_text(it["score"]), f"{seconds:.1f}", it["caption"][:160], evaluator_note(it)[:120])
+        # model text is printed literally (Text, not markup): "[/INST]" in a caption must not crash the print
+        cells = (str(it["iteration"]), score_text(it["score"]), f"{seconds:.1f}", it["caption"][:160], evaluator_note(it)[:120])
+        table.add_row(*(Text(cell) for cell in cells))
     if result.get("stop_reason") == "baseline":
-        console.print("zero-shot baseline (inject none): no reasoning loop")
+        say("zero-shot baseline (inject none): no reasoning loop")
     else:
         console.print(table)
-        console.print(f"stop reason: {result.get('stop_reason')}   best iteration: {result.get('best_iteration')}")
-        console.print("[bold]r*[/bold]")
-        console.print(format_reasoning(result.get("reasoning_star") or {}, "full"), markup=False)
+        say(f"stop reason: {result.get('stop_reason')}   best iteration: {result.get('best_iteration')}")
+        say("r*", bold=True)
+        say(format_reasoning(result.get("reasoning_star") or {}, "full"))
     for line in setting_lines(result):
-        console.print(line, markup=False, highlight=False)
+        say(line)
     if "review" in result:
-        console.print(f"review: r* {result['review']['action']} by a human", highlight=False)
+        say(f"review: r* {result['review']['action']} by a human")
     if "target" in result:
         answer = result.get("answer")
         letter = result.get("answer_choice")
         shown = f"({letter}) {answer}" if letter else (answer or f"(unparsed) {result['target']['raw'][:200]}")
-        console.print(f"[bold]answer[/bold]: {shown}", highlight=False)
+        say("answer", f": {shown}", bold=True)
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in result.get("node_seconds", {}).items())
-    console.print(f"time: {result.get('total_seconds', 0):.1f}s ({timings})", highlight=False)
+    say(f"time: {result.get('total_seconds', 0):.1f}s ({timings})")
+
+
+def say(text: str, rest: str = "", *, bold: bool = False) -> None:
+    """Print literally: user, model and file text is never read as console markup (a caption
+    holding "[/INST]" must not crash the summary); ``bold`` styles ``text``, not ``rest``."""
+    console.print(Text.assemble((text, "bold" if bold else ""), rest), highlight=False, soft_wrap=True)
 
 
 def _print_review(result: dict[str, Any]) -> None:
     request = result["interrupt"]
-    console.print(f"[bold]paused for review[/bold] (thread {result['thread']['id']}): best iteration {request.get('best_iteration')}")
-    for it in request.get("trajectory", []):
-        console.print(f"  #{it['iteration']} score {score_text(it['score'])}: {it['caption'][:120]}", markup=False, highlight=False)
-    console.print("[bold]r*[/bold]")
-    console.print(format_reasoning(request.get("reasoning_star") or {}, "full"), markup=False)
     tid = result["thread"]["id"]
-    console.print(
-        f"approve: aurelia resume {tid} --approve    edit: aurelia resume {tid} --edit FILE (JSON reasoning or one step per line)",
-        highlight=False,
-    )
+    say("paused for review", f" (thread {tid}): best iteration {request.get('best_iteration')}", bold=True)
+    for it in request.get("trajectory", []):
+        say(f"  #{it['iteration']} score {score_text(it['score'])}: {it['caption'][:120]}")
+    say("r*", bold=True)
+    say(format_reasoning(request.get("reasoning_star") or {}, "full"))
+    say(f"approve: aurelia resume {tid} --approve    edit: aurelia resume {tid} --edit FILE (JSON reasoning or one step per line)")
 
 
 def _emit(result: dict[str, Any], as_json: bool) -> None:
+    """Print a finished (and, with --thread, already checkpointed) result. Printing never loses
+    it: if the summary cannot be printed, the result is written as JSON instead."""
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
-    elif "interrupt" in result:
-        _print_review(result)
-    else:
-        if "thread" in result:
-            thread = result["thread"]
-            console.print(f"thread {thread['id']}: {thread['status']} (was {thread['resumed_from']})", highlight=False)
-        _print_result(result)
+        return
+    try:
+        if "interrupt" in result:
+            _print_review(result)
+        else:
+            if "thread" in result:
+                thread = result["thread"]
+                say(f"thread {thread['id']}: {thread['status']} (was {thread['resumed_from']})")
+            _print_result(result)
+    except Exception as exc:
+        sys.stdout.write(json.dumps(result, indent=2, default=str, ensure_ascii=True) + "\n")
+        err_console.print(f"error: the summary could not be printed ({type(exc).__name__}); the result is above as JSON", markup=False)
+        raise typer.Exit(code=1) from exc
 
 
 def _decision(approve: bool, edit: Path | None) -> Any:
@@ -104,15 +120,10 @@ def _decision(approve: bool, edit: Path | None) -> Any:
         return "approve"
     if edit is None:
         return NO_DECISION
-    try:
-        text = edit.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read the edited reasoning ({exc.strerror})", path=str(edit)) from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return {"action": "edit", "reasoning": text}
-    return {"action": "edit", "reasoning": data}
+    text = read_user_file(edit, "edited reasoning")  # a bounded regular file, never a device or FIFO
+    if looks_like_json(text):  # meant as JSON: it must be valid JSON, never silently one step of text
+        return {"action": "edit", "reasoning": parse_json(text, "edited reasoning", str(edit))}
+    return {"action": "edit", "reasoning": text}
 
 
 def _execute(
@@ -169,6 +180,10 @@ def run_cmd(
     inject: Annotated[str | None, typer.Option(help=f"What of r* the target sees: {', '.join(INJECT_MODES)} (default steps).")] = None,
     frames: Annotated[int | None, typer.Option(help="Most keyframes per video (default 5).")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Most tokens per agent call (default 384).")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds one request to a hosted or served model may take (default 120).")] = None,
+    budget: Annotated[
+        float | None, typer.Option(help="Seconds the whole run may take, checked before each model call (default 3600; 0: none).")
+    ] = None,
     prompt_set: PromptSetOpt = None,
     feedback_mode: FeedbackModeOpt = None,
     no_early_stop: NoEarlyStopOpt = False,
@@ -188,7 +203,7 @@ def run_cmd(
     settings = dict(
         threshold=threshold, max_iterations=max_iterations, generator_model=generator, summarizer_model=summarizer,
         evaluator_model=evaluator, feedback_model=feedback, target_model=target, inject=inject, num_frames=frames,
-        max_tokens=max_tokens, review=review or None,
+        max_tokens=max_tokens, review=review or None, request_timeout=timeout, run_budget=budget,
         **fidelity_settings(prompt_set, feedback_mode, no_early_stop, inject_position, extractor, answer_kind),
     )  # fmt: skip
     if thread is None:
@@ -217,6 +232,11 @@ def resume(
     thread: Annotated[str, typer.Argument(help="The thread id given to `aurelia run --thread`.")],
     approve: Annotated[bool, typer.Option("--approve", help="Approve r* of a run paused for review.")] = False,
     edit: Annotated[Path | None, typer.Option(help="Replace r* of a paused run: a JSON reasoning or one step per line.")] = None,
+    model: Annotated[
+        list[str] | None, typer.Option(help="ROLE=MODEL: a model URL with credentials, given again (they are never stored).")
+    ] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds one request to a hosted or served model may take.")] = None,
+    budget: Annotated[float | None, typer.Option(help="Seconds this resumption may take (0: no budget).")] = None,
     db: Annotated[Path, typer.Option(help=DB_HELP)] = DEFAULT_DB,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
     quiet: QuietOpt = False,
@@ -224,7 +244,19 @@ def resume(
     """Continue a thread: after a kill or a failure, or past a review pause (--approve / --edit)."""
     with one_line_errors():
         decision = _decision(approve, edit)
-    _execute_thread(thread, db, decision, as_json, quiet=quiet)
+        settings = {**_role_models(model or []), "request_timeout": timeout, "run_budget": budget}
+    _execute_thread(thread, db, decision, as_json, settings=settings, quiet=quiet)
+
+
+def _role_models(values: list[str]) -> dict[str, str]:
+    """``generator=URL`` pairs -> ``{"generator_model": URL}``."""
+    out = {}
+    for value in values:
+        role, sep, raw = value.partition("=")
+        if not sep or role.strip() not in ROLES or not raw.strip():
+            raise InputError(f"--model takes ROLE=MODEL with ROLE one of {', '.join(ROLES)}, got {value!r}")
+        out[f"{role.strip()}_model"] = raw.strip()
+    return out
 
 
 @app.command()

@@ -46,6 +46,7 @@ def build_graph(
     cache: Any = None,
     store: Any = None,
     debug: bool = False,
+    served: bool = False,
 ) -> CompiledStateGraph:
     """Compile the Aurelia graph.
 
@@ -53,9 +54,11 @@ def build_graph(
     instances that take precedence over the context's model strings. ``reasoning_only`` stops
     after the loop with ``reasoning_star`` (no target), as benchmarks do. ``checkpointer``
     (e.g. ``SqliteSaver``; ``True`` inside a parent graph to keep the subgraph's own history),
-    ``cache``, ``store``, ``name`` and ``debug`` go to LangGraph's ``compile``.
+    ``cache``, ``store``, ``name`` and ``debug`` go to LangGraph's ``compile``. ``served``
+    applies a deployment's policy (allowed models, media root: docs/security.md) even when
+    its variables are not set; they apply to any graph when they are.
     """
-    resolver = Models(models)
+    resolver = Models(models, served=served)
     builder = StateGraph(State, context_schema=Context, input_schema=InputState, output_schema=OutputState)
     builder.add_node("prepare", make_prepare(resolver, with_target=not reasoning_only))
     builder.add_node("generator", make_generator(resolver))
@@ -89,10 +92,11 @@ def build_reasoning_graph(**kwargs: Any) -> CompiledStateGraph:
 
 def make_graph(config: RunnableConfig | None = None) -> CompiledStateGraph:
     """The full pipeline, as ``langgraph.json`` registers it for Studio: a graph factory, so
-    nothing compiles at import (run-time settings come per run in the context, not ``config``)."""
-    return build_graph()
+    nothing compiles at import (run-time settings come per run in the context, not ``config``).
+    Served: clients choose only allowed models and media under the media root."""
+    return build_graph(served=True)
 
 
 def make_reasoning_graph(config: RunnableConfig | None = None) -> CompiledStateGraph:
-    """The reasoning loop alone, as ``langgraph.json`` registers it for Studio."""
-    return build_reasoning_graph()
+    """The reasoning loop alone, as ``langgraph.json`` registers it for Studio (served)."""
+    return build_reasoning_graph(served=True)

@@ -1,15 +1,20 @@
-"""Run-time settings of a run (Studio shows them as a form; each field has a description)."""
+"""Run-time settings of a run (Studio shows them as a form; each field has a description).
+
+Every field is checked against its declared type and bounds (:func:`validate_context`) wherever
+a run starts, served or local: LangGraph builds the dataclass from a client's dict unchecked.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Annotated, Literal
+import time
+from dataclasses import dataclass, field, fields
+from functools import cache
+from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
-from pydantic import Field
+from pydantic import Field, TypeAdapter, ValidationError
 
 from aurelia.errors import InputError
-from aurelia.prompts import PROMPT_SETS
-from aurelia.prompts.format import ANSWER_KINDS, FEEDBACK_MODES, INJECT_MODES, INJECT_POSITIONS
+from aurelia.models.retry import DEFAULT_TIMEOUT_S
 
 InjectMode = Literal["steps", "steps_answers", "full", "none"]
 PromptSetName = Literal["aurelia", "paper"]
@@ -28,7 +33,7 @@ class Context:
         default=6,
         metadata={"description": "τ: stop when the evaluator scores a caption at least this (1-10). Paper default 6."},
     )
-    max_iterations: Annotated[int, Field(ge=1)] = field(
+    max_iterations: Annotated[int, Field(ge=1, le=50)] = field(
         default=5,
         metadata={"description": "T: the most reasoning iterations before injecting the best one. Paper default 5."},
     )
@@ -79,44 +84,73 @@ class Context:
     extractor_model: ModelString = field(
         default="", metadata={"description": "Optional LLM reading multiple-choice replies the rules cannot (answer_extracted)."}
     )
-    num_frames: Annotated[int, Field(ge=1)] = field(
+    num_frames: Annotated[int, Field(ge=1, le=64)] = field(
         default=5, metadata={"description": "Most keyframes selected per video (scene changes first, then coverage)."}
     )
-    frame_size: Annotated[int, Field(ge=16)] = field(
+    frame_size: Annotated[int, Field(ge=16, le=4096)] = field(
         default=512, metadata={"description": "Longest side, in pixels, of frames sent to image-capable models."}
     )
-    max_tokens: Annotated[int, Field(ge=16)] = field(default=384, metadata={"description": "Most tokens each agent may generate per call."})
+    max_tokens: Annotated[int, Field(ge=16, le=32768)] = field(
+        default=384, metadata={"description": "Most tokens each agent may generate per call."}
+    )
     temperature: Annotated[float, Field(ge=0.0, le=2.0)] = field(
         default=0.7,
         metadata={"description": "Generator sampling temperature from iteration 2 on (iteration 1 and the other agents are greedy)."},
     )
     seed: int = field(default=0, metadata={"description": "Seed for local models, so runs are reproducible."})
     review: bool = field(default=False, metadata={"description": "Pause before injection for a human to approve or edit r*."})
+    request_timeout: Annotated[float, Field(gt=0, le=3600)] = field(
+        default=DEFAULT_TIMEOUT_S,
+        metadata={"description": "Seconds one request to a hosted or served model may take before it is given up (and retried)."},
+    )
+    run_budget: Annotated[float, Field(ge=0, le=86400)] = field(
+        default=3600.0,
+        metadata={"description": "Seconds the whole run may take; checked before every model call (0: no budget)."},
+    )
+
+    def __post_init__(self) -> None:
+        # the run's clock (not a field: never in a schema, a checkpoint or a result); LangGraph
+        # builds the context once per run, and ``dataclasses.replace`` restarts it
+        object.__setattr__(self, "_started", time.monotonic())
+
+    def deadline(self) -> float | None:
+        """When this run's time budget ends, on the ``time.monotonic`` clock (None: no budget)."""
+        return self._started + self.run_budget if self.run_budget else None
+
+
+@cache
+def _adapters() -> dict[str, TypeAdapter]:
+    hints = get_type_hints(Context, include_extras=True)
+    return {f.name: TypeAdapter(hints[f.name]) for f in fields(Context)}
+
+
+NAMES = {"threshold": "threshold τ", "max_iterations": "max_iterations T"}
+
+
+def _choices(hint: Any) -> tuple | None:
+    """The values a ``Literal`` (or optional ``Literal``) field takes; None for other types."""
+    hint = get_args(hint)[0] if get_origin(hint) is Annotated else hint
+    if get_origin(hint) is Literal:
+        return get_args(hint)
+    literal = next((a for a in get_args(hint) if get_origin(a) is Literal), None)
+    return get_args(literal) if literal is not None else None
+
+
+def _problem(name: str, value: Any, exc: ValidationError) -> str:
+    choices = _choices(get_type_hints(Context, include_extras=True)[name])
+    if choices is not None:
+        return f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}"
+    error = exc.errors()[0]
+    return f"{NAMES.get(name, name)}: {error['msg'][0].lower()}{error['msg'][1:]}, got {value!r}"
 
 
 def validate_context(ctx: Context) -> Context:
-    """Raise InputError on settings that cannot give a meaningful run."""
-    if not isinstance(ctx.threshold, int) or not 1 <= ctx.threshold <= 10:
-        raise InputError(f"threshold τ must be an integer from 1 to 10, got {ctx.threshold!r}")
-    if not isinstance(ctx.max_iterations, int) or ctx.max_iterations < 1:
-        raise InputError(f"max_iterations T must be at least 1, got {ctx.max_iterations!r}")
-    if ctx.inject not in INJECT_MODES:
-        raise InputError(f"inject must be one of {', '.join(INJECT_MODES)}, got {ctx.inject!r}")
-    choices = {
-        "prompt_set": tuple(PROMPT_SETS),
-        "feedback_mode": (None, *FEEDBACK_MODES),
-        "inject_position": INJECT_POSITIONS,
-        "answer_kind": ANSWER_KINDS,
-        "early_stop": (True, False),
-    }
-    for name, allowed in choices.items():
+    """Raise InputError naming the first field whose value has the wrong type or is out of range
+    (strict: ``"no"`` is not a boolean, ``"7"`` not an integer)."""
+    for name, adapter in _adapters().items():
         value = getattr(ctx, name)
-        if value not in allowed or (name == "early_stop" and not isinstance(value, bool)):
-            raise InputError(f"{name} must be one of {', '.join(str(a) for a in allowed if a is not None)}, got {value!r}")
-    if not isinstance(ctx.temperature, int | float) or not 0.0 <= ctx.temperature <= 2.0:
-        raise InputError(f"temperature must be from 0 to 2, got {ctx.temperature!r}")
-    if ctx.num_frames < 1:
-        raise InputError(f"num_frames must be at least 1, got {ctx.num_frames!r}")
-    if ctx.max_tokens < 16:
-        raise InputError(f"max_tokens must be at least 16, got {ctx.max_tokens!r}")
+        try:
+            adapter.validate_python(value, strict=True)
+        except ValidationError as exc:
+            raise InputError(_problem(name, value, exc)) from exc
     return ctx

@@ -56,6 +56,7 @@ class CallRecord(TypedDict):
     status: str
     temperature: float | str | None  # as sent; "provider forbids" where it may not be set; None: no such setting
     seed: int | None
+    attempts: int  # requests made for this call, retries included
 
 
 class OutputState(TypedDict, total=False):

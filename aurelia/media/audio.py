@@ -24,6 +24,7 @@ SAMPLE_RATE = 16_000
 WINDOW_S = 0.5
 SILENCE_DBFS = -45.0
 MIN_SILENCE_S = 0.5
+NO_TONE_SHARE = 1e-4  # a frame with less of its energy in 50-4000 Hz has no pitch there (only leakage)
 MAX_PITCH_GAP_S = 0.5  # a repeated note (beeps) with short gaps counts as one segment
 FFT_SIZE = 2048
 HOP = 512  # 32 ms at 16 kHz
@@ -230,7 +231,8 @@ class AudioAnalyser:
         self.buf = self.buf[count * HOP :]
 
     def _dominant(self, mag: np.ndarray) -> np.ndarray:
-        """Strongest bin in 50-4000 Hz per frame, refined by parabolic interpolation of the log spectrum."""
+        """Strongest bin in 50-4000 Hz per frame, refined by parabolic interpolation of the log
+        spectrum; 0 where the band holds (almost) none of the frame's energy."""
         lo = int(np.argmax(self.band))
         sub = np.log(mag[:, self.band] + 1e-12)
         k = np.argmax(sub, axis=1)
@@ -240,7 +242,10 @@ class AudioAnalyser:
         denom = a - 2 * b + c
         delta = np.where(np.abs(denom) > 1e-12, 0.5 * (a - c) / np.where(np.abs(denom) > 1e-12, denom, 1), 0.0)
         delta = np.where(k == kk, np.clip(delta, -0.5, 0.5), 0.0)
-        return (lo + k + delta) * self.sr / FFT_SIZE
+        # a constant (DC-only) signal is loud but puts no energy in the band: no pitch, whatever its level
+        power = mag.astype(np.float64) ** 2
+        in_band = power[:, self.band].sum(axis=1) / np.maximum(power.sum(axis=1), 1e-30)
+        return np.where(in_band > NO_TONE_SHARE, (lo + k + delta) * self.sr / FFT_SIZE, 0.0)
 
     def result(self) -> AudioAnalysis:
         self._frames(final=True)
@@ -292,7 +297,7 @@ def _pitch_segments(f0: np.ndarray, db: np.ndarray, sr: int, duration: float) ->
     centre0 = FFT_SIZE / (2 * sr)
     segments: list[list[float]] = []  # start, end, sum of hz, count
     for k, (hz, level) in enumerate(zip(f0, db, strict=True)):
-        if level <= SILENCE_DBFS:
+        if level <= SILENCE_DBFS or hz <= 0:  # silent, or no tone in the band (0: see _dominant)
             continue
         t = centre0 + k * hop_s
         if segments:

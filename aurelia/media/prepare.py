@@ -39,6 +39,8 @@ def prepare_media(
     ``mode="fast"`` reads only the video's own keyframes (for long inputs)."""
     if num_frames < 1:
         raise MediaError(f"num_frames must be at least 1, got {num_frames}", path=video)
+    if len(audio_candidates or ()) > len(ascii_uppercase):  # before any file is opened or hashed
+        raise MediaError(f"at most {len(ascii_uppercase)} candidate audio clips, got {len(audio_candidates or ())}", path=video)
     info = probe(video)
     if info.video is None and not allow_audio_only:
         raise MediaError("no video stream (an audio-only file was given as the video)", path=video)
@@ -49,8 +51,6 @@ def prepare_media(
     for c in cands:
         if c.audio is None:
             raise MediaError("no audio stream in the candidate audio clip", path=c.path)
-    if len(cands) > len(ascii_uppercase):
-        raise MediaError(f"at most {len(ascii_uppercase)} candidate audio clips, got {len(cands)}", path=video)
     return copy.deepcopy(MediaRef(_prepare_cached(info, audio_info, num_frames, cands, mode, max_audio_seconds)))
 
 

@@ -9,8 +9,10 @@ rotation), so it is cheap for any length of input.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -97,15 +99,20 @@ def file_sha256(path: str | os.PathLike) -> str:
 def check_readable_file(path: str | os.PathLike) -> Path:
     """Raise a MediaError unless ``path`` is an existing, non-empty, readable regular file."""
     p = Path(path)
-    if not p.exists():
-        raise MediaError("file not found", path=str(path))
-    if p.is_dir():
+    try:
+        st = p.stat()
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise MediaError("file not found", path=str(path)) from exc
+    except OSError as exc:
+        why = "symlink loop" if exc.errno == errno.ELOOP else f"cannot reach the file ({exc.strerror or exc})"
+        raise MediaError(why, path=str(path)) from exc
+    if stat.S_ISDIR(st.st_mode):
         raise MediaError("is a directory, not a media file", path=str(path))
-    if not p.is_file():
+    if not stat.S_ISREG(st.st_mode):
         raise MediaError("not a regular file", path=str(path))
     if not os.access(p, os.R_OK):
         raise MediaError("file is not readable (permission denied)", path=str(path))
-    if p.stat().st_size == 0:
+    if st.st_size == 0:
         raise MediaError("file is empty (0 bytes)", path=str(path))
     return p
 

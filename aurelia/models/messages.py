@@ -47,7 +47,7 @@ def with_generation_settings(rm: RoleModel, max_tokens: int | None, temperature:
         update["seed"] = seed
     model = rm.model.model_copy(update=update) if update else rm.model
     used = PROVIDER_FORBIDS if forbids else (temperature if "temperature" in fields else None)
-    return TunedModel(model, rm.spec, used, seed if "seed" in fields else None)
+    return TunedModel(model, rm.spec, rm.limits, temperature=used, seed=seed if "seed" in fields else None)
 
 
 def build_messages(

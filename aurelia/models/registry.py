@@ -1,25 +1,33 @@
-"""Build (once per process) the LangChain chat model for a model string."""
+"""Build (once per process) the LangChain chat model for a model string.
+
+Hosted clients are built with the run's per-request timeout and without retries of their own
+(:mod:`aurelia.models.retry` is the one retry policy). The server's ``OPENAI_API_KEY`` goes to an
+OpenAI-compatible URL only when ``send_keys`` allows it (see :meth:`aurelia.boundary.Policy.may_send_keys`)."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 
+from aurelia.boundary import Policy
 from aurelia.errors import ModelConfigError
 from aurelia.models.llamacpp import ChatLlamaCpp, embedded_gguf_path
+from aurelia.models.retry import DEFAULT_TIMEOUT_S, CallLimits, request_kwargs
 from aurelia.models.spec import ModelSpec, check_api_key, parse_model_string
 
 
 @dataclass(frozen=True)
 class RoleModel:
-    """A chat model together with what it accepts; what nodes use for one role."""
+    """A chat model together with what it accepts and how long and often it may be tried;
+    what nodes use for one role."""
 
     model: BaseChatModel
     spec: ModelSpec
+    limits: CallLimits = field(default_factory=CallLimits)
 
     @property
     def modalities(self) -> frozenset[str]:
@@ -46,16 +54,25 @@ def validate_model_string(raw: str) -> ModelSpec:
     return spec
 
 
-@lru_cache(maxsize=16)
-def resolve_model(raw: str) -> RoleModel:
+def resolve_model(raw: str, timeout: float = DEFAULT_TIMEOUT_S, send_keys: bool | None = None) -> RoleModel:
+    """The model for ``raw`` with this per-request ``timeout``; ``send_keys`` None asks the
+    process's policy (served when the deployment's variables are set) whether the server's
+    keys may go to it."""
+    if send_keys is None:
+        send_keys = Policy.from_env().may_send_keys(raw)
+    return _resolve(raw, float(timeout), bool(send_keys))
+
+
+@lru_cache(maxsize=32)
+def _resolve(raw: str, timeout: float, send_keys: bool) -> RoleModel:
     spec = validate_model_string(raw)
-    model = _build(spec)
+    model = _build(spec, timeout, send_keys)
     if spec.provider == "hf":  # what it takes comes from its processor (narrowed by a #suffix)
         spec = replace(spec, modalities=model.modalities)
     return RoleModel(model, spec)
 
 
-def _build(spec: ModelSpec) -> BaseChatModel:
+def _build(spec: ModelSpec, timeout: float, send_keys: bool) -> BaseChatModel:
     if spec.provider == "local":
         return ChatLlamaCpp(model_path=str(embedded_gguf_path()))
     if spec.provider == "gguf":
@@ -69,13 +86,10 @@ def _build(spec: ModelSpec) -> BaseChatModel:
     except ImportError as exc:  # pragma: no cover - declared dependency
         raise ModelConfigError("the 'langchain' package is needed for hosted chat models") from exc
     try:
+        client = request_kwargs(spec.provider, timeout)
         if spec.provider == "openai_compatible":
-            return init_chat_model(
-                spec.name,
-                model_provider="openai",
-                base_url=spec.base_url,
-                api_key=os.environ.get("OPENAI_API_KEY", "EMPTY"),
-            )
-        return init_chat_model(spec.name, model_provider=spec.provider)
+            key = os.environ.get("OPENAI_API_KEY") if send_keys else None
+            return init_chat_model(spec.name, model_provider="openai", base_url=spec.base_url, api_key=key or "EMPTY", **client)
+        return init_chat_model(spec.name, model_provider=spec.provider, **client)
     except ImportError as exc:
         raise ModelConfigError(f"model {spec.label!r} needs an integration package that is not installed ({exc})") from exc

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from aurelia.errors import MissingAPIKeyError, ModelConfigError
+from aurelia.redact import redact_url
 
 MODALITIES = {"text", "image", "audio", "video"}
 
@@ -66,12 +67,10 @@ class ModelSpec:
 
     @property
     def label(self) -> str:
-        """The string to record in results, traces and checkpoints: a URL loses any
-        ``user:password@`` part, so a credential typed into a model string is never stored."""
-        if self.base_url is None:
-            return self.raw
-        parts = urlsplit(self.raw)
-        return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
+        """The string to record in results, traces and checkpoints: a URL's ``user:password@``
+        part becomes ``***@`` (and a key in its query ``***``), so a credential typed into a model
+        string is never stored."""
+        return redact_url(self.raw)
 
 
 def default_modalities(provider: str, name: str) -> frozenset[str]:
@@ -102,7 +101,7 @@ def parse_model_string(raw: str) -> ModelSpec:
     if text == "local":
         spec = ModelSpec(raw, "local", "SmolLM2-135M-Instruct", frozenset({"text"}))
     elif text.startswith(("http://", "https://")):
-        parts = urlsplit(text)
+        parts = _check_url(text, raw)
         name = parse_qs(parts.query).get("model", [""])[0]
         if not name:
             raise ModelConfigError(f"OpenAI-compatible URL needs ?model=<name>: {raw!r}")
@@ -128,6 +127,20 @@ def parse_model_string(raw: str) -> ModelSpec:
     if override is not None:
         spec = ModelSpec(spec.raw, spec.provider, spec.name, override, spec.base_url)
     return spec
+
+
+def _check_url(text: str, raw: str):
+    """The parts of a model URL; an empty host, a bad port or a blank inside is a ModelConfigError."""
+    if any(ch.isspace() or ord(ch) < 32 for ch in text):
+        raise ModelConfigError(f"model URL {raw!r} holds a space or control character")
+    parts = urlsplit(text)
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError as exc:
+        raise ModelConfigError(f"model URL {raw!r} has an invalid port ({exc})") from exc
+    if not parts.hostname:
+        raise ModelConfigError(f"model URL {raw!r} names no host")
+    return parts
 
 
 def check_api_key(spec: ModelSpec) -> None:

@@ -1,5 +1,10 @@
 """One agent call: structured output where the model supports it, else plain-text parsing,
-with one repair prompt before recording a parse failure. Never raises on bad model output."""
+with one repair prompt before recording a parse failure. Never raises on bad model output.
+
+Every request goes through the one retry policy (:mod:`aurelia.models.retry`); ``attempts``
+counts the requests of the whole logical call. A server that rejects structured output (HTTP
+400/404/422), or a reply the client's strict parser refuses, gets the plain-text request; any
+other failure (a fault that outlasted its retries, a bad key, a local error) ends the call."""
 
 from __future__ import annotations
 
@@ -9,16 +14,20 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_core.exceptions import OutputParserException
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.messages.ai import add_usage
 from langchain_core.runnables import RunnableConfig
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from aurelia.errors import AureliaError, ModelCallError, describe_failure
+from aurelia.errors import ModelCallError
 from aurelia.models.registry import RoleModel
+from aurelia.models.retry import Tally, call_with_retry
 from aurelia.prompts import render
 
-RETRY_ATTEMPTS = 2  # transient provider errors (rate limits, timeouts)
+REJECTED_FEATURE = {400, 404, 405, 415, 422, 501}  # a server that does not take tools / response_format
+# failures of the structured request itself (no such mode, a reply the client's strict parser refused)
+STRUCTURED_ONLY = (NotImplementedError, ValidationError, OutputParserException)
 
 
 @dataclass
@@ -31,6 +40,7 @@ class CallResult:
     seconds: float
     usage: dict[str, int] = field(default_factory=dict)
     calls: int = 1
+    attempts: int = 1  # HTTP requests (or local generations), retries included
 
 
 def total_usage(usages: Iterable[Mapping[str, int] | None]) -> dict[str, int]:
@@ -64,23 +74,19 @@ class _Probe(BaseModel):
     ok: bool
 
 
-def invoke(rm: RoleModel, runnable: Any, messages: list[BaseMessage], config: RunnableConfig | None) -> Any:
-    """Invoke with retries for transient errors; what still fails becomes a ModelCallError."""
-    try:
-        return runnable.with_retry(stop_after_attempt=RETRY_ATTEMPTS).invoke(messages, config=config)
-    except AureliaError:
-        raise
-    except Exception as exc:
-        raise ModelCallError(f"model {rm.spec.label!r} failed ({describe_failure(exc)})") from exc
+def invoke(rm: RoleModel, runnable: Any, messages: list[BaseMessage], config: RunnableConfig | None, tally: Tally | None = None) -> Any:
+    """Invoke under the retry policy; what still fails becomes a ModelCallError."""
+    return call_with_retry(lambda: runnable.invoke(messages, config=config), rm.limits, rm.spec.label, tally)
 
 
 def call_text(rm: RoleModel, messages: list[BaseMessage], *, config: RunnableConfig | None = None, **bind: Any) -> CallResult:
     """A plain-text call (summarizer, feedback critic, target); ``config`` names the traced run."""
     start = time.perf_counter()
     model = rm.model.bind(**bind) if bind else rm.model
-    reply = invoke(rm, model, messages, config)
+    tally = Tally()
+    reply = invoke(rm, model, messages, config, tally)
     usage = reply_usage({}, reply)
-    return CallResult(reply_text(reply).strip(), reply_text(reply), "text", time.perf_counter() - start, usage)
+    return CallResult(reply_text(reply).strip(), reply_text(reply), "text", time.perf_counter() - start, usage, attempts=tally.attempts)
 
 
 def call_structured(
@@ -96,15 +102,18 @@ def call_structured(
     ``config`` (run name, tags, metadata) applies to every model call made here, for tracing."""
     start = time.perf_counter()
     usage: dict[str, int] = {}
+    tally = Tally()
     calls = 0
     raw = ""
     out = None
     if supports_structured(rm.model):
         calls += 1
         try:
-            out = invoke(rm, rm.model.with_structured_output(schema, include_raw=True), messages, config)
-        except ModelCallError:
-            out = None  # e.g. a server that rejects tool calls / response_format: plain text below
+            out = invoke(rm, rm.model.with_structured_output(schema, include_raw=True), messages, config, tally)
+        except ModelCallError as exc:
+            if exc.status not in REJECTED_FEATURE and not isinstance(exc.__cause__, STRUCTURED_ONLY):
+                raise  # a transient fault that outlasted its retries, a bad key, a local failure: plain text would fail alike
+            out = None  # a server that rejects tool calls / response_format: plain text below
     if out is not None:
         usage = reply_usage(usage, out.get("raw"))
         raw = reply_text(out.get("raw")) if out.get("raw") is not None else ""
@@ -112,21 +121,23 @@ def call_structured(
         if parsed is None and getattr(out.get("raw"), "tool_calls", None):
             raw = json.dumps(out["raw"].tool_calls[0].get("args", {}))
         if isinstance(parsed, schema):
-            return CallResult(parsed, raw or parsed.model_dump_json(), "structured", time.perf_counter() - start, usage, calls)
+            return CallResult(
+                parsed, raw or parsed.model_dump_json(), "structured", time.perf_counter() - start, usage, calls, tally.attempts
+            )
     else:
         calls += 1
-        reply = invoke(rm, rm.model, messages, config)
+        reply = invoke(rm, rm.model, messages, config, tally)
         usage = reply_usage(usage, reply)
         raw = reply_text(reply)
     value = parse_text(raw)
     if value is not None:
-        return CallResult(value, raw, "parsed", time.perf_counter() - start, usage, calls)
+        return CallResult(value, raw, "parsed", time.perf_counter() - start, usage, calls, tally.attempts)
     repair = render("repair", schema=json.dumps(schema.model_json_schema()))
     calls += 1
     repair_config = {**(config or {}), "run_name": f"{(config or {}).get('run_name', 'agent')} repair"}
-    reply = invoke(rm, rm.model, [*messages, AIMessage(content=raw or "(empty)"), HumanMessage(content=repair.user)], repair_config)
+    reply = invoke(rm, rm.model, [*messages, AIMessage(content=raw or "(empty)"), HumanMessage(content=repair.user)], repair_config, tally)
     usage = reply_usage(usage, reply)
     repaired_raw = reply_text(reply)
     value = parse_text(repaired_raw)
     status = "repaired" if value is not None else "failed"
-    return CallResult(value, repaired_raw if value is not None else raw, status, time.perf_counter() - start, usage, calls)
+    return CallResult(value, repaired_raw if value is not None else raw, status, time.perf_counter() - start, usage, calls, tally.attempts)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 
+from aurelia.boundary import Policy
 from aurelia.errors import InputError
 from aurelia.graph.context import Context
 from aurelia.graph.state import CallRecord
 from aurelia.media.received import Received
 from aurelia.models.messages import TunedModel, with_generation_settings
 from aurelia.models.registry import RoleModel, as_role_model, resolve_model
+from aurelia.models.retry import CallLimits
 from aurelia.models.spec import parse_model_string
 from aurelia.models.structured import CallResult
 from aurelia.prompts import get_prompt_set, prompt_fingerprint
@@ -24,13 +27,20 @@ ROLES = ("generator", "summarizer", "evaluator", "feedback", "target", "extracto
 
 class Models:
     """Resolves the model for a role: an instance given to ``build_graph`` wins over the
-    context's model string (so apps and tests can pass LangChain chat model objects)."""
+    context's model string (so apps and tests can pass LangChain chat model objects).
+    ``served`` graphs (``langgraph.json``'s) apply the deployment's policy even without its
+    variables (:class:`aurelia.boundary.Policy`)."""
 
-    def __init__(self, overrides: Mapping[str, BaseChatModel | RoleModel] | None = None) -> None:
+    def __init__(self, overrides: Mapping[str, BaseChatModel | RoleModel] | None = None, *, served: bool = False) -> None:
         unknown = set(overrides or {}) - set(ROLES)
         if unknown:
             raise ValueError(f"unknown roles {sorted(unknown)}; use {ROLES}")
         self.overrides = {role: as_role_model(m, name=f"{role}-instance") for role, m in (overrides or {}).items()}
+        self.served = served
+
+    def policy(self) -> Policy:
+        """Read per run, so a deployment's variables apply without rebuilding the graph."""
+        return Policy.from_env(self.served)
 
     def has(self, role: str, ctx: Context) -> bool:
         return role in self.overrides or bool(getattr(ctx, f"{role}_model"))
@@ -38,10 +48,12 @@ class Models:
     def get(self, role: str, ctx: Context, *, temperature: float = 0.0, max_tokens: int | None = None) -> TunedModel:
         """The role's model with this call's temperature and the run's seed (an instance keeps
         its own reply length; a model string gets the run's)."""
+        limits = self.limits(ctx)
         if role in self.overrides:
-            return with_generation_settings(self.overrides[role], max_tokens, temperature, ctx.seed)
-        rm = resolve_model(getattr(ctx, f"{role}_model"))
-        return with_generation_settings(rm, max_tokens or ctx.max_tokens, temperature, ctx.seed)
+            return replace(with_generation_settings(self.overrides[role], max_tokens, temperature, ctx.seed), limits=limits)
+        raw = getattr(ctx, f"{role}_model")
+        rm = resolve_model(raw, ctx.request_timeout, self.policy().may_send_keys(raw))
+        return replace(with_generation_settings(rm, max_tokens or ctx.max_tokens, temperature, ctx.seed), limits=limits)
 
     def label(self, role: str, ctx: Context) -> str:
         """The model of a role as results record it ('' when the role is off)."""
@@ -50,6 +62,11 @@ class Models:
         raw = getattr(ctx, f"{role}_model")
         return parse_model_string(raw).label if raw else ""
 
+    @staticmethod
+    def limits(ctx: Context) -> CallLimits:
+        """This run's retry limits and time budget, for every model call it makes."""
+        return CallLimits(deadline=ctx.deadline(), budget_s=ctx.run_budget)
+
 
 def sampling(rm: RoleModel) -> dict[str, Any]:
     """The temperature and seed a call was made with (None: the model has no such setting)."""
@@ -57,7 +74,15 @@ def sampling(rm: RoleModel) -> dict[str, Any]:
 
 
 def call_record(
-    role: str, iteration: int, model: str, seconds: float, usage: dict, received: Received, status: str, sampled: Mapping[str, Any]
+    role: str,
+    iteration: int,
+    model: str,
+    seconds: float,
+    usage: dict,
+    received: Received,
+    status: str,
+    sampled: Mapping[str, Any],
+    attempts: int = 1,
 ) -> CallRecord:
     """The record of one model call, the same for every role (the target included)."""
     return {
@@ -70,11 +95,12 @@ def call_record(
         "status": status,
         "temperature": sampled.get("temperature"),
         "seed": sampled.get("seed"),
+        "attempts": attempts,
     }
 
 
 def agent_call_record(role: str, iteration: int, rm: RoleModel, result: CallResult, received: Received) -> CallRecord:
-    return call_record(role, iteration, rm.spec.label, result.seconds, result.usage, received, result.status, sampling(rm))
+    return call_record(role, iteration, rm.spec.label, result.seconds, result.usage, received, result.status, sampling(rm), result.attempts)
 
 
 def feedback_mode(ctx: Context, models: Models) -> str:

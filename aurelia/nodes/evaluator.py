@@ -9,11 +9,14 @@ unscored, and are not fed back to the generator as criticism.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 from langgraph.runtime import Runtime
 
+from aurelia.boundary import without_echo
 from aurelia.graph.context import Context
 from aurelia.graph.state import Iteration, State
 from aurelia.models.messages import build_messages
@@ -63,9 +66,15 @@ def read_score(result: CallResult) -> tuple[int | None, str | None]:
 
 
 def evaluate(
-    rm: RoleModel, messages: list[BaseMessage], schema: type[Score], prompt_set: str, config: RunnableConfig
+    rm: RoleModel,
+    messages: list[BaseMessage],
+    schema: type[Score],
+    prompt_set: str,
+    config: RunnableConfig,
+    parse: Callable[[str], Score | None] = parse_evaluation,
 ) -> tuple[list[CallResult], list[dict]]:
-    """Ask, and re-ask once (showing the unusable reply and why) when the score is unusable."""
+    """Ask, and re-ask once (showing the unusable reply and why) when the score is unusable;
+    ``parse`` reads a score from a plain-text reply."""
     results: list[CallResult] = []
     attempts: list[dict] = []
     for ask in range(ASKS):
@@ -73,7 +82,7 @@ def evaluate(
             reask = render("reask", prompt_set=prompt_set, problem=attempts[-1]["problem"])
             messages = [*messages, AIMessage(content=results[-1].raw or "(empty)"), HumanMessage(content=reask.user)]
             config = {**config, "run_name": f"{config.get('run_name', 'evaluator')} re-ask"}
-        result = call_structured(rm, messages, schema, parse_evaluation, config=config)
+        result = call_structured(rm, messages, schema, parse, config=config)
         raw, problem = read_score(result)
         results.append(result)
         attempts.append({"raw_score": raw, "status": result.status, "problem": problem})
@@ -91,7 +100,11 @@ def make_evaluator(models: Models):
         schema = Evaluation if get_prompt_set(ctx.prompt_set).evaluator_rationale else Score
         prompt = render("evaluator", prompt_set=ctx.prompt_set, caption=state["draft_caption"])
         messages, received = build_messages(prompt, rm, state["media"], ctx.frame_size)
-        results, attempts = evaluate(rm, messages, schema, ctx.prompt_set, traced("evaluator", iteration, rm, state, ctx))
+
+        def own_score(text: str) -> Evaluation | None:  # the evaluator's own words, never a number it quotes from its prompt
+            return parse_evaluation(without_echo(text, prompt.user, prompt.system))
+
+        results, attempts = evaluate(rm, messages, schema, ctx.prompt_set, traced("evaluator", iteration, rm, state, ctx), own_score)
         last = attempts[-1]
         score = last["raw_score"] if last["problem"] is None else None
         these_calls = [agent_call_record("evaluator", iteration, rm, r, received) for r in results]

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from aurelia.errors import InputError
 from aurelia.graph.context import Context
 from aurelia.graph.state import State
-from aurelia.schemas import Reasoning, Step
+from aurelia.schemas import MAX_STEPS, Reasoning, Step
 from aurelia.tracing import annotate_node_run
 
 LIST_MARKER = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
@@ -60,6 +60,8 @@ def _from_text(text: str) -> dict[str, Any]:
     steps = [Step(step=line, answer="") for line in lines if line]
     if not steps:
         raise InputError("the edited reasoning is empty")
+    if len(steps) > MAX_STEPS:
+        raise InputError(f"the edited reasoning has {len(steps)} steps (one per non-empty line); at most {MAX_STEPS}: merge some lines")
     return Reasoning(steps=steps, final_answer="").model_dump()
 
 

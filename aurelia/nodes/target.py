@@ -23,7 +23,7 @@ from aurelia.tracing import agent_config, annotate_node_run, run_meta
 def target_for(models: Models, ctx: Context) -> Target:
     """The target back-end for this run: an instance given to ``build_graph``, a local HF model
     (``hf:``), or the context's chat model with this run's reply length and seed."""
-    settings = TargetSettings(max_new_tokens=ctx.max_tokens, frame_side=ctx.frame_size, seed=ctx.seed)
+    settings = TargetSettings(max_new_tokens=ctx.max_tokens, frame_side=ctx.frame_size, seed=ctx.seed, request_timeout=ctx.request_timeout)
     if "target" in models.overrides:
         return load_target(models.overrides["target"], settings)
     if ctx.target_model.strip().lower().startswith("hf:"):
@@ -50,6 +50,7 @@ def make_target(models: Models):
             answer_kind=ctx.answer_kind,
             inject_position=ctx.inject_position,
         )
+        models.limits(ctx).check_budget(backend.name)  # a local hf: target has no request timeout: the budget bounds the run
         result = backend.answer(sample, config)
         received = result.received.labels()
         info = {
@@ -64,7 +65,9 @@ def make_target(models: Models):
             "seconds": result.seconds,
             "timing": result.timing,
         }
-        call = call_record("target", iteration, result.model, result.seconds, result.usage, result.received, "text", result.sampling)
+        call = call_record(
+            "target", iteration, result.model, result.seconds, result.usage, result.received, "text", result.sampling, result.attempts
+        )
         update = {"answer": result.answer, "answer_choice": result.letter, "target": info, "calls": [call]}
         if sample.choices and models.has("extractor", ctx):
             rm = models.get("extractor", ctx)

@@ -6,13 +6,13 @@ to get the zero-shot baseline (``inject="none"``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from aurelia.boundary import MAX_USER_FILE_BYTES, parse_json, read_user_file
 from aurelia.errors import InputError
 from aurelia.models.messages import with_generation_settings
 from aurelia.models.registry import as_role_model, resolve_model
@@ -60,15 +60,13 @@ def extract_with(extractor: Any, result: TargetAnswer, sample: TargetSample) -> 
     result.extracted, _ = extract_answer(with_generation_settings(rm, None, 0.0, 0), result, sample)
 
 
+MAX_RESULT_FILE_BYTES = 16 * MAX_USER_FILE_BYTES  # an `aurelia run --json` result carries every iteration and call
+
+
 def read_reasoning(path: str | Path) -> dict[str, Any]:
-    """r* from a JSON file: {"steps": [...], "final_answer": ...} or an ``aurelia run --json`` result."""
-    p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError("reasoning file not found", path=str(path)) from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"not a readable JSON file ({exc})", path=str(path)) from exc
+    """r* from a JSON file: {"steps": [...], "final_answer": ...} or an ``aurelia run --json`` result
+    (a bounded regular file, strict JSON; see :func:`aurelia.boundary.read_user_file`)."""
+    data = parse_json(read_user_file(path, "reasoning file", MAX_RESULT_FILE_BYTES), "reasoning file", str(path))
     if isinstance(data, dict) and isinstance(data.get("reasoning_star"), dict):
         data = data["reasoning_star"]
     if not isinstance(data, dict) or "steps" not in data:

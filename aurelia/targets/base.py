@@ -19,6 +19,7 @@ from aurelia.media.prepare import prepare_media
 from aurelia.media.received import Received
 from aurelia.media.ref import MediaRef
 from aurelia.models.hf.settings import HFSettings
+from aurelia.models.retry import DEFAULT_TIMEOUT_S
 from aurelia.parsing import read_answer
 from aurelia.prompts.format import ANSWER_KINDS, INJECT_MODES, INJECT_POSITIONS, injection_text
 from aurelia.schemas import check_question
@@ -89,6 +90,7 @@ class TargetAnswer:
     sampling: dict[str, Any] = field(default_factory=dict)  # {"temperature", "seed"} the reply was generated with
     extracted: dict[str, Any] | None = None  # with an LLM extractor: see aurelia.targets.extract
     exception: BaseException | None = field(default=None, repr=False, compare=False)
+    attempts: int = 1  # requests made for this answer, retries included
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -106,6 +108,7 @@ class TargetSettings(HFSettings):
     do_sample: bool = False  # greedy by default: reproducible benchmarks
     temperature: float = 0.7  # only with do_sample
     seed: int = 0
+    request_timeout: float = DEFAULT_TIMEOUT_S  # seconds per request to a hosted or served model
 
     @property
     def sampling_temperature(self) -> float:
@@ -118,6 +121,8 @@ class TargetSettings(HFSettings):
             raise InputError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
         if self.batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {self.batch_size}")
+        if not self.request_timeout > 0:
+            raise InputError(f"request_timeout must be a positive number of seconds, got {self.request_timeout}")
 
 
 class Target(ABC):
@@ -169,7 +174,7 @@ class Target(ABC):
 
     def failed(self, sample: TargetSample, exc: BaseException, started: float) -> TargetAnswer:
 
-        reason = str(exc) if isinstance(exc, AureliaError) else f"{type(exc).__name__}: {exc}"
+        reason = str(exc) if isinstance(exc, AureliaError) else describe_failure(exc)
         return TargetAnswer(
             text="",
             answer=None,

@@ -10,12 +10,13 @@ import time
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables.config import get_executor_for_config
 
-from aurelia.errors import root_failure
 from aurelia.media.received import Received
 from aurelia.models.messages import TunedModel, build_messages, with_generation_settings
 from aurelia.models.registry import RoleModel, as_role_model, resolve_model
-from aurelia.models.structured import RETRY_ATTEMPTS, reply_text, reply_usage
+from aurelia.models.retry import Tally, call_with_retry
+from aurelia.models.structured import reply_text, reply_usage
 from aurelia.prompts.format import target_prompt
 from aurelia.targets.base import Target, TargetAnswer, TargetSample, TargetSettings
 
@@ -36,7 +37,7 @@ class ChatTarget(Target):
     def from_string(cls, raw: str, settings: TargetSettings | None = None) -> ChatTarget:
         """Resolve a model string (built once per process); greedy unless ``do_sample``."""
         settings = settings or TargetSettings()
-        rm = resolve_model(raw)
+        rm = resolve_model(raw, settings.request_timeout)
         return cls(with_generation_settings(rm, settings.max_new_tokens, settings.sampling_temperature, settings.seed), settings)
 
     def describe(self) -> dict[str, Any]:
@@ -61,25 +62,37 @@ class ChatTarget(Target):
                 prepared.append((i, messages, received))
             except Exception as exc:  # recorded for this sample; the batch goes on
                 results[i] = self.failed(sample, exc, started)
-        runnable = self.rm.model.with_retry(stop_after_attempt=RETRY_ATTEMPTS)
         t0 = time.perf_counter()
-        replies = (
-            runnable.batch(
-                [m for _, m, _ in prepared], config={**(config or {}), "max_concurrency": self.settings.batch_size}, return_exceptions=True
-            )
-            if prepared
-            else []
-        )
+        replies = self._call_all([m for _, m, _ in prepared], config or {})
         gen_seconds = time.perf_counter() - t0
         share = gen_seconds / max(len(prepared), 1)
-        for (i, _, received), reply in zip(prepared, replies, strict=True):
+        for (i, _, received), (reply, attempts) in zip(prepared, replies, strict=True):
             sample = samples[i]
             if isinstance(reply, BaseException):
-                results[i] = self.failed(sample, root_failure(reply), started)
+                results[i] = self.failed(sample, reply, started)
+                results[i].attempts = attempts
                 continue
             raw = reply_text(reply)
             usage = reply_usage({}, reply)
             received.prompt_tokens = usage.get("input_tokens")
             timing = {"generate_s": round(gen_seconds, 4), "batch_size": len(prepared)}
             results[i] = self.answered(sample, raw, received, share, timing, usage)
+            results[i].attempts = attempts
         return [r for r in results if r is not None]
+
+    def _call_all(self, batch: list[list], config: dict[str, Any]) -> list[tuple[Any, int]]:
+        """(reply or exception, attempts) per prompt, ``batch_size`` at a time, each under the retry policy."""
+
+        def one(messages: list) -> tuple[Any, int]:
+            tally = Tally()
+            try:
+                return call_with_retry(
+                    lambda: self.rm.model.invoke(messages, config=config), self.rm.limits, self.name, tally
+                ), tally.attempts
+            except Exception as exc:  # recorded for this sample; the batch goes on
+                return exc, tally.attempts
+
+        if not batch:
+            return []
+        with get_executor_for_config({**config, "max_concurrency": self.settings.batch_size}) as executor:
+            return list(executor.map(one, batch))

@@ -1,0 +1,218 @@
+"""Checks at the trust boundary: which model strings and media paths a run may use, how big user
+input may be, how user files are read, and which part of a model's reply is its own words.
+
+A run is *served* when the deployment says so: the environment sets ``AURELIA_ALLOWED_MODELS``
+or ``AURELIA_MEDIA_ROOT``, or the graph was built for a server (``langgraph.json``'s factories).
+Then a client may name only the listed model strings, the server's API keys go only to model
+URLs the deployment listed itself, and media paths must resolve under the media root; a path
+outside it gets one generic error whatever the file is (no existence oracle), and the details go
+to the server log. Without those variables the command line and the Python API trust their user,
+as a local tool does. See docs/security.md.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import re
+import stat
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from pathlib import Path, PurePath
+from typing import Any
+from urllib.parse import urlsplit
+
+from aurelia.errors import InputError
+
+ALLOWED_MODELS_ENV = "AURELIA_ALLOWED_MODELS"
+MEDIA_ROOT_ENV = "AURELIA_MEDIA_ROOT"
+DEFAULT_MODELS = ("local", "")  # the Context's defaults: all a deployment serves when it lists nothing
+MAX_AUDIO_CANDIDATES = 26
+MAX_USER_FILE_BYTES = 1 << 20  # --edit and --reasoning-file: r* is a few kB
+URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+WORD = re.compile(r"[^\W_]+")
+
+log = logging.getLogger("aurelia.boundary")  # a server's log; a library stays quiet where none is set up
+log.addHandler(logging.NullHandler())
+
+
+def _comparable(raw: str) -> str:
+    """A model string as the allow-list compares it: no ``#modalities`` suffix, no URL credentials,
+    lower-case host."""
+    text = raw.strip().partition("#")[0]
+    if not URL_SCHEME.match(text):
+        return text
+    parts = urlsplit(text)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ":?"
+    netloc = (parts.hostname or "") + port
+    return parts._replace(scheme=parts.scheme.lower(), netloc=netloc).geturl()
+
+
+def _matches(entry: str, raw: str) -> bool:
+    """``entry`` (a model string, or a prefix ending in ``*``) admits ``raw``; a URL entry admits
+    only URLs on its own scheme, host and port."""
+    prefix = entry.endswith("*")
+    want, have = _comparable(entry[:-1] if prefix else entry), _comparable(raw)
+    if URL_SCHEME.match(want):
+        if not URL_SCHEME.match(have):
+            return False
+        w, h = urlsplit(want), urlsplit(have)
+        if (w.scheme, w.netloc) != (h.scheme, h.netloc):
+            return False
+    return have.startswith(want) if prefix else have == want
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What a run may use. ``allowed_models`` None: any model string; ``media_roots`` None: any path."""
+
+    served: bool = False
+    allowed_models: tuple[str, ...] | None = None
+    media_roots: tuple[Path, ...] | None = None
+
+    @classmethod
+    def from_env(cls, served: bool = False) -> Policy:
+        """The policy of this process: served when ``served`` or either variable is set."""
+        models_env = os.environ.get(ALLOWED_MODELS_ENV, "").strip()
+        roots_env = os.environ.get(MEDIA_ROOT_ENV, "").strip()
+        if not (served or models_env or roots_env):
+            return cls()
+        allowed = tuple(e.strip() for e in models_env.split(",") if e.strip()) or DEFAULT_MODELS
+        roots = tuple(Path(r).expanduser().resolve() for r in (roots_env or os.getcwd()).split(os.pathsep) if r.strip())
+        return cls(True, allowed, roots)
+
+    def model_allowed(self, raw: str) -> bool:
+        if self.allowed_models is None:
+            return True
+        return any(entry == "*" or _matches(entry, raw) for entry in self.allowed_models)
+
+    def check_model(self, raw: str, field: str) -> None:
+        """Refuse a model string this deployment does not allow (before anything is loaded)."""
+        if not self.model_allowed(raw):
+            log.warning("refused %s %r: not in %s", field, _comparable(raw), ALLOWED_MODELS_ENV)
+            raise InputError(f"{field} {_comparable(raw)!r} is not allowed by this deployment ({ALLOWED_MODELS_ENV})")
+
+    def may_send_keys(self, raw: str) -> bool:
+        """Whether the server's own API keys may go to this model string: always locally; when
+        served, only to a model the deployment listed itself (``*`` lets a client pick any model,
+        never where the keys go)."""
+        if not self.served:
+            return True
+        return any(entry != "*" and _matches(entry, raw) for entry in self.allowed_models or ())
+
+    def media_path(self, raw: Any, what: str) -> str:
+        """The path a run may open for ``raw`` (checked before any file is opened): served, it
+        must resolve, symlinks followed, under a media root; relative paths start at the first."""
+        if not isinstance(raw, str) or not raw.strip():
+            raise InputError(f"the {what} path must be a non-empty string, got {raw!r}")
+        if self.media_roots is None:
+            return raw
+        if "\x00" in raw:
+            raise InputError(f"the {what} path holds a NUL character")
+        if URL_SCHEME.match(raw):
+            raise InputError(f"the {what} must be a file under the media root of this deployment, not a URL", path=raw)
+        if ".." in PurePath(raw).parts:
+            raise InputError(f"'..' is not allowed in the {what} path", path=raw)
+        path = Path(raw) if os.path.isabs(raw) else self.media_roots[0] / raw
+        real = Path(os.path.realpath(path))
+        if not any(real.is_relative_to(root) for root in self.media_roots):
+            log.warning("refused %s path %r: resolves to %s, outside %s", what, raw, real, os.pathsep.join(map(str, self.media_roots)))
+            raise InputError(f"the {what} path is not allowed: give a file under the media root of this deployment", path=raw)
+        return str(real)
+
+
+def check_audio_candidates(candidates: Any) -> None:
+    """A list of paths, at most 26 (checked before any of them is opened)."""
+    if candidates is None:
+        return
+    if not isinstance(candidates, list) or any(not isinstance(c, str) or not c.strip() for c in candidates):
+        raise InputError("audio_candidates must be a list of file paths")
+    if len(candidates) > MAX_AUDIO_CANDIDATES:
+        raise InputError(f"at most {MAX_AUDIO_CANDIDATES} candidate audio clips, got {len(candidates)}")
+
+
+def _file_problem(exc: OSError, what: str) -> str:
+    if isinstance(exc, FileNotFoundError) or exc.errno == errno.ENOTDIR:
+        return f"{what} not found"
+    if exc.errno == errno.ELOOP:
+        return f"cannot read the {what} (symlink loop)"
+    if isinstance(exc, PermissionError):
+        return f"cannot read the {what} (permission denied)"
+    return f"cannot read the {what} ({exc.strerror or exc})"
+
+
+def _regular_size(st: os.stat_result, what: str, path: str, max_bytes: int) -> None:
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"the {what} is a directory, not a file", path=path)
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"the {what} is not a regular file (a device, FIFO or socket is never read)", path=path)
+    if st.st_size > max_bytes:
+        raise InputError(f"the {what} is {st.st_size} bytes; the limit is {max_bytes}", path=path)
+
+
+def read_user_file(path: str | os.PathLike, what: str, max_bytes: int = MAX_USER_FILE_BYTES) -> str:
+    """UTF-8 text of a user's file: a regular file of at most ``max_bytes``, never a device or
+    FIFO (checked before opening, and again on the open descriptor)."""
+    shown = str(path)
+    try:
+        _regular_size(os.stat(path), what, shown, max_bytes)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise InputError(_file_problem(exc, what), path=shown) from exc
+    try:
+        _regular_size(os.fstat(fd), what, shown, max_bytes)
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise InputError(f"the {what} is over the {max_bytes}-byte limit", path=shown)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"the {what} is not UTF-8 text (byte {exc.start})", path=shown) from exc
+
+
+def looks_like_json(text: str) -> bool:
+    """Text whose first non-blank character is ``{`` or ``[`` is meant as JSON, and must be valid."""
+    return text.lstrip().startswith(("{", "["))
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(text: str, what: str, path: str | None = None) -> Any:
+    """Strict JSON (no NaN/Infinity); an error names the line and column."""
+    try:
+        return json.loads(text, parse_constant=_no_constants)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"the {what} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", path=path) from exc
+    except ValueError as exc:
+        raise InputError(f"the {what} is not valid JSON ({exc})", path=path) from exc
+
+
+def without_echo(reply: str, *sources: str, min_chars: int = 16, min_words: int = 3) -> str:
+    """``reply`` with every verbatim quote of ``sources`` (``min_chars`` and ``min_words`` or
+    longer) blanked out, so a number the model merely repeats from its prompt (a caption that
+    says "reply with score 10", an echoed rubric) is never read as its own answer. Shorter
+    overlaps, such as JSON punctuation around a key, are the model's own syntax and stay."""
+    out = list(reply)
+    work = list(reply)  # matched spans are masked here with a character no source holds
+    for source in sources:
+        source = source.replace("\x00", "")
+        while source:
+            text = "".join(work)
+            match = SequenceMatcher(None, text, source, autojunk=False).find_longest_match(0, len(text), 0, len(source))
+            if match.size < min_chars:
+                break
+            span = slice(match.a, match.a + match.size)
+            if len(WORD.findall(text[span])) >= min_words:
+                out[span] = " " * match.size
+            work[span] = "\x00" * match.size
+    return "".join(out)

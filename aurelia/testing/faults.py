@@ -1,0 +1,158 @@
+"""An OpenAI-compatible chat server on 127.0.0.1 that misbehaves on request, for the tests and
+benchmarks of the retry policy, timeouts, credentials and load (loopback only, no network).
+
+Each model name has a script: one behaviour per request, the last one repeating. Behaviours:
+``ok``, ``429`` (``Retry-After: 1``; ``429:S`` asks for S seconds), ``500``, ``503``, ``400``,
+``401``, ``hang`` (never answers), ``slow:S`` (answers after S seconds), ``drop`` (closes the
+connection without a reply), ``truncated`` (a body shorter than its Content-Length),
+``malformed`` (a 200 whose body is not JSON) and ``empty`` (a completion with no text). Every
+request is recorded (model, headers, behaviour).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+HANG_LIMIT_S = 120.0  # a hung request is released at the latest when the server stops
+
+
+@dataclass
+class Seen:
+    model: str
+    behaviour: str
+    headers: dict[str, str]  # names in lower case
+    body: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+class FaultServer:
+    """``with FaultServer({"m": ["429", "ok"]}, replies={"m": "hi"}) as server: server.url("m")``."""
+
+    def __init__(self, scripts: dict[str, list[str]] | None = None, replies: dict[str, str] | None = None) -> None:
+        self.scripts = {k: list(v) for k, v in (scripts or {}).items()}
+        self.replies = dict(replies or {})
+        self.seen: list[Seen] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+
+    # ------------------------------------------------------------------ control
+    def __enter__(self) -> FaultServer:
+        handler = _handler(self)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._server.block_on_close = False
+        threading.Thread(target=self._server.serve_forever, name="fault-server", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()  # releases hung requests
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "use the server as a context manager"
+        return self._server.server_address[1]
+
+    def url(self, model: str, userinfo: str = "") -> str:
+        """The model string of ``model`` on this server (``userinfo``: ``user:password``)."""
+        at = f"{userinfo}@" if userinfo else ""
+        return f"http://{at}127.0.0.1:{self.port}/v1?model={model}"
+
+    def script(self, model: str, behaviours: list[str], reply: str | None = None) -> None:
+        with self._lock:
+            self.scripts[model] = list(behaviours)
+            if reply is not None:
+                self.replies[model] = reply
+            self.seen = [s for s in self.seen if s.model != model]
+
+    def count(self, model: str) -> int:
+        with self._lock:
+            return sum(1 for s in self.seen if s.model == model)
+
+    # ------------------------------------------------------------------ internals
+    def _next(self, model: str, headers: dict[str, str], body: dict[str, Any]) -> str:
+        with self._lock:
+            script = self.scripts.get(model) or ["ok"]
+            done = sum(1 for s in self.seen if s.model == model)
+            behaviour = script[min(done, len(script) - 1)]
+            self.seen.append(Seen(model, behaviour, headers, body))
+            return behaviour
+
+    def completion(self, model: str, content: str | None = None) -> bytes:
+        content = self.replies.get(model, "ok") if content is None else content
+        return json.dumps(
+            {
+                "id": "chatcmpl-fault",
+                "object": "chat.completion",
+                "created": 0,
+                "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+            }
+        ).encode()
+
+
+def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:  # quiet
+            pass
+
+        def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None, length: int | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body) if length is None else length))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body)
+            self.wfile.flush()
+
+        def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+            self._send(status, json.dumps({"error": {"message": message, "type": "fault", "code": status}}).encode(), headers)
+
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                body = json.loads(raw or b"{}")
+            except json.JSONDecodeError:
+                body = {}
+            model = str(body.get("model", ""))
+            behaviour = server._next(model, {k.lower(): v for k, v in self.headers.items()}, body)
+            kind, _, arg = behaviour.partition(":")
+            if kind == "ok":
+                self._send(200, server.completion(model))
+            elif kind == "429":
+                self._error(429, "rate limited", {"Retry-After": arg or "1"})
+            elif kind in {"400", "401", "500", "503"}:
+                self._error(int(kind), f"fault {kind}")
+            elif kind == "hang":
+                server._stop.wait(HANG_LIMIT_S)
+                self.close_connection = True
+            elif kind == "slow":
+                time.sleep(float(arg or 1))
+                self._send(200, server.completion(model))
+            elif kind == "drop":
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+            elif kind == "truncated":
+                body_bytes = server.completion(model)
+                self._send(200, body_bytes[: len(body_bytes) // 3], length=len(body_bytes))
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+            elif kind == "malformed":
+                self._send(200, b'{"id": "chatcmpl-fault", "choices": [{"message": ')
+            elif kind == "empty":
+                self._send(200, server.completion(model, ""))
+            else:  # pragma: no cover - a typo in a test's script
+                self._error(500, f"unknown fault {behaviour!r}")
+
+    return Handler

@@ -127,3 +127,37 @@ def test_paper_settings_full_trajectories_and_ablate(manifest: Path, tmp_path: P
     assert "calls: 0 agent, 0 target" in ablated.output  # both iterations give the same r*: the main answer's
     context = json.loads((tmp_path / "run" / "run.json").read_text())["settings"]["context"]
     assert context["prompt_set"] == "paper" and context["early_stop"] is False
+
+
+def test_url_credentials_never_reach_the_run_or_the_cache(manifest: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-benchtest-0123456789abcdefKEY")
+    with openai_server(REPLIES) as (url, requests):
+        creds = url.replace("http://", "http://bench:s3cretpw@")
+        args = [
+            "bench",
+            "run",
+            str(manifest),
+            "--target",
+            f"{creds}?model=tgt",
+            "--out",
+            str(tmp_path / "run"),
+            "--cache",
+            str(tmp_path / "cache" / "c.sqlite"),
+        ]
+        args += [
+            "--generator",
+            f"{creds}?model=gen",
+            "--summarizer",
+            f"{url}?model=sum&api_key=k3yparam",
+            "--evaluator",
+            f"{url}?model=eval",
+            "--jsonl",
+        ]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert len(requests) == 15
+    written = b"".join(p.read_bytes() for folder in (tmp_path / "run", tmp_path / "cache") for p in folder.iterdir())
+    for secret in (b"s3cretpw", b"k3yparam", b"sk-benchtest"):
+        assert secret not in written and secret not in result.output.encode()
+    rows = [json.loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
+    assert {r["target"] for r in rows} == {f"{url.replace('http://', 'http://***@')}?model=tgt"} and all(r["correct"] for r in rows)

@@ -26,6 +26,7 @@ from aurelia.bench.db import Database, dumps
 from aurelia.bench.manifest import Sample
 from aurelia.graph.context import Context
 from aurelia.media.probe import file_sha256
+from aurelia.redact import redact_deep
 
 # Context fields that shape only the target's answer or a human review, not the reasoning
 NOT_REASONING = frozenset({"target_model", "inject", "inject_position", "answer_kind", "extractor_model", "review"})
@@ -75,27 +76,32 @@ def media_hashes(sample: Sample) -> dict[str, str]:
 
 
 def key_parts(sample: Sample, ctx: Context, model_labels: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Everything the key hashes, readable (stored beside each entry)."""
-    return {
-        "media": media_hashes(sample),
-        "question": sample.question,
-        "choices": sample.choices,
-        "history": [t.model_dump() for t in sample.history or []],
-        "settings": reasoning_settings(ctx),
-        "model_instances": dict(sorted((model_labels or {}).items())),
-        "prompts": prompts_fingerprint(),
-    }
+    """Everything the key hashes, readable (stored beside each entry), with model URLs' credentials
+    redacted: they never reach the cache, and a changed password is the same model."""
+    return redact_deep(
+        {
+            "media": media_hashes(sample),
+            "question": sample.question,
+            "choices": sample.choices,
+            "history": [t.model_dump() for t in sample.history or []],
+            "settings": reasoning_settings(ctx),
+            "model_instances": dict(sorted((model_labels or {}).items())),
+            "prompts": prompts_fingerprint(),
+        }
+    )
 
 
 def reasoning_identity(ctx: Context, model_labels: Mapping[str, str], source: str) -> dict[str, Any]:
     """What a run's r* must stay the same in across its invocations (flat, for a readable refusal):
     where r* comes from, the reasoning settings, model instances and the prompt files."""
-    return {
-        "reasoning": source,
-        **reasoning_settings(ctx),
-        **{f"{role} model instance": label for role, label in sorted(model_labels.items())},
-        "prompt files": prompts_fingerprint()[:12],
-    }
+    return redact_deep(
+        {
+            "reasoning": source,
+            **reasoning_settings(ctx),
+            **{f"{role} model instance": label for role, label in sorted(model_labels.items())},
+            "prompt files": prompts_fingerprint()[:12],
+        }
+    )
 
 
 def reasoning_key(parts: Mapping[str, Any]) -> str:
@@ -114,7 +120,8 @@ class ReasoningCache:
         return json.loads(rows[0][0]) if rows else None
 
     def put(self, key: str, value: Mapping[str, Any], parts: Mapping[str, Any]) -> None:
-        self.db.write("INSERT OR REPLACE INTO reasoning VALUES (?, ?, ?, ?)", (key, dumps(value), dumps(parts), time.time()))
+        """Store an entry; every string in it is redacted (no key or URL credential is ever cached)."""
+        self.db.write("INSERT OR REPLACE INTO reasoning VALUES (?, ?, ?, ?)", (key, dumps(redact_deep(value)), dumps(parts), time.time()))
 
     def __len__(self) -> int:
         return self.db.rows("SELECT COUNT(*) FROM reasoning")[0][0]

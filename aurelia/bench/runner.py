@@ -27,7 +27,8 @@ from aurelia.graph.builder import build_graph
 from aurelia.graph.context import Context
 from aurelia.models.registry import RoleModel, as_role_model, validate_model_string
 from aurelia.prompts.format import INJECT_MODES
-from aurelia.run import check_review, make_context
+from aurelia.redact import redact_text
+from aurelia.run import check_review, make_context, public_context
 from aurelia.targets import Target, TargetSettings, load_target
 
 REASONING_SOURCES = ("generate", "imported")
@@ -64,7 +65,7 @@ def resolve_targets(targets: Sequence[TargetLike] | Mapping[str, TargetLike], se
     out: dict[str, Target] = {}
     for name, model in items:
         target = model if isinstance(model, Target) else load_target(model, settings)
-        name = name or target.name
+        name = redact_text(name or target.name)  # the name records carry: a model URL without its credentials
         if name in out:
             raise InputError(f"target {name!r} given twice (pass a mapping of names to models to tell instances apart)")
         out[name] = target
@@ -197,7 +198,7 @@ def run_benchmark(
         "reasoning": reasoning,
         "server": server,
         "cache": str(reasoning_cache.path),
-        "context": {f.name: getattr(ctx, f.name) for f in fields(Context)},
+        "context": public_context(ctx),
         "model_instances": labels,
         "prompts_fingerprint": prompts_fingerprint(),
     }

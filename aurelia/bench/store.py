@@ -20,6 +20,7 @@ from aurelia.bench.db import Database, dumps
 from aurelia.bench.manifest import Sample
 from aurelia.bench.records import write_jsonl
 from aurelia.errors import InputError
+from aurelia.redact import redact_deep, redact_text
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,7 +55,7 @@ class ResultStore:
         return json.loads(rows[0][0]) if rows else None
 
     def set_meta(self, key: str, value: Any) -> None:
-        self.db.write("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, dumps(value)))
+        self.db.write("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, dumps(redact_deep(value))))
 
     def check_reasoning_settings(self, settings: Mapping[str, Any]) -> None:
         """Remember the run's reasoning settings; a resume with others is an InputError naming them."""
@@ -83,11 +84,11 @@ class ResultStore:
     def set_trajectory(self, sample_id: str, key: str | None, source: str, trajectory: Mapping[str, Any]) -> None:
         self.db.write(
             "UPDATE samples SET key = ?, status = ?, source = ?, trajectory = ?, error = NULL WHERE id = ?",
-            (key, DONE, source, dumps(trajectory), sample_id),
+            (key, DONE, source, dumps(redact_deep(trajectory)), sample_id),
         )
 
     def fail_sample(self, sample_id: str, error: str) -> None:
-        self.db.write("UPDATE samples SET status = ?, error = ? WHERE id = ?", (FAILED, error, sample_id))
+        self.db.write("UPDATE samples SET status = ?, error = ? WHERE id = ?", (FAILED, redact_text(error), sample_id))
 
     def trajectory(self, sample_id: str) -> dict[str, Any] | None:
         rows = self.db.rows("SELECT trajectory FROM samples WHERE id = ? AND status = ?", (sample_id, DONE))
@@ -104,6 +105,7 @@ class ResultStore:
     # --- answers ----------------------------------------------------------------------------
 
     def put_result(self, record: Mapping[str, Any]) -> None:
+        record = redact_deep(record)
         status = FAILED if record.get("error") else DONE
         self.db.write(
             "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)",
@@ -111,6 +113,7 @@ class ResultStore:
         )
 
     def put_ablation(self, record: Mapping[str, Any]) -> None:
+        record = redact_deep(record)
         status = FAILED if record.get("error") else DONE
         self.db.write(
             "INSERT OR REPLACE INTO ablation VALUES (?, ?, ?, ?, ?, ?)",

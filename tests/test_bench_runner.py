@@ -113,7 +113,7 @@ def test_a_reasoning_setting_changes_the_key(change, tmp_path, clip):
     assert reasoning_key(key_parts(sample, Context())) != reasoning_key(key_parts(sample, Context(**change)))
 
 
-@pytest.mark.parametrize("change", [{"target_model": "ollama:other"}, {"inject": "full"}])
+@pytest.mark.parametrize("change", [{"target_model": "ollama:other"}, {"inject": "full"}, {"request_timeout": 5.0}, {"run_budget": 60.0}])
 def test_target_settings_keep_the_key(change, tmp_path, clip):
     sample = load_manifest(write_manifest(tmp_path, clip, 1)).samples[0]
     assert reasoning_key(key_parts(sample, Context())) == reasoning_key(key_parts(sample, Context(**change)))
@@ -123,7 +123,17 @@ def test_the_key_reads_every_context_field_but_the_target_ones(tmp_path, clip):
     sample = load_manifest(write_manifest(tmp_path, clip, 1)).samples[0]
     keyed = set(key_parts(sample, Context())["settings"])
     assert keyed == {f.name for f in fields(Context)} - NOT_REASONING
-    assert {"threshold", "max_iterations", "generator_model", "seed", "temperature", "num_frames", "frame_size"} <= keyed
+    assert {
+        "threshold",
+        "max_iterations",
+        "generator_model",
+        "seed",
+        "temperature",
+        "num_frames",
+        "frame_size",
+        "early_stop",
+        "prompt_set",
+    } <= keyed
 
 
 def test_media_content_not_path_is_keyed(tmp_path, clip):
@@ -336,3 +346,13 @@ def test_bad_settings_are_input_errors(tmp_path, clip):
         run_benchmark(
             manifest, [TimedFakeChat(responses=["A"]), TimedFakeChat(responses=["B"])], tmp_path / "r", cache=tmp_path / "c.sqlite"
         )
+
+
+def test_each_sample_gets_its_own_run_budget(tmp_path, clip):
+    """The budget bounds one sample's reasoning: a benchmark longer than it still runs every sample."""
+    manifest = write_manifest(tmp_path, clip, 6)  # 6 samples × 3 calls × 0.05 s: 0.9 s of agent calls, one after another
+    result = run_benchmark(
+        manifest, {"t": TimedFakeChat(responses=["C"])}, tmp_path / "run", models=agent_models(delay=0.05), cache=tmp_path / "c.sqlite",
+        concurrency=1, context={"run_budget": 0.6},
+    )  # fmt: skip
+    assert result.counts.samples_done == 6 and result.counts.samples_failed == 0

@@ -3,8 +3,8 @@
 A benchmark answers many targets and inject modes with the same r*; generating it is the
 expensive part. The key is a hash of everything that shapes the reasoning: the media content
 (sha256 of every file, not its path), the question, choices and dialog history, every Context
-field except the target's and the review's (read from ``dataclasses.fields(Context)``, so a new
-field joins the key by itself), the labels of model instances given in code, and a fingerprint
+field except the target's, the review's and the time limits (read from
+``dataclasses.fields(Context)``, so a new field joins the key by itself), the labels of model instances given in code, and a fingerprint
 of every file under ``aurelia/prompts/``. Change any of them and the key misses. The cache is
 one SQLite file (WAL) shared across runs, by default in the user's cache folder.
 """
@@ -28,8 +28,11 @@ from aurelia.graph.context import Context
 from aurelia.media.probe import file_sha256
 from aurelia.redact import redact_deep
 
-# Context fields that shape only the target's answer or a human review, not the reasoning
-NOT_REASONING = frozenset({"target_model", "inject", "inject_position", "answer_kind", "extractor_model", "review"})
+# Context fields that do not shape the reasoning: the target's answer, a human review, and the
+# limits on a call or a run (a reasoning that finishes is the same under any of them)
+NOT_REASONING = frozenset(
+    {"target_model", "inject", "inject_position", "answer_kind", "extractor_model", "review", "request_timeout", "run_budget"}
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reasoning (key TEXT PRIMARY KEY, value TEXT NOT NULL, parts TEXT NOT NULL, created REAL NOT NULL);

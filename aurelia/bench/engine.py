@@ -16,7 +16,7 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from aurelia.bench.ablation import TAUS, distinct_reasonings, prefix, reasoning_hash
@@ -272,7 +272,7 @@ class Engine:
                 sample.id,
                 sample.audio_candidates,
             )
-            result = await self.reasoner(inputs, self.ctx)
+            result = await self.reasoner(inputs, replace(self.ctx))  # a fresh Context: run_budget is per sample
             trajectory = {k: result[k] for k in TRAJECTORY_KEYS if k in result}
             calls = trajectory.get("calls") or []
             self.counts.agent_calls += len(calls)

@@ -92,6 +92,8 @@ def run_cmd(
     frames: Annotated[int | None, typer.Option(help="Most keyframes per video (default 5).")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Most tokens per agent call (default 384).")] = None,
     temperature: Annotated[float | None, typer.Option(help="Generator sampling temperature.")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds one request to a hosted or served model may take (default 120).")] = None,
+    budget: Annotated[float | None, typer.Option(help="Seconds the reasoning of one sample may take (default 3600; 0: none).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for local models.")] = None,
     quiet: QuietOpt = False,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="Progress as JSON lines on stdout (one per sample), for logs.")] = False,
@@ -107,7 +109,7 @@ def run_cmd(
             for k, v in dict(
                 threshold=threshold, max_iterations=max_iterations, generator_model=generator, summarizer_model=summarizer,
                 evaluator_model=evaluator, feedback_model=feedback, num_frames=frames, max_tokens=max_tokens,
-                temperature=temperature, seed=seed,
+                temperature=temperature, seed=seed, request_timeout=timeout, run_budget=budget,
                 **fidelity_settings(prompt_set, feedback_mode, no_early_stop, inject_position, None),
             ).items()
             if v is not None
@@ -132,7 +134,9 @@ def run_cmd(
                 server=server,
                 server_graph=server_graph,
                 langsmith=langsmith,
-                target_settings=TargetSettings(batch_size=batch_size, max_new_tokens=target_max_tokens),
+                target_settings=TargetSettings(
+                    batch_size=batch_size, max_new_tokens=target_max_tokens, **({"request_timeout": timeout} if timeout else {})
+                ),
                 progress=reporter,
             )
     if not jsonl:

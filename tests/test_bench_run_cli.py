@@ -161,3 +161,19 @@ def test_url_credentials_never_reach_the_run_or_the_cache(manifest: Path, tmp_pa
         assert secret not in written and secret not in result.output.encode()
     rows = [json.loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
     assert {r["target"] for r in rows} == {f"{url.replace('http://', 'http://***@')}?model=tgt"} and all(r["correct"] for r in rows)
+
+
+def test_the_progress_bar_prints_names_literally() -> None:
+    import io
+
+    from rich.console import Console
+
+    from aurelia.bench.progress import RichProgress
+
+    out = io.StringIO()
+    event = {"event": "sample", "id": "s[/x]", "status": "done", "finished": 1, "total": 2, "accuracy": {"[/INST]": {"zero_shot": 0.5}}}
+    event["counts"] = {"agent_calls": 3, "target_calls": 2, "samples_failed": 0, "tokens": {}}
+    with RichProgress(Console(file=out, force_terminal=True, width=200)) as bar:
+        bar({"event": "start", "total": 2})
+        bar(event)
+    assert "[/INST] 0.50→–" in out.getvalue()

@@ -93,7 +93,7 @@ class RichProgress:
             TimeElapsedColumn(),
             TextColumn("eta"),
             TimeRemainingColumn(),
-            TextColumn("{task.fields[info]}"),
+            TextColumn("{task.fields[info]}", markup=False),  # model and target names are printed literally
             console=console,
             transient=False,
         )

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 from aurelia.errors import ModelCallError, ModelConfigError
 
 _LOCKS: dict[str, threading.Lock] = {}
+_LOAD_LOCK = threading.Lock()
 
 
 def embedded_gguf_path() -> Path:
@@ -111,7 +112,10 @@ class ChatLlamaCpp(BaseChatModel):
 
     def _client(self):
         if self._llama is None:
-            self._llama = load_llama(self.model_path, self.n_ctx)
+            # one load at a time: llama.cpp's loader swaps the process's stdout and stderr while it
+            # runs, and two overlapping loads (concurrent first calls) leave stderr on /dev/null
+            with _LOAD_LOCK:
+                self._llama = load_llama(self.model_path, self.n_ctx)
         return self._llama
 
     def _generate(

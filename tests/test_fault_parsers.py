@@ -94,12 +94,14 @@ def test_a_score_is_an_integer_or_none(reply):
     assert evaluation is None or (isinstance(evaluation, Evaluation) and type(evaluation.score) is int)
 
 
-NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "score", "rating")
+# what noise must not hold for the verdict after it to be the one read: numbers, score words, a
+# JSON object (read first), an unclosed <think> (what follows it is thinking, not the answer)
+VERDICT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "score", "rating", "<think>")
 
 
 @FAST
 @given(
-    text.filter(lambda t: not any(c.isdigit() or c == "{" for c in t) and not any(w in t.lower() for w in NUMBER_WORDS)), st.integers(1, 10)
+    text.filter(lambda t: not any(c.isdigit() or c == "{" for c in t) and not any(w in t.lower() for w in VERDICT_WORDS)), st.integers(1, 10)
 )
 def test_a_written_verdict_is_read_after_any_noise(noise, n):
     assert parse_evaluation(f"{noise}\nScore: {n}/10").score == n

@@ -101,7 +101,8 @@ VERDICT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", 
 
 @FAST
 @given(
-    text.filter(lambda t: not any(c.isdigit() or c == "{" for c in t) and not any(w in t.lower() for w in VERDICT_WORDS)), st.integers(1, 10)
+    text.filter(lambda t: not any(c.isdigit() or c == "{" for c in t) and not any(w in t.lower() for w in VERDICT_WORDS)),
+    st.integers(1, 10),
 )
 def test_a_written_verdict_is_read_after_any_noise(noise, n):
     assert parse_evaluation(f"{noise}\nScore: {n}/10").score == n

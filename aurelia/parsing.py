@@ -55,7 +55,7 @@ def parse_evaluation(text: str) -> Evaluation | None:
         found = EXPLICIT_SCORE.search(value) or KEYWORD_SCORE.search(f"score {value}") if isinstance(value, str) else None
         try:
             number = _number(found.group(1)) if found else float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an integer too big for a float
             number = None
         if number is not None and math.isfinite(number):
             return Evaluation(score=round_half_up(number), rationale=str(data.get("rationale", "")).strip())
@@ -63,7 +63,8 @@ def parse_evaluation(text: str) -> Evaluation | None:
         matches = list(pattern.finditer(text))
         if matches:
             last = matches[-1]
-            return Evaluation(score=round_half_up(_number(last.group(1))), rationale=_rationale(text, last))
+            number = _number(last.group(1))  # 400 digits are infinite as a float: no score can be read
+            return Evaluation(score=round_half_up(number), rationale=_rationale(text, last)) if math.isfinite(number) else None
     return None
 
 
@@ -85,7 +86,8 @@ def parse_reasoning(text: str) -> Reasoning | None:
             else:
                 steps.append(Step(step=str(item), answer=""))
         if steps:
-            return Reasoning(steps=steps[:MAX_STEPS], final_answer=str(data.get("final_answer", data.get("answer", ""))))
+            final = data.get("final_answer", data.get("answer"))
+            return Reasoning(steps=steps[:MAX_STEPS], final_answer="" if final is None else str(final))
     final = ""
     m = re.search(r"final answer\s*[:\-]\s*(.+)", text, re.I)
     if m:
@@ -193,7 +195,8 @@ def _drop_echoes(text: str, choices: list[str], letters: str) -> str:
 
 def _tail_choice(tail: str, choices: list[str], letters: str) -> int | None:
     """What a statement's tail ("C", "(C) green", "green.", "a green screen") names."""
-    m = re.match(rf"\s*(?:(?:option|choice)\s+)?\(?(?P<l>[{letters}{letters.lower()}])\)?(?![A-Za-z0-9])", tail, re.I)
+    # the letter class holds both cases: case-insensitive matching would also take the Kelvin sign for K
+    m = re.match(rf"\s*(?:(?i:option|choice)\s+)?\(?(?P<l>[{letters}{letters.lower()}])\)?(?![A-Za-z0-9])", tail)
     if m and not _is_word(tail, m):
         return letters.index(m.group("l").upper())
     first = re.split(r"[.;!?](?:\s|$)", tail, maxsplit=1)[0]

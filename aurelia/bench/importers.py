@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from aurelia.bench.manifest import Sample, check_record, media_problem, relative_media, resolve, validate_manifest
-from aurelia.bench.records import Problem, iter_jsonl, read_text, write_jsonl
+from aurelia.bench.records import Problem, read_jsonl, read_text, write_jsonl
 from aurelia.bench.tasks import Task, builtin_tasks
 from aurelia.errors import InputError
 
@@ -74,14 +74,22 @@ def _literal_list(value: Any) -> list[str] | None:
     if isinstance(value, str):
         try:
             value = ast.literal_eval(value.strip() or "[]")
-        except (ValueError, SyntaxError):
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):  # not a literal; '{[]: 1}'; nested too deep
             return None
     return [str(v) for v in value] if isinstance(value, list | tuple) else None
 
 
+def is_file(path: Path) -> bool:
+    """``Path.is_file``, but a name the system refuses (too long for it) is no file rather than an OSError."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def find_video(root: Path, stem: str) -> Path | None:
     """``{root}/{stem}.{mp4,mkv,webm,avi}``, the first that exists."""
-    return next((p for ext in VIDEO_EXTENSIONS if (p := root / f"{stem}{ext}").is_file()), None)
+    return next((p for ext in VIDEO_EXTENSIONS if is_file(p := root / f"{stem}{ext}")), None)
 
 
 def fill_placeholders(template: str, values: list[str]) -> str | None:
@@ -145,6 +153,8 @@ def avsd_records(data: Any, root: Path, all_turns: bool = False) -> Iterator[dic
             refs = _answers(turn.get("answer")) if isinstance(turn, dict) else []
             if video is None:
                 yield Skip("video not found under the media root")
+            elif not all(isinstance(t, dict) for t in turns[: k + 1]):
+                yield Skip("a dialog turn is not an object")
             elif not refs:
                 yield Skip("answer undisclosed or empty")
             else:
@@ -152,11 +162,11 @@ def avsd_records(data: Any, root: Path, all_turns: bool = False) -> Iterator[dic
                     "id": f"avsd-{d['image_id']}-{k + 1}",
                     "task": "avsd",
                     "video": relative_media(video, root),
-                    "question": str(turn.get("question", "")),
+                    "question": str(turn.get("question") or ""),
                     "answer": refs[0],
                     "references": refs,
                     "history": [
-                        {"question": str(t.get("question", "")), "answer": (_answers(t.get("answer")) or [""])[0]} for t in turns[:k]
+                        {"question": str(t.get("question") or ""), "answer": (_answers(t.get("answer")) or [""])[0]} for t in turns[:k]
                     ],
                     "meta": {key: d[key] for key in ("image_id", "caption", "summary") if key in d},
                 }
@@ -193,7 +203,7 @@ def _media_under(root: Path, written: Any) -> Path | None:
     """A path from another machine: as written under the root, else by its file name."""
     if not isinstance(written, str) or not written.strip():
         return None
-    return next((p for p in (resolve(written, root), root / Path(written).name) if p.is_file()), None)
+    return next((p for p in (resolve(written, root), root / Path(written).name) if is_file(p)), None)
 
 
 def _authors_items(source: Path) -> list[Any]:
@@ -201,7 +211,7 @@ def _authors_items(source: Path) -> list[Any]:
     if source.is_dir():
         return [rec for f in sorted(source.glob("*.json")) for rec in _authors_items(f)]
     if source.suffix == ".jsonl":
-        return [obj for _, obj in iter_jsonl(read_text(source, "source"))]
+        return [obj for _, obj in read_jsonl(source, "source")]
     data = load_json(source)
     return data if isinstance(data, list) else [data]
 
@@ -273,7 +283,7 @@ def _cell(name: str, value: Any) -> Any:
         if text[:1] in "[{":
             try:
                 return json.loads(text)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # not JSON (or nested too deep, a number too long): validation says why
                 return value
         return [v.strip() for v in text.split("|") if v.strip()] if name in LIST_FIELDS else value
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -303,12 +313,20 @@ def mapped_records(rows: Iterable[tuple[int, Any]], mapping: dict[str, list[str]
 
 
 def table_rows(source: Path, fmt: str) -> Iterator[tuple[int, Any]]:
-    text = read_text(source, "source")
     if fmt == "jsonl":
-        yield from iter_jsonl(text)
+        yield from read_jsonl(source, "source")
         return
-    reader = csv.DictReader(io.StringIO(text))
-    for row in reader:
+    reader = csv.DictReader(io.StringIO(read_text(source, "source")))
+    rows = iter(reader)
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a field over the csv module's size limit: that row is skipped, the next ones read
+            yield start, Problem(start, None, f"bad CSV ({exc})")
+            continue
         yield reader.line_num, row
 
 

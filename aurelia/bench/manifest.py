@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from aurelia.bench.metrics import ambiguous_answer, answer_letter
-from aurelia.bench.records import Problem, iter_jsonl, pydantic_problems, read_text
+from aurelia.bench.records import Problem, pydantic_problems, read_jsonl, shown
 from aurelia.bench.tasks import Task, builtin_tasks
 from aurelia.errors import InputError, MediaError
 from aurelia.schemas import Step
@@ -97,14 +97,14 @@ def resolve(path: str, root: Path) -> Path:
 
 def media_problem(path: Path, probe: bool = False) -> str | None:
     """Why a media file cannot be used, or None; ``probe`` also opens it with PyAV."""
-    if not path.exists():
-        return "file not found"
-    if path.is_dir():
-        return "is a folder, not a file"
     try:
+        if not path.exists():
+            return "file not found"
+        if path.is_dir():
+            return "is a folder, not a file"
         with path.open("rb") as f:
             empty = not f.read(1)
-    except OSError as exc:
+    except OSError as exc:  # also a name too long for the file system
         return f"cannot read ({exc.strerror or exc})"
     if empty:
         return "empty file"
@@ -130,9 +130,9 @@ def _task_problems(sample: Sample, task: Task) -> list[tuple[str, str]]:
     elif len({c.strip().casefold() for c in sample.choices or []}) < n_choices:
         out.append(("choices", "two choices have the same text"))
     elif ambiguous_answer(sample.answer, sample.choices or []):
-        out.append(("answer", f"{sample.answer!r} reads as a letter and as the text of another choice"))
+        out.append(("answer", f"{shown(repr(sample.answer))} reads as a letter and as the text of another choice"))
     elif answer_letter(sample.answer, sample.choices or []) is None:
-        out.append(("answer", f"{sample.answer!r} is not among the choices (give a choice's text or its letter)"))
+        out.append(("answer", f"{shown(repr(sample.answer))} is not among the choices (give a choice's text or its letter)"))
     n_cands = len(sample.audio_candidates or [])
     if n_cands != task.audio_candidates:
         want = f"exactly {task.audio_candidates}" if task.audio_candidates else "no"
@@ -157,13 +157,13 @@ def check_record(
     found: list[tuple[str, str]] = []
     task = tasks.get(sample.task)
     if task is None:
-        found.append(("task", f"unknown task {sample.task!r} (known: {', '.join(sorted(tasks))})"))
+        found.append(("task", f"unknown task {shown(repr(sample.task))} (known: {', '.join(sorted(tasks))})"))
     else:
         found += _task_problems(sample, task)
     if check_media:
         for name, p in sample.media():
             if reason := media_problem(resolve(p, root), probe):
-                found.append((name, f"{reason} ({resolve(p, root)})"))
+                found.append((name, f"{reason} ({shown(resolve(p, root))})"))
     return [Problem(line, f, r) for f, r in found] if found else sample
 
 
@@ -209,16 +209,18 @@ def validate_manifest(
     root = Path(media_root).expanduser() if media_root is not None else path.parent
     if media_root is not None and not root.is_dir():
         raise InputError("media root is not a folder", path=str(media_root))
-    text = read_text(path, "manifest")
+    lines = read_jsonl(path, "manifest")
     tasks = builtin_tasks() if tasks is None else tasks
     manifest = Manifest(path=path, root=root)
-    for line, obj in iter_jsonl(text):
+    for line, obj in lines:
         manifest.lines += 1
         result = check_record(obj, line, root, tasks, check_media=check_media, probe=probe)
         if isinstance(result, list):
             manifest.problems += result
         elif result.id in manifest.line_of:
-            manifest.problems.append(Problem(line, "id", f"duplicate id {result.id!r} (first on line {manifest.line_of[result.id]})"))
+            manifest.problems.append(
+                Problem(line, "id", f"duplicate id {shown(repr(result.id))} (first on line {manifest.line_of[result.id]})")
+            )
         else:
             manifest.line_of[result.id] = line
             manifest.samples.append(result.with_media_root(root))

@@ -38,7 +38,7 @@ def _numbers_to_digits(tokens: list[str]) -> list[str]:
     """'twenty', 'one' -> '21'; 'three' -> '3'; other tokens unchanged."""
     out: list[str] = []
     for tok in tokens:
-        if tok in UNITS and UNITS[tok] < 10 and out and out[-1].isdigit() and int(out[-1]) in TENS.values():
+        if tok in UNITS and UNITS[tok] < 10 and out and out[-1].isdecimal() and int(out[-1]) in TENS.values():  # not '²'
             out[-1] = str(int(out[-1]) + UNITS[tok])
         elif tok in UNITS or tok in TENS:
             out.append(str(UNITS.get(tok, TENS.get(tok))))

@@ -7,6 +7,7 @@ bad line is reported the same way, and a file that cannot be read is a typed err
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,37 +37,65 @@ class Problem:
         return {"line": self.line, "field": self.field, "reason": self.reason}
 
 
-def read_text(path: str | Path, what: str = "file") -> str:
-    """The file's text, or an InputError naming it (missing, a folder, unreadable, not UTF-8)."""
+def shown(value: object, limit: int = 160) -> str:
+    """A value from a user's file as an error shows it: on one line (control characters escaped, so
+    a line break or a terminal escape stays text) and cut at ``limit`` characters, saying how long
+    it was, so that a 5 MB field still makes a one-line error."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(value)[: limit + 1])
+    return text if len(str(value)) <= limit else f"{text[:limit]}… ({len(str(value))} characters)"
+
+
+def read_text(path: str | Path, what: str = "file", errors: str = "strict") -> str:
+    """The file's text (a leading byte-order mark dropped), or an InputError naming it (missing,
+    a folder, unreadable, not UTF-8); ``errors="surrogateescape"`` keeps bytes that are not UTF-8
+    for :func:`iter_jsonl` to report on their own line."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"{what} not found", path=str(path))
     if p.is_dir():
         raise InputError(f"{what} is a folder, not a file", path=str(path))
     try:
-        return p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8-sig", errors=errors)
     except OSError as exc:
         raise InputError(f"cannot read the {what} ({exc.strerror or exc})", path=str(path)) from exc
     except UnicodeDecodeError as exc:
         raise InputError(f"the {what} is not UTF-8 text ({exc.reason} at byte {exc.start})", path=str(path)) from exc
 
 
+# JSON text escapes every other line break: str.splitlines would also split inside a string at
+# U+2028 or U+0085, which ``json.dumps(ensure_ascii=False)`` writes as they are
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+NOT_UTF8 = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as errors="surrogateescape" keeps it
+
+
 def iter_jsonl(text: str) -> Iterator[tuple[int, Any | Problem]]:
     """(line number, parsed value or a Problem) for each non-blank line, numbered from 1."""
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(LINE_BREAK.split(text), start=1):
         if not line.strip():
+            continue
+        if bad := NOT_UTF8.search(line):
+            yield number, Problem(number, None, f"not UTF-8 text (byte 0x{ord(bad.group()) - 0xDC00:02x} at column {bad.start() + 1})")
             continue
         try:
             yield number, json.loads(line)
         except json.JSONDecodeError as exc:
             yield number, Problem(number, None, f"bad JSON ({exc.msg} at column {exc.colno})")
+        except RecursionError:
+            yield number, Problem(number, None, "bad JSON (nested too deeply)")
+        except ValueError:  # Python's limit on the digits of an integer
+            yield number, Problem(number, None, "bad JSON (a number too long to read)")
+
+
+def read_jsonl(path: str | Path, what: str = "file") -> Iterator[tuple[int, Any | Problem]]:
+    """:func:`iter_jsonl` of a file: a line that is not UTF-8 is that line's problem, not the whole file's."""
+    return iter_jsonl(read_text(path, what, errors="surrogateescape"))
 
 
 def pydantic_problems(line: int, exc: ValidationError) -> list[Problem]:
     """One problem per field that failed validation, with a short reason (and the type given)."""
     out = []
     for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"]) or None
+        loc = shown(".".join(str(p) for p in err["loc"])) or None
         kind = err["type"]
         if kind == "extra_forbidden":
             reason = "unknown field"

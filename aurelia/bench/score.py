@@ -20,7 +20,7 @@ from langchain_core.language_models import BaseChatModel
 from aurelia.bench.judge import judge_answers
 from aurelia.bench.manifest import Manifest, Sample, load_manifest
 from aurelia.bench.metrics import ACCURACY, accuracy, corpus_scores, is_correct, read_output, tokenize_pairs
-from aurelia.bench.records import Problem, iter_jsonl, read_text
+from aurelia.bench.records import Problem, read_jsonl, shown
 from aurelia.bench.tasks import OPEN_KINDS, Task, breakdown_keys, builtin_tasks
 from aurelia.errors import InputError
 from aurelia.models.registry import RoleModel
@@ -30,13 +30,13 @@ def read_predictions(path: str | Path) -> dict[str, str]:
     """{id: output}; every bad line (bad JSON, wrong type, duplicate id) is listed in one InputError."""
     problems: list[Problem] = []
     out: dict[str, str] = {}
-    for line, obj in iter_jsonl(read_text(path, "predictions file")):
+    for line, obj in read_jsonl(path, "predictions file"):
         if isinstance(obj, Problem):
             problems.append(obj)
         elif not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not isinstance(obj.get("output"), str):
             problems.append(Problem(line, None, 'a prediction is {"id": "<string>", "output": "<string>"}'))
         elif obj["id"] in out:
-            problems.append(Problem(line, "id", f"duplicate id {obj['id']!r}"))
+            problems.append(Problem(line, "id", f"duplicate id {shown(repr(obj['id']))}"))
         else:
             out[obj["id"]] = obj["output"]
     if problems:
@@ -91,7 +91,9 @@ def score(
     known = {s.id for s in samples}
     unknown = sorted(set(predictions) - known)
     if unknown and not allow_unknown_ids:
-        raise InputError(f"{len(unknown)} predictions name ids that are not in the manifest: {', '.join(unknown[:5])}")
+        raise InputError(
+            f"{len(unknown)} predictions name ids that are not in the manifest: {', '.join(shown(u, 80) for u in unknown[:5])}"
+        )
     rows = _rows(samples, predictions, tasks)
     open_rows = [r for r in rows if r.task.answer_kind in OPEN_KINDS]
     tokens = tokenize_pairs({r.sample.id: r.parsed or "" for r in open_rows}, {r.sample.id: r.sample.all_references() for r in open_rows})

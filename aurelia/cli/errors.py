@@ -10,7 +10,7 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
-from aurelia.errors import AureliaError, MediaError
+from aurelia.errors import AureliaError, MediaError, describe_failure
 
 err_console = Console(stderr=True)
 
@@ -34,8 +34,11 @@ def one_line_errors() -> Iterator[None]:
     except Exception as exc:
         if os.environ.get("AURELIA_DEBUG"):
             raise
-        err_console.print(
-            f"error: unexpected {type(exc).__name__}: {exc} (set AURELIA_DEBUG=1 for the traceback)", markup=False, highlight=False
+        err_console.print(  # one line: the message's first, not wrapped at the console's width
+            f"error: unexpected {describe_failure(exc)} (set AURELIA_DEBUG=1 for the traceback)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(code=1) from exc
 

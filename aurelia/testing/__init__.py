@@ -1,2 +1,3 @@
-"""Fixtures for tests and benchmarks: synthetic clips made with PyAV (``clips``) and tiny
-random-weight Hugging Face checkpoints (``tiny``). Not used on any runtime path."""
+"""Fixtures for tests and benchmarks: synthetic clips made with PyAV (``clips``), tiny
+random-weight Hugging Face checkpoints (``tiny``), and crash drills with scripted agents
+(``crash``). Not used on any runtime path."""

@@ -26,7 +26,7 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
-from aurelia.errors import InputError, ThreadBusyError
+from aurelia.errors import InputError, StoreError, ThreadBusyError
 from aurelia.graph.builder import build_graph
 from aurelia.graph.context import Context
 from aurelia.models.registry import RoleModel
@@ -59,6 +59,16 @@ def _open_db(path: Path) -> sqlite3.Connection:
         conn.close()
         raise InputError(f"cannot use this file as the thread database ({exc})", path=str(path)) from exc
     return conn
+
+
+@contextmanager
+def store_errors(db: str | Path) -> Iterator[None]:
+    """SQLite and file-system failures of the thread store (locked, read-only, disk full) become
+    a StoreError naming it; every node finished before stays checkpointed."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StoreError(f"the thread store failed ({exc}); finished nodes are kept, rerun to resume", path=str(db)) from exc
 
 
 @contextmanager
@@ -146,7 +156,9 @@ def thread_status(graph: Any, config: Mapping[str, Any]) -> str:
         return "new"
     if snapshot.interrupts:
         return "review"
-    return "interrupted" if snapshot.next else "done"
+    # a node's writes stored but the next checkpoint not yet (a kill or a full disk between them):
+    # ``next`` is empty while ``tasks`` still lists the work to finish, so it is not done
+    return "interrupted" if snapshot.next or snapshot.tasks else "done"
 
 
 def _check_same_input(values: Mapping[str, Any], given: Mapping[str, Any], thread_id: str) -> None:
@@ -187,7 +199,7 @@ def run_thread(
     if len(thread_id) > 200 or any(ord(ch) < 32 for ch in thread_id):
         raise InputError("a thread id is at most 200 printable characters")
     explicit = {k: v for k, v in dict(settings or {}).items() if v is not None}
-    with sqlite_checkpointer(db) as saver, thread_lock(db, thread_id):
+    with store_errors(db), sqlite_checkpointer(db) as saver, thread_lock(db, thread_id):
         saved = _saved_settings(saver, thread_id)
         if saved is not None:
             if reasoning_only is not None and reasoning_only != bool(saved[0]):

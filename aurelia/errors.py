@@ -36,6 +36,13 @@ class MissingAPIKeyError(ModelConfigError):
     """The chosen provider needs an API key that is not set in the environment."""
 
 
+class StoreError(AureliaError):
+    """A database that holds results (thread checkpoints) failed: locked by another process,
+    read-only, full disk. What was stored before stays; the same command resumes."""
+
+    exit_code = 1
+
+
 class ModelCallError(AureliaError):
     """A model call failed for a reason that retrying did not fix (server unreachable, bad key,
     rate limit, prompt longer than the context window…). ``status`` is the HTTP status when the

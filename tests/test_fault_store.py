@@ -18,16 +18,10 @@ from typer.testing import CliRunner
 
 from aurelia.cli import app
 from aurelia.durable import run_thread
-from aurelia.testing.crash import STRANDED_BUG, ScriptedAgents, child_env, comparable, integrity, scripted_models
+from aurelia.testing.crash import ScriptedAgents, child_env, comparable, integrity, scripted_models
 
 WORKER = Path(__file__).with_name("store_faults_worker.py")
 SETTINGS = {"max_iterations": 3, "threshold": 9}
-# A known gap, left to the owner of aurelia/durable.py (issue 12 is reworking its locks)
-UNTYPED = (
-    "aurelia.durable.sqlite_checkpointer lets sqlite3.OperationalError ('unable to open database file', 'database or "
-    "disk is full', 'database is locked') and OSError (creating the store's folder on a read-only file system) through: "
-    "the CLI says 'unexpected OperationalError: …' without naming the store, where a typed error naming it belongs"
-)
 
 
 def one_line(outcome: dict) -> str:
@@ -83,14 +77,11 @@ def test_a_full_file_system_fails_in_one_line_keeps_the_store_and_the_run_resume
     assert (media["code"], media["stderr"]) == (2, f"error: {disk['root']}/full/frames: cannot write output (No space left on device)\n")
     # room made: the same thread resumes and ends as a run that never met a full disk
     resumed = disk["full_resume"]
-    if full["stranded"] and json.loads(resumed["stdout"])["thread"]["resumed_from"] == "done":
-        pytest.xfail(f"{STRANDED_BUG} (the disk filled between a node's writes and its checkpoint)")
     assert resumed["code"] == 0 and resumed["integrity"] == "ok" and resumed["checkpointed"] == [3], resumed
     assert json.loads(resumed["stdout"])["thread"]["resumed_from"] == "interrupted"
     assert comparable(json.loads(resumed["stdout"])) == comparable(json.loads(disk["calm"]["stdout"]))
 
 
-@pytest.mark.xfail(strict=True, reason=UNTYPED)
 def test_store_faults_are_typed_errors_naming_the_store(disk):
     ro = disk["root"] / "ro"
     typed(disk["ro_new_thread"], ro / "threads.sqlite")
@@ -127,7 +118,6 @@ def test_a_locked_store_refuses_a_new_run_before_any_model_call_and_loses_nothin
     assert stored.exit_code == 0 and comparable(json.loads(stored.stdout)) == comparable(done)
 
 
-@pytest.mark.xfail(strict=True, reason=UNTYPED)
 def test_a_locked_store_is_a_typed_error_naming_it(locked):
     db, _, _, result = locked
     typed({"code": result.exit_code, "stderr": result.stderr, "escaped": None}, db)

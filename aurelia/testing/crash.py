@@ -301,14 +301,6 @@ def checkpoint_iterations(db: str | Path, thread: str) -> list[list[dict[str, An
     return [[untimed(it) for it in c.checkpoint["channel_values"].get("iterations", [])] for c in reversed(history)]
 
 
-# A known bug, left to the owner of aurelia/durable.py; tests xfail on it when they meet it
-STRANDED_BUG = (
-    "aurelia.durable.thread_status takes a checkpoint whose last task finished (its writes stored) but whose "
-    "successor checkpoint was never written (a kill, a full disk) for 'done': LangGraph's snapshot.next leaves out "
-    "tasks that have writes (snapshot.tasks still lists them), so the rerun returns a partial result instead of resuming"
-)
-
-
 def stranded(db: str | Path, thread: str) -> bool:
     """The thread's last checkpoint has tasks that finished (their writes are stored) but the
     checkpoint after them was never written: what a kill between the two leaves. LangGraph's

@@ -8,7 +8,7 @@
    what ``retry_failed`` against the healed server leaves failed (goal: 0).
 2. Crash safety: KILLS SIGKILLs at random points of a runner process, resumed each time; prints
    whether the result equals an uninterrupted run's, the integrity of both SQLite files and the
-   r* that disagree with the cache (goal: equal, ok, 0).
+   r* that disagree with the cache (goal: equal, ok, 0). The worker is tests/bench_worker.py.
 
     python benchmarks/bench_faults.py [--samples 200] [--rate 0.3] [--kills 10] [--seed 13]
 """
@@ -91,20 +91,24 @@ def flaky(folder: Path, n: int, rate: float, seed: int) -> None:
 
 def kills(folder: Path, n_kills: int, seed: int) -> None:
     rng = random.Random(seed)
-    manifest = scaled_manifest(folder, 24)
+    manifest = scaled_manifest(folder, 48)
     run, cache = folder / "run", folder / "cache.sqlite"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(WORKER.parent.parent), os.environ.get("PYTHONPATH", "")])}
-    worker = [sys.executable, str(WORKER), str(manifest), str(run), str(cache), "0.05"]
+    worker = [sys.executable, str(WORKER), str(manifest), str(run), str(cache), "0.2"]  # 0.2 s per call: ~24 s of work
+    progress = []
     for _ in range(n_kills):
         kill_at_random(worker, run, rng, 2.0, env)
-    interrupted = len(stored_records(run))
+        progress.append(len(stored_records(run)) if (run / "store.sqlite").exists() else 0)
+    interrupted = progress[-1]
     run_benchmark(manifest, {"fake": TimedFakeChat(responses=["C"])}, run, models=agent_models(), cache=cache, concurrency=2)
     clean = folder / "clean"
     run_benchmark(
         manifest, {"fake": TimedFakeChat(responses=["C"])}, clean, models=agent_models(), cache=folder / "c2.sqlite", concurrency=2
     )
     same = stored_records(run) == stored_records(clean)
-    print(f"crash ({n_kills} SIGKILLs, seed {seed}): {interrupted} of {len(stored_records(clean))} records before the last resume")
+    print(
+        f"crash ({n_kills} SIGKILLs, seed {seed}): records stored after each kill {progress}; {interrupted} of {len(stored_records(clean))} before the last resume"
+    )
     print(f"  equal to an uninterrupted run: {same}; doubled {sum(1 for c in store_counts(run).values() if c > 1)}")
     print(
         f"  integrity: store {integrity(run / 'store.sqlite')}, cache {integrity(cache)}; r* unlike the cache: {len(inconsistent_cache(run, cache))}"

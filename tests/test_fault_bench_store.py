@@ -125,3 +125,13 @@ def test_a_damaged_export_is_rebuilt_from_the_store(tmp_path, clip, server) -> N
 def test_rebuild_needs_a_run_folder_and_export_needs_an_output(tmp_path) -> None:
     one_line_error(runner.invoke(app, ["bench", "export", str(tmp_path), "--rebuild-jsonl"]), 2, "no store.sqlite in it")
     one_line_error(runner.invoke(app, ["bench", "export", str(tmp_path)]), 2, "give --output FILE (or --rebuild-jsonl)")
+
+
+def test_a_damaged_store_is_one_line_naming_it(tmp_path, clip, server) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "store.sqlite").write_bytes(b"this is not a database, " * 200)
+    damaged = runner.invoke(app, run_args(server, write_manifest(tmp_path, clip, 1), tmp_path))
+    one_line_error(damaged, 2, f"{run / 'store.sqlite'}: cannot open the results store (file is not a database)")
+    one_line_error(runner.invoke(app, ["bench", "export", str(run), "--rebuild-jsonl"]), 2, "file is not a database")
+    assert server.seen == []

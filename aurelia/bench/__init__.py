@@ -7,7 +7,7 @@ The Python API behind ``aurelia bench``.
 from aurelia.bench.ablation import prefix
 from aurelia.bench.cache import ReasoningCache, default_cache_path
 from aurelia.bench.experiments import record_in_langsmith
-from aurelia.bench.export import export_reasoning
+from aurelia.bench.export import export_reasoning, rebuild_results
 from aurelia.bench.importers import FORMATS, ImportReport, import_dataset, import_to_manifest, parse_mapping
 from aurelia.bench.judge import judge_answers, parse_verdict
 from aurelia.bench.manifest import Manifest, ManifestError, Sample, load_manifest, validate_manifest
@@ -48,6 +48,7 @@ __all__ = [
     "prefix",
     "read_output",
     "read_predictions",
+    "rebuild_results",
     "record_in_langsmith",
     "run_benchmark",
     "score",

@@ -11,11 +11,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from aurelia.errors import InputError
+
+# how long a write waits for another connection's lock before it fails ("database is locked")
+BUSY_TIMEOUT_S = 30.0
 
 
 class Database:
@@ -23,9 +27,10 @@ class Database:
 
     def __init__(self, path: str | Path, schema: str, what: str) -> None:
         self.path = Path(path).expanduser()
+        self.what = what
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
+            self.conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=BUSY_TIMEOUT_S)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.executescript(schema)
@@ -34,12 +39,20 @@ class Database:
         self.lock = threading.Lock()
 
     def write(self, sql: str, params: Iterable[Any] = ()) -> None:
-        with self.lock, self.conn:
+        with self.lock, self.failure("write"), self.conn:
             self.conn.execute(sql, tuple(params))
 
     def rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
-        with self.lock:
+        with self.lock, self.failure("read"):
             return self.conn.execute(sql, tuple(params)).fetchall()
+
+    @contextmanager
+    def failure(self, verb: str) -> Iterator[None]:
+        """A locked, read-only or damaged file becomes one typed error naming it."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            raise InputError(f"cannot {verb} the {self.what} ({exc})", path=str(self.path)) from exc
 
     def close(self) -> None:
         with self.lock:

@@ -21,6 +21,7 @@ from aurelia.bench.manifest import Sample
 from aurelia.bench.metrics import answer_letter
 from aurelia.bench.records import write_jsonl
 from aurelia.bench.report import RunData, own_answer_correct
+from aurelia.bench.store import ResultStore
 from aurelia.bench.tasks import CLOSED_KINDS
 from aurelia.errors import InputError
 from aurelia.parsing import choice_letters
@@ -103,3 +104,13 @@ def export_reasoning(run_dir: str | Path, output: str | Path, fmt: str = "sft", 
     report = ExportReport()
     write_jsonl(output, export_records(RunData(run_dir), fmt, correct_only, report))
     return report
+
+
+def rebuild_results(run_dir: str | Path) -> tuple[Path, int]:
+    """Rewrite RUN/results.jsonl from RUN/store.sqlite, the source of truth (after the export was
+    damaged or deleted); returns the file and its number of records."""
+    store = ResultStore(run_dir, create=False)
+    try:
+        return store.export_results(), len(store.results())
+    finally:
+        store.close()

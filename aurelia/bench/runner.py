@@ -168,7 +168,7 @@ def run_benchmark(
         if isinstance(model, str):
             validate_model_string(model)  # before anything is opened or loaded
     out = Path(out).expanduser()
-    store = ResultStore(out)
+    store = ResultStore(out, exclusive=True)
     reasoning_cache = ReasoningCache(cache)
     try:
         store.check_reasoning_settings(reasoning_identity(ctx, labels, reasoning))

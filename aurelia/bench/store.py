@@ -10,11 +10,13 @@ Each record is written in its own transaction: a killed run loses only the sampl
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from aurelia.bench.db import Database, dumps
 from aurelia.bench.manifest import Sample
@@ -41,12 +43,19 @@ DONE, FAILED = "done", "failed"
 class ResultStore:
     """RUN/store.sqlite."""
 
-    def __init__(self, run_dir: str | Path, *, create: bool = True) -> None:
+    def __init__(self, run_dir: str | Path, *, create: bool = True, exclusive: bool = False) -> None:
+        """``exclusive``: hold RUN/run.lock while open, so that a second runner on the same folder
+        is refused at once instead of doing the same work twice (readers need no lock)."""
         self.dir = Path(run_dir).expanduser()
         path = self.dir / "store.sqlite"
         if not create and not path.is_file():
             raise InputError("not a benchmark run folder (no store.sqlite in it)", path=str(self.dir))
-        self.db = Database(path, SCHEMA, "results store")
+        self.lock = run_lock(self.dir) if exclusive else None
+        try:
+            self.db = Database(path, SCHEMA, "results store")
+        except BaseException:
+            self.close_lock()
+            raise
 
     # --- settings ---------------------------------------------------------------------------
 
@@ -145,6 +154,36 @@ class ResultStore:
 
     def close(self) -> None:
         self.db.close()
+        self.close_lock()
+
+    def close_lock(self) -> None:
+        if self.lock is not None:
+            self.lock.close()  # closing the file releases the flock (the kernel does it on SIGKILL)
+            self.lock = None
+
+
+def run_lock(run_dir: Path) -> IO[str]:
+    """RUN/run.lock, flocked without waiting; refused in one line while another process holds it."""
+    path = run_dir / "run.lock"
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+", encoding="utf-8")  # held until the store closes
+    except OSError as exc:
+        raise InputError(f"cannot write in the run folder ({exc.strerror or exc})", path=str(run_dir)) from exc
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise InputError(
+            f"another `aurelia bench run` (pid {holder}) is using this run folder; wait for it or stop it", path=str(run_dir)
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
 
 
 def write_run_json(run_dir: str | Path, settings: Mapping[str, Any], counts: Mapping[str, Any], status: str) -> Path:

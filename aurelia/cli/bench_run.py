@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from aurelia.bench.export import EXPORT_FORMATS, export_reasoning
+from aurelia.bench.export import EXPORT_FORMATS, export_reasoning, rebuild_results
 from aurelia.bench.progress import choose_progress, summary_line
 from aurelia.bench.render import write_report
 from aurelia.bench.runner import REASONING_SOURCES, run_benchmark
@@ -162,15 +162,24 @@ def report_cmd(run: Annotated[Path, typer.Argument(help="A run folder written by
 
 def export_cmd(
     run: Annotated[Path, typer.Argument(help="A run folder written by `aurelia bench run`.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="JSONL file to write.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="JSONL file to write.")] = None,
     fmt: Annotated[
         str, typer.Option("--format", help=f"{' or '.join(EXPORT_FORMATS)}: a fine-tuning set, or the authors' records.")
     ] = "sft",
     correct_only: Annotated[
         bool, typer.Option("--correct-only", help="Only samples whose r* reaches the right answer itself (closed tasks).")
     ] = False,
+    rebuild_jsonl: Annotated[
+        bool, typer.Option("--rebuild-jsonl", help="Rewrite RUN/results.jsonl from RUN/store.sqlite (the source of truth) instead.")
+    ] = False,
 ) -> None:
     """Write the run's reasoning r* per sample: a fine-tuning set (sft) or the authors' record format."""
     with one_line_errors():
+        if rebuild_jsonl:
+            path, n = rebuild_results(run)
+            typer.echo(f"{path}: {n} records rebuilt from store.sqlite")
+            return
+        if output is None:
+            raise InputError("give --output FILE (or --rebuild-jsonl)")
         report = export_reasoning(run, output, fmt, correct_only=correct_only)
     typer.echo(f"{output}: {report.summary()}")

@@ -14,6 +14,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from aurelia.testing.crash import integrity  # noqa: F401 (re-exported for the bench fault tests)
+
 FAULTS = ("429:0", "500", "503", "drop", "hang")  # 429 asks for no wait; a hang runs into --timeout
 KEPT = ("id", "task", "target", "inject", "output", "parsed", "correct", "error", "rhash", "best_iteration", "iterations_used")
 
@@ -57,11 +59,6 @@ def stored_records(run: Path) -> dict[tuple[str, str, str], dict]:
     with sqlite3.connect(run / "store.sqlite") as db:
         rows = [json.loads(r[0]) for r in db.execute("SELECT record FROM results")]
     return {(r["id"], r["target"], r["inject"]): {k: r.get(k) for k in KEPT} for r in rows}
-
-
-def integrity(path: Path) -> str:
-    with sqlite3.connect(path) as db:
-        return db.execute("PRAGMA integrity_check").fetchone()[0]
 
 
 def inconsistent_cache(run: Path, cache: Path) -> list[str]:

@@ -7,6 +7,7 @@ a lock serialises generation because a ``Llama`` instance is not thread-safe.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import json
 import threading
@@ -51,9 +52,13 @@ def load_llama(path: str, n_ctx: int):
     except ImportError as exc:  # pragma: no cover - declared dependency
         raise ModelConfigError("llama-cpp-python is not installed") from exc
     try:
-        return Llama(model_path=str(p), n_ctx=n_ctx, n_threads=None, verbose=False, seed=0)
+        llama = Llama(model_path=str(p), n_ctx=n_ctx, n_threads=None, verbose=False, seed=0)
     except ValueError as exc:
         raise ModelConfigError(f"llama.cpp could not load the file ({exc})", path=path) from exc
+    # free it while the interpreter is whole: left to garbage collection at shutdown,
+    # llama-cpp-python's finaliser calls into an already torn-down binding and prints a traceback
+    atexit.register(llama.close)
+    return llama
 
 
 def message_text(message: BaseMessage) -> str:

@@ -7,13 +7,14 @@ the whole prompt text and the request body; every request body is kept in ``requ
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from aurelia.testing.faults import completion_json, prompt_text, read_json, send_json
 
 Reply = Callable[[str, str, dict[str, Any]], str]
 
@@ -30,41 +31,15 @@ class Stub:
         return [r for r in self.requests if r.get("model") == model]
 
 
-def prompt_text(body: dict[str, Any]) -> str:
-    parts = []
-    for message in body.get("messages", []):
-        content = message.get("content")
-        if isinstance(content, str):
-            parts.append(content)
-        else:
-            parts.extend(p.get("text", "") for p in content or [] if p.get("type") == "text")
-    return "\n".join(parts)
-
-
 @contextmanager
 def openai_stub(reply: Reply) -> Iterator[Stub]:
     stub = Stub("")
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # the http.server hook
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            body = read_json(self)
             stub.requests.append(body)
-            content = reply(body.get("model", ""), prompt_text(body), body)
-            data = json.dumps(
-                {
-                    "id": "stub",
-                    "object": "chat.completion",
-                    "created": 0,
-                    "model": body.get("model", ""),
-                    "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-                }
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, 200, completion_json(body.get("model", ""), reply(body.get("model", ""), prompt_text(body), body)))
 
         def log_message(self, *args: Any) -> None:
             pass

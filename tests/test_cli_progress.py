@@ -33,6 +33,7 @@ from aurelia.cli import app
 from aurelia.cli.progress import Progress, describe
 from aurelia.durable import run_thread
 from aurelia.run import run
+from aurelia.testing.faults import completion_json, read_json, send_json
 
 CAPTION = "Red [/INST] then [bold]blue[/bold], then green and silent"  # not rich markup: printed as is
 SCORES = ('{"score": 3, "rationale": "misses the beeps"}', '{"score": 8, "rationale": "matches"}')
@@ -83,23 +84,8 @@ class Reply(BaseHTTPRequestHandler):
     server: Agents
 
     def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        text = self.server.reply(body["model"])
-        payload = json.dumps(
-            {
-                "id": "x",
-                "object": "chat.completion",
-                "created": 0,
-                "model": body["model"],
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-            }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        body = read_json(self)
+        send_json(self, 200, completion_json(body["model"], self.server.reply(body["model"])))
 
     def log_message(self, *args: object) -> None:
         pass

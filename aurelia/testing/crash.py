@@ -32,6 +32,7 @@ from langchain_core.messages import BaseMessage
 from pydantic import Field
 
 import aurelia
+from aurelia.testing.faults import completion_json, prompt_text, send_json
 
 ROLES = ("generator", "summarizer", "evaluator", "target")
 Reply = Callable[[str, str], str]
@@ -89,18 +90,6 @@ class ScriptedChat(FakeListChatModel):
 
 def scripted_models() -> dict[str, ScriptedChat]:
     return {role: ScriptedChat(role=role) for role in ROLES}
-
-
-def prompt_text(body: dict[str, Any]) -> str:
-    """The text parts of a chat request, in order (images and audio left out)."""
-    parts = []
-    for message in body.get("messages", []):
-        content = message.get("content")
-        if isinstance(content, str):
-            parts.append(content)
-        else:
-            parts.extend(p.get("text", "") for p in content or [] if isinstance(p, dict) and p.get("type") == "text")
-    return "\n".join(parts)
 
 
 @dataclass(frozen=True)
@@ -176,23 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
         if kill and kill.when == "during":
             self.server._kill()
             return
-        text = self.server.reply(role, prompt_text(body))
-        payload = json.dumps(
-            {
-                "id": "scripted",
-                "object": "chat.completion",
-                "created": 0,
-                "model": role,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-            }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-        self.wfile.flush()
+        send_json(self, 200, completion_json(role, self.server.reply(role, prompt_text(body))))
         if kill:
             time.sleep(kill.delay)
             self.server._kill()

@@ -88,17 +88,52 @@ class FaultServer:
             return behaviour
 
     def completion(self, model: str, content: str | None = None) -> bytes:
-        content = self.replies.get(model, "ok") if content is None else content
-        return json.dumps(
-            {
-                "id": "chatcmpl-fault",
-                "object": "chat.completion",
-                "created": 0,
-                "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-            }
-        ).encode()
+        return completion_json(model, self.replies.get(model, "ok") if content is None else content)
+
+
+def completion_json(model: str, content: str) -> bytes:
+    """An OpenAI chat-completion response body with one assistant message (fixed token usage)."""
+    return json.dumps(
+        {
+            "id": "chatcmpl-test",
+            "object": "chat.completion",
+            "created": 0,
+            "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+        }
+    ).encode()
+
+
+def send_json(
+    handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str] | None = None, length: int | None = None
+) -> None:
+    """Write a JSON response (``length`` may lie, to fake a truncated body)."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body) if length is None else length))
+    for key, value in (headers or {}).items():
+        handler.send_header(key, value)
+    handler.end_headers()
+    handler.wfile.write(body)
+    handler.wfile.flush()
+
+
+def read_json(handler: BaseHTTPRequestHandler) -> Any:
+    """The request's JSON body."""
+    return json.loads(handler.rfile.read(int(handler.headers.get("Content-Length") or 0)) or b"{}")
+
+
+def prompt_text(body: dict[str, Any]) -> str:
+    """The text parts of a chat request, in order (images and audio left out)."""
+    parts = []
+    for message in body.get("messages", []):
+        content = message.get("content")
+        if isinstance(content, str):
+            parts.append(content)
+        else:
+            parts.extend(p.get("text", "") for p in content or [] if isinstance(p, dict) and p.get("type") == "text")
+    return "\n".join(parts)
 
 
 def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
@@ -107,14 +142,7 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             pass
 
         def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None, length: int | None = None) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body) if length is None else length))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(body)
-            self.wfile.flush()
+            send_json(self, status, body, headers, length)
 
         def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
             self._send(status, json.dumps({"error": {"message": message, "type": "fault", "code": status}}).encode(), headers)

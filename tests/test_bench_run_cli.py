@@ -41,22 +41,18 @@ def manifest(tmp_path: Path, clip: Path) -> Path:
     return path
 
 
+def bench_args(manifest: Path, url: str, tmp_path: Path) -> list[str]:
+    """`aurelia bench run` on the manifest with every role served by the local server."""
+    args = ["bench", "run", str(manifest), "--target", f"{url}?model=tgt", "--out", str(tmp_path / "run")]
+    args += ["--cache", str(tmp_path / "c.sqlite")]
+    args += ["--generator", f"{url}?model=gen", "--summarizer", f"{url}?model=sum", "--evaluator", f"{url}?model=eval"]
+    return args
+
+
 def test_run_then_resume(manifest: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "not-used")
     with openai_server(REPLIES) as (url, requests):
-        models = {role: f"{url}?model={name}" for role, name in (("generator", "gen"), ("summarizer", "sum"), ("evaluator", "eval"))}
-        args = [
-            "bench",
-            "run",
-            str(manifest),
-            "--target",
-            f"{url}?model=tgt",
-            "--out",
-            str(tmp_path / "run"),
-            "--cache",
-            str(tmp_path / "c.sqlite"),
-        ]
-        args += [x for role, m in models.items() for x in (f"--{role}", m)]
+        args = bench_args(manifest, url, tmp_path)
         first = runner.invoke(app, [*args, "--jsonl"])
         assert first.exit_code == 0, first.output
         events = [json.loads(line) for line in first.output.splitlines()]
@@ -106,18 +102,7 @@ def test_a_setting_this_version_lacks_is_refused_not_dropped(manifest: Path, tmp
 def test_paper_settings_full_trajectories_and_ablate(manifest: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "not-used")
     with openai_server(REPLIES) as (url, _requests):
-        args = [
-            "bench",
-            "run",
-            str(manifest),
-            "--target",
-            f"{url}?model=tgt",
-            "--out",
-            str(tmp_path / "run"),
-            "--cache",
-            str(tmp_path / "c.sqlite"),
-        ]
-        args += ["--generator", f"{url}?model=gen", "--summarizer", f"{url}?model=sum", "--evaluator", f"{url}?model=eval"]
+        args = bench_args(manifest, url, tmp_path)
         args += ["--prompt-set", "paper", "--no-early-stop", "--max-iterations", "2", "--quiet"]
         first = runner.invoke(app, args)
         assert first.exit_code == 0, first.output

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from aurelia.errors import InputError
+from aurelia.files import atomic_open
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,7 @@ def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
     p = Path(path)
     n = 0
     try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        with p.open("w", encoding="utf-8") as f:
+        with atomic_open(p) as f:
             for row in rows:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
                 n += 1

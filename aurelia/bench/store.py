@@ -22,6 +22,7 @@ from aurelia.bench.db import Database, dumps
 from aurelia.bench.manifest import Sample
 from aurelia.bench.records import write_jsonl
 from aurelia.errors import InputError
+from aurelia.files import atomic_write_text
 from aurelia.redact import redact_deep, redact_text
 
 SCHEMA = """
@@ -200,7 +201,7 @@ def write_run_json(run_dir: str | Path, settings: Mapping[str, Any], counts: Map
         "counts": dict(counts),
     }
     try:
-        path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
     except OSError as exc:
         raise InputError(f"cannot write ({exc.strerror or exc})", path=str(path)) from exc
     return path

@@ -18,8 +18,10 @@ from typing import Any
 MASK = "***"
 SECRET_VALUE = re.compile(r"\b(sk-[A-Za-z0-9_-]{16,}|lsv2_[A-Za-z0-9_]{16,}|AIza[0-9A-Za-z_-]{30,}|hf_[A-Za-z0-9]{20,})")
 ENV_SECRET_NAMES = re.compile(r"(API_KEY|_TOKEN|_SECRET|PASSWORD)$")
-# scheme://userinfo@ : the userinfo may hold anything but '/', '@' and whitespace
-URL_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)([^/@\s?#]+)@")
+# scheme://userinfo@host : the userinfo runs to the LAST '@' of the authority (a password may hold
+# an '@'; ``urlsplit`` takes the host after the last one too), so the class admits '@' and the
+# greedy match backs off to the last one before the path, query, fragment or a blank
+URL_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)([^/\s?#]+)@")
 URL_KEY_PARAM = re.compile(r"([?&](?:api[_-]?key|key|token|access[_-]?token|secret|password|passwd|sig|signature)=)([^&#\s]+)", re.I)
 
 
@@ -34,7 +36,8 @@ def redact_url(text: str) -> str:
 
 
 def has_url_credentials(text: str) -> bool:
-    """Whether ``text`` holds a URL with a ``user:password@`` part or a key-like query parameter."""
+    """Whether ``text`` holds a URL with a ``user:password@`` part or a key-like query parameter
+    (a served graph refuses such a model string: :meth:`aurelia.boundary.Policy.check_model`)."""
     return bool(URL_USERINFO.search(text) or URL_KEY_PARAM.search(text))
 
 

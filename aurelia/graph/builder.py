@@ -5,11 +5,13 @@ context asks for it. The reasoning-only graph ends after the evaluator."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
+from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
@@ -25,6 +27,24 @@ from aurelia.nodes.review import make_review
 from aurelia.nodes.summarizer import make_summarizer
 from aurelia.nodes.target import make_target
 from aurelia.tracing import scrubbing_tracer
+
+
+def served_errors(node: Callable[..., Any], models: Models) -> Callable[..., Any]:
+    """``node`` whose errors, in a served run, name paths relative to the deployment's roots,
+    never the server's absolute ones (:meth:`aurelia.boundary.Policy.scrub_error`). LangGraph
+    reads the parameters through ``functools.wraps``, so ``runtime`` and ``config`` still come."""
+
+    @functools.wraps(node)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return node(*args, **kwargs)
+        except GraphBubbleUp:  # an interrupt (review) is control flow, not an error
+            raise
+        except Exception as exc:
+            models.policy().scrub_error(exc)
+            raise
+
+    return wrapped
 
 
 def route_after_prepare(state: State) -> str:
@@ -60,11 +80,15 @@ def build_graph(
     """
     resolver = Models(models, served=served)
     builder = StateGraph(State, context_schema=Context, input_schema=InputState, output_schema=OutputState)
-    builder.add_node("prepare", make_prepare(resolver, with_target=not reasoning_only))
-    builder.add_node("generator", make_generator(resolver))
-    builder.add_node("summarizer", make_summarizer(resolver))
-    builder.add_node("evaluator", make_evaluator(resolver))
-    builder.add_node("feedback", make_feedback(resolver))
+
+    def add_node(name: str, node: Callable[..., Any]) -> None:
+        builder.add_node(name, served_errors(node, resolver))
+
+    add_node("prepare", make_prepare(resolver, with_target=not reasoning_only))
+    add_node("generator", make_generator(resolver))
+    add_node("summarizer", make_summarizer(resolver))
+    add_node("evaluator", make_evaluator(resolver))
+    add_node("feedback", make_feedback(resolver))
     builder.add_edge(START, "prepare")
     builder.add_edge("generator", "summarizer")
     builder.add_edge("summarizer", "evaluator")
@@ -73,8 +97,8 @@ def build_graph(
         builder.add_edge("prepare", "generator")
         builder.add_conditional_edges("evaluator", route_after_evaluator, {"feedback": "feedback", "done": END})
     else:
-        builder.add_node("review", make_review())
-        builder.add_node("target", make_target(resolver))
+        add_node("review", make_review())
+        add_node("target", make_target(resolver))
         builder.add_conditional_edges("prepare", route_after_prepare, {"generator": "generator", "target": "target"})
         builder.add_conditional_edges("evaluator", route_after_evaluator, {"feedback": "feedback", "done": "review"})
         builder.add_edge("review", "target")

@@ -12,14 +12,19 @@ A suffix ``#image+audio`` (any of text, image, audio, video) overrides the modal
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit, urlunsplit
+
+import httpx
 
 from aurelia.errors import MissingAPIKeyError, ModelConfigError
-from aurelia.redact import redact_url
+from aurelia.redact import MASK, redact_url
 
 MODALITIES = {"text", "image", "audio", "video"}
+IPV4_LIKE = re.compile(r"[0-9.]+")  # a host of digits and dots is an IPv4 address or nothing
 
 API_KEYS: dict[str, tuple[str, ...]] = {
     "openai": ("OPENAI_API_KEY",),
@@ -129,17 +134,59 @@ def parse_model_string(raw: str) -> ModelSpec:
     return spec
 
 
-def _check_url(text: str, raw: str):
-    """The parts of a model URL; an empty host, a bad port or a blank inside is a ModelConfigError."""
-    if any(ch.isspace() or ord(ch) < 32 for ch in text):
-        raise ModelConfigError(f"model URL {raw!r} holds a space or control character")
-    parts = urlsplit(text)
+def _shown(raw: str) -> str:
+    """A malformed model URL as an error shows it: everything up to the last ``@`` after the
+    scheme is masked (a broken authority may hide a password where no parser finds it)."""
+    head, sep, rest = raw.partition("://")
+    if sep and "@" in rest:
+        rest = MASK + "@" + rest.rpartition("@")[2]
+    return redact_url(head + sep + rest)
+
+
+def _check_host(host: str) -> str | None:
+    """Why ``host`` cannot be connected to, or None: an IP literal must be a real address and a
+    name must be valid IDNA (no empty or over-long label)."""
+    if ":" in host:  # urlsplit unwraps "[::1]"
+        try:
+            ipaddress.IPv6Address(host.partition("%")[0])
+        except ValueError as exc:
+            return f"invalid IPv6 address ({exc})"
+        return None
+    if IPV4_LIKE.fullmatch(host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError as exc:
+            return f"invalid IPv4 address ({exc})"
+        return None
     try:
-        parts.port  # noqa: B018 - parsing the port is the check
-    except ValueError as exc:
-        raise ModelConfigError(f"model URL {raw!r} has an invalid port ({exc})") from exc
+        host.encode("idna")
+    except UnicodeError as exc:
+        return f"invalid host name ({exc})"
+    return None
+
+
+def _check_url(text: str, raw: str) -> SplitResult:
+    """The parts of a model URL. Whatever would stop the HTTP client later (a blank or control
+    character, an unbalanced ``[``, a bad port, no host, an impossible IP address, a bad host
+    name) is a ModelConfigError now, before any work."""
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise ModelConfigError(f"model URL {_shown(raw)!r} holds a space or control character")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range 0-65535", a non-numeric port
+        raise ModelConfigError(f"model URL {_shown(raw)!r} is malformed ({exc})") from exc
+    if port == 0:
+        raise ModelConfigError(f"model URL {_shown(raw)!r} has an invalid port (0)")
     if not parts.hostname:
-        raise ModelConfigError(f"model URL {raw!r} names no host")
+        raise ModelConfigError(f"model URL {_shown(raw)!r} names no host")
+    problem = _check_host(parts.hostname)
+    if problem:
+        raise ModelConfigError(f"model URL {_shown(raw)!r} has an {problem}")
+    try:
+        httpx.URL(text)  # the client that will make the requests: what it refuses is refused now
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise ModelConfigError(f"model URL {_shown(raw)!r} is malformed ({exc})") from exc
     return parts
 
 

@@ -52,7 +52,11 @@ class Models:
         if role in self.overrides:
             return replace(with_generation_settings(self.overrides[role], max_tokens, temperature, ctx.seed), limits=limits)
         raw = getattr(ctx, f"{role}_model")
-        rm = resolve_model(raw, ctx.request_timeout, self.policy().may_send_keys(raw))
+        policy = self.policy()
+        source = policy.model_source(raw, f"{role}_model")  # served gguf:/hf: paths, resolved under the models root
+        rm = resolve_model(source, ctx.request_timeout, policy.may_send_keys(raw))
+        if source != raw:  # results record the string the client gave, never the server's path
+            rm = replace(rm, spec=replace(rm.spec, raw=raw))
         return replace(with_generation_settings(rm, max_tokens or ctx.max_tokens, temperature, ctx.seed), limits=limits)
 
     def label(self, role: str, ctx: Context) -> str:

@@ -41,7 +41,7 @@ def validate_models(ctx: Context, models: Models, with_target: bool, policy: Pol
         raw = getattr(ctx, f"{role}_model")
         if role not in models.overrides and raw:
             policy.check_model(raw, f"{role}_model")
-            validate_model_string(raw)
+            validate_model_string(policy.model_source(raw, f"{role}_model"))
 
 
 def media_paths(state: State, policy: Policy) -> tuple[str, str | None, list[str] | None]:

@@ -111,7 +111,8 @@ def test_media_paths_resolve_under_the_root(served, tmp_path, clip, caplog):
         for path in outside:
             with pytest.raises(InputError) as info:
                 invoke(graph, path)
-            messages.add(str(info.value).replace(path, "PATH"))
+            shown = os.path.relpath(path, served) if path.startswith(f"{served}{os.sep}") else path  # under a root: relative
+            messages.add(str(info.value).replace(shown, "PATH"))
     # existing, missing, unreadable or not media: one answer, no existence oracle
     assert messages == {"PATH: the video path is not allowed: give a file under the media root of this deployment"}
     assert str(clip.resolve()) in caplog.text  # the details go to the server log
@@ -187,3 +188,109 @@ def test_error_messages_are_redacted(monkeypatch):
     assert URL_SECRET not in str(err) and KEY not in str(err) and "abc123" not in str(err)
     assert str(err) == "https://***@h: bad model https://***@h/v1?model=m&api_key=*** with ***"
     assert os.environ["OPENAI_API_KEY"] == KEY
+
+
+@pytest.fixture()
+def models_root(monkeypatch, tmp_path):
+    """A deployment that lets clients pick any model ('*'), with a models root holding one GGUF
+    file (its magic only: nothing here loads it), one HF directory, and things that are not models."""
+    root = tmp_path / "models"
+    (root / "hf-tiny").mkdir(parents=True)
+    (root / "hf-tiny" / "config.json").write_text("{}")
+    (root / "tiny.gguf").write_bytes(b"GGUF" + bytes(60))
+    (root / "notes.gguf").write_text("not a model")
+    (root / "out.gguf").symlink_to("/etc/hostname")
+    os.mkfifo(root / "fifo.gguf")
+    monkeypatch.setenv("AURELIA_ALLOWED_MODELS", "*")
+    monkeypatch.setenv("AURELIA_MODELS_ROOT", str(root))
+    monkeypatch.delenv("AURELIA_ALLOW_HUB_DOWNLOADS", raising=False)
+    return root
+
+
+def test_served_model_paths_sit_under_the_models_root(models_root, caplog):
+    policy = Policy.from_env(served=True)
+    assert policy.model_source("gguf:tiny.gguf", "generator_model") == f"gguf:{models_root / 'tiny.gguf'}"
+    assert policy.model_source(f"gguf:{models_root}/tiny.gguf#text", "f") == f"gguf:{models_root / 'tiny.gguf'}#text"
+    assert policy.model_source("hf:hf-tiny", "f") == f"hf:{models_root / 'hf-tiny'}"
+    refused = [
+        "gguf:/etc/hostname",  # exists, outside the root
+        "gguf:/etc/no-such-file.gguf",  # missing, outside
+        "gguf:missing.gguf",  # missing, inside
+        "gguf:notes.gguf",  # not a GGUF file
+        "gguf:out.gguf",  # a symlink out of the root
+        "gguf:fifo.gguf",  # never opened for a blocking read
+        "gguf:../models/tiny.gguf",
+        "gguf:hf-tiny",  # a directory
+        "hf:tiny.gguf",  # a file, not a model directory
+        "hf:Qwen/Qwen2.5-Omni-3B",  # a hub id: no downloads when served
+        "hf:/etc",
+    ]
+    messages = set()
+    with caplog.at_level(logging.WARNING, logger="aurelia.boundary"):
+        for raw in refused:
+            with pytest.raises(InputError) as info:
+                policy.model_source(raw, "generator_model")
+            provider = raw.partition(":")[0]
+            messages.add(str(info.value).replace(repr(raw), "RAW").replace(f" {provider}: ", " P: "))
+    # missing, unreadable, outside or not a model: one answer, no existence oracle
+    assert messages == {
+        "generator_model RAW is not allowed: a served P: model must be a model under the models root of this deployment (AURELIA_MODELS_ROOT)"
+    }
+    assert "/etc/hostname is not a GGUF file" in caplog.text or "resolves to /etc/hostname" in caplog.text  # details: the log only
+
+
+def test_served_model_paths_through_the_graph(models_root, served, monkeypatch):
+    monkeypatch.setenv("AURELIA_ALLOWED_MODELS", "*")
+    graph = build_graph(models={k: v for k, v in fakes().items() if k != "generator"})
+    errors = []
+    for raw in ("gguf:/etc/hostname", "gguf:/etc/no-such-file.gguf"):
+        with pytest.raises(InputError) as info:
+            invoke(graph, "clip.mp4", generator_model=raw)
+        errors.append(str(info.value).replace(raw, "RAW"))
+    assert errors[0] == errors[1] and "models root of this deployment" in errors[0]
+
+
+def test_models_root_unset_hub_switch_and_listed_models(models_root, monkeypatch):
+    monkeypatch.setenv("AURELIA_ALLOW_HUB_DOWNLOADS", "1")
+    assert Policy.from_env(served=True).model_source("hf:Qwen/Qwen2.5-Omni-3B", "f") == "hf:Qwen/Qwen2.5-Omni-3B"
+    assert Policy.from_env(served=True).model_source("hf:hf-tiny", "f") == f"hf:{models_root / 'hf-tiny'}"  # a local one wins
+    monkeypatch.delenv("AURELIA_MODELS_ROOT")
+    monkeypatch.delenv("AURELIA_ALLOW_HUB_DOWNLOADS")
+    with pytest.raises(InputError, match="under the models root"):
+        Policy.from_env(served=True).model_source(f"gguf:{models_root}/tiny.gguf", "f")
+    # a model the deployment listed itself is its own choice: used as given
+    monkeypatch.setenv("AURELIA_ALLOWED_MODELS", f"local,gguf:{models_root}/notes.gguf")
+    assert Policy.from_env(served=True).model_source(f"gguf:{models_root}/notes.gguf", "f") == f"gguf:{models_root}/notes.gguf"
+    assert Policy().model_source("gguf:/etc/hostname", "f") == "gguf:/etc/hostname"  # local use: as before
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "http://user:secret-pw@127.0.0.1:8000/v1?model=m",
+        "http://bob:pa@ssW0rd@127.0.0.1:8000/v1?model=m",
+        "http://127.0.0.1:8000/v1?model=m&api_key=secret-pw",
+        "https://127.0.0.1/v1?token=secret-pw&model=m",
+    ],
+)
+def test_served_model_urls_take_no_credentials(monkeypatch, raw):
+    monkeypatch.setenv("AURELIA_ALLOWED_MODELS", "*")
+    with pytest.raises(InputError, match="takes no credentials in a model string") as info:
+        Policy.from_env(served=True).check_model(raw, "generator_model")
+    assert "secret-pw" not in str(info.value) and "ssW0rd" not in str(info.value)
+    Policy().check_model(raw, "generator_model")  # local use: the user's own URL, as before
+
+
+def test_served_errors_show_no_server_paths(served, monkeypatch):
+    (served / "broken.mp4").write_bytes(b"not a video at all")
+    graph = build_graph(models=fakes())
+    with pytest.raises(MediaError) as info:
+        invoke(graph, "broken.mp4")
+    assert str(served) not in str(info.value) and "broken.mp4" in str(info.value)
+    policy = Policy.from_env(served=True)
+    home = os.path.expanduser("~")
+    assert policy.served_text(f"{served}/a/b.mp4: bad") == "a/b.mp4: bad"
+    assert policy.served_text(f"'{served}'") == "'.'"
+    assert policy.served_text(f"{served}2/x") == f"{served}2/x"  # another folder that only starts alike
+    assert policy.served_text(f"{home}/secret/x") == "~/secret/x" or str(served).startswith(home)
+    assert Policy().served_text(f"{served}/a.mp4") == f"{served}/a.mp4"  # local: as given

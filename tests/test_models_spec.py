@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aurelia.errors import MissingAPIKeyError, ModelConfigError
 from aurelia.models.registry import validate_model_string
@@ -88,3 +91,45 @@ def test_openai_reasoning_models_keep_their_temperature(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
     model = Models().get("generator", Context(generator_model="openai:o4-mini", max_tokens=64), temperature=0.0).model
     assert model.max_tokens == 64 and model.temperature is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        ("http://[::1/v1?model=m", "is malformed"),
+        ("http://[::g]/v1?model=m", "is malformed"),
+        ("http://999.999.999.999/v1?model=m", "invalid IPv4 address"),
+        ("http://1.2.3/v1?model=m", "invalid IPv4 address"),
+        ("http://host:99999/v1?model=m", "is malformed"),
+        ("http://host:port/v1?model=m", "is malformed"),
+        ("http://host:0/v1?model=m", "invalid port"),
+        ("http://host:80:81/v1?model=m", "is malformed"),
+        ("http://a..b/v1?model=m", "invalid host name"),
+        ("http:///v1?model=m", "names no host"),
+        ("http://user@/v1?model=m", "names no host"),
+        ("http://ho st/v1?model=m", "space or control"),
+        ("http://host/v1\x7f?model=m", "space or control"),
+        (f"http://{'a' * 70}.example/v1?model=m", "invalid host name"),
+    ],
+)
+def test_malformed_model_urls_are_typed_errors(raw, needle):
+    with pytest.raises(ModelConfigError, match=re.escape(needle)):
+        parse_model_string(raw)
+
+
+def test_a_malformed_url_never_shows_its_password():
+    for raw in ("http://bob:pa@ssW0rd@[::1/v1?model=m", "http://bob:pa/ssW0rd@host:1/v1?model=m", "http://u:ssW0rd@999.1.1.1/v1?model=m"):
+        with pytest.raises(ModelConfigError) as info:
+            parse_model_string(raw)
+        assert "ssW0rd" not in str(info.value), raw
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40), st.sampled_from(["http://", "https://"]))
+def test_any_model_url_parses_or_is_a_typed_error(rest, scheme):
+    """Whatever follows the scheme: a spec whose URL the HTTP client accepts, or ModelConfigError."""
+    try:
+        spec = parse_model_string(f"{scheme}{rest}?model=m")
+    except ModelConfigError:
+        return
+    httpx.URL(spec.base_url)  # what the client will be given

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from langgraph_sdk import get_sync_client
 
@@ -27,6 +28,13 @@ OFFLINE_ENV = {
     "LANGSMITH_TRACING": "false",
     "LANGCHAIN_TRACING_V2": "false",
 }
+# the deployment's users and their shared secrets (langgraph.json's auth: aurelia/graph/auth.py)
+TOKENS = {"alice": "alice-token-0123456789abcdef", "bob": "bob-token-0123456789abcdef"}
+
+
+def user_client(client, user: str | None, token: str | None = None):
+    """A client of the same server as ``user`` (None: no token; ``token``: this one instead)."""
+    return get_sync_client(url=str(client.http.client.base_url).rstrip("/"), api_key=token or (TOKENS[user] if user else None))
 
 
 def _free_port() -> int:
@@ -43,6 +51,8 @@ def server(tmp_path_factory):
     config = json.loads((ROOT / "langgraph.json").read_text())
     assert set(config["graphs"]) == {"aurelia", "aurelia_reasoning"}
     config["graphs"] = {k: str(ROOT / v.removeprefix("./")) for k, v in config["graphs"].items()}
+    assert config["auth"] == {"path": "./aurelia/graph/auth.py:auth", "disable_studio_auth": True}
+    config["auth"]["path"] = str(ROOT / config["auth"]["path"].removeprefix("./"))
     config["graphs"]["aurelia_scripted"] = str(ROOT / "tests" / "studio_graphs.py") + ":graph"
     config["graphs"]["aurelia_bench_reasoning"] = str(ROOT / "tests" / "studio_graphs.py") + ":reasoning_graph"
     config["dependencies"] = [str(ROOT)]
@@ -54,9 +64,10 @@ def server(tmp_path_factory):
     # a deployment: media under the test folders and the bundled sample; models: the defaults only
     env["AURELIA_MEDIA_ROOT"] = os.pathsep.join([str(tmp_path_factory.getbasetemp()), str(sample_clip().parent)])
     env.pop("AURELIA_ALLOWED_MODELS", None)
+    env["AURELIA_API_TOKENS"] = ",".join(f"{user}={token}" for user, token in TOKENS.items())
     cmd = [cli, "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port), "--config", str(tmp / "langgraph.json")]
     proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
-    client = get_sync_client(url=f"http://127.0.0.1:{port}")
+    client = get_sync_client(url=f"http://127.0.0.1:{port}", api_key=TOKENS["alice"])
     deadline = time.monotonic() + 90
     while True:
         try:
@@ -155,7 +166,7 @@ def test_review_interrupt_and_resume(server, clip):
     assert final["answer"] == "green" and "Watch the last third" in final["target"]["injected"]
 
 
-def test_bench_run_sends_the_reasoning_to_the_server(server, clip, tmp_path):
+def test_bench_run_sends_the_reasoning_to_the_server(server, clip, tmp_path, monkeypatch):
     from test_bench_runner import results, write_manifest
 
     from aurelia.bench import run_benchmark
@@ -163,6 +174,7 @@ def test_bench_run_sends_the_reasoning_to_the_server(server, clip, tmp_path):
 
     client, log = server
     url = str(client.http.client.base_url).rstrip("/")
+    monkeypatch.setenv("LANGGRAPH_API_KEY", TOKENS["alice"])  # the SDK's own variable for its x-api-key header
     manifest = write_manifest(tmp_path, clip, 3)
     args = dict(cache=tmp_path / "cache.sqlite", concurrency=3)
     first = run_benchmark(
@@ -223,3 +235,70 @@ def test_served_runs_refuse_other_models_and_paths_outside_the_media_root(server
     assert "not allowed: give a file under the media root" in errors[1]
     assert "review: input should be a valid boolean, got 'no'" in errors[3]
     assert "resolves to /etc/passwd" in log.read_text()  # the details are in the server's log only
+
+
+def test_threads_belong_to_their_user(server, clip):
+    client, _ = server
+    alice, bob = user_client(client, "alice"), user_client(client, "bob")
+    # a client cannot plant a thread in another user's list: the server sets the owner
+    mine = alice.threads.create(metadata={"owner": "bob", "label": "alice's"})["thread_id"]
+    alice.runs.wait(mine, "aurelia", input={"video": "missing.mp4", "question": "Colour?"}, raise_error=False)  # a run, with its context
+    theirs = bob.threads.create()["thread_id"]
+    assert alice.threads.get(mine)["metadata"]["owner"] == "alice"
+    assert mine in {t["thread_id"] for t in alice.threads.search(limit=1000)}
+    seen_by_bob = {t["thread_id"] for t in bob.threads.search(limit=1000)}
+    assert theirs in seen_by_bob and mine not in seen_by_bob
+    for attempt in (
+        lambda: bob.threads.get(mine),
+        lambda: bob.threads.get_state(mine),
+        lambda: bob.threads.get_history(mine),
+        lambda: bob.threads.update(mine, metadata={"label": "bob's now"}),
+        lambda: bob.runs.list(mine),
+        lambda: bob.runs.wait(mine, "aurelia", input={"video": str(clip), "question": "Colour?"}),
+        lambda: bob.threads.delete(mine),
+    ):
+        with pytest.raises(httpx.HTTPStatusError) as info:
+            attempt()
+        assert info.value.response.status_code == 404
+    assert alice.threads.get(mine)["metadata"]["label"] == "alice's"  # nothing bob did landed
+    with pytest.raises(httpx.HTTPStatusError) as info:
+        alice.threads.get(theirs)
+    assert info.value.response.status_code == 404
+    # the graphs' own assistants are everyone's; one a user makes is theirs
+    assert {a["graph_id"] for a in bob.assistants.search()} >= {"aurelia", "aurelia_reasoning"}
+    made = alice.assistants.create("aurelia_scripted", context={"threshold": 7}, name="alice's")["assistant_id"]
+    assert made not in {a["assistant_id"] for a in bob.assistants.search(limit=1000)}
+
+
+@pytest.mark.parametrize(("user", "token"), [(None, None), (None, "not-a-listed-token-0123456789")])
+def test_a_missing_or_wrong_token_is_refused(server, user, token):
+    client, _ = server
+    anonymous = user_client(client, user, token)
+    for attempt in (anonymous.assistants.search, anonymous.threads.create, lambda: anonymous.threads.search(limit=10)):
+        with pytest.raises(httpx.HTTPStatusError) as info:
+            attempt()
+        assert info.value.response.status_code == 401
+    # the bearer scheme works as well as x-api-key
+    bearer = get_sync_client(
+        url=str(client.http.client.base_url).rstrip("/"), api_key=None, headers={"Authorization": f"Bearer {TOKENS['bob']}"}
+    )
+    assert bearer.threads.create()["metadata"]["owner"] == "bob"
+
+
+def test_credentialed_model_urls_are_refused_before_they_are_stored(server, clip):
+    client, log = server
+    secret = "pa@ssW0rd-never-stored"
+    url = f"http://bob:{secret}@127.0.0.1:9/v1?model=m"
+    thread = client.threads.create()["thread_id"]
+    for attempt in (
+        lambda: client.runs.wait(thread, "aurelia", input={"video": str(clip), "question": "Colour?"}, context={"generator_model": url}),
+        lambda: client.runs.wait(None, "aurelia", input={"video": str(clip), "question": "Colour?"}, context={"target_model": url}),
+        lambda: client.assistants.create(
+            "aurelia", context={"evaluator_model": url.replace("bob:" + secret + "@", "") + f"&api_key={secret}"}
+        ),
+    ):
+        with pytest.raises(httpx.HTTPStatusError) as info:
+            attempt()
+        assert info.value.response.status_code == 403 and "no credentials" in info.value.response.text
+    assert client.runs.list(thread) == []  # no run was stored with it
+    assert secret not in log.read_text()

@@ -173,9 +173,12 @@ def _check_url(text: str, raw: str) -> SplitResult:
         raise ModelConfigError(f"model URL {_shown(raw)!r} holds a space or control character")
     try:
         parts = urlsplit(text)
-        port = parts.port
-    except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range 0-65535", a non-numeric port
+    except ValueError as exc:  # "Invalid IPv6 URL"
         raise ModelConfigError(f"model URL {_shown(raw)!r} is malformed ({exc})") from exc
+    try:
+        port = parts.port
+    except ValueError as exc:  # "Port out of range 0-65535", a non-numeric port
+        raise ModelConfigError(f"model URL {_shown(raw)!r} has an invalid port ({exc})") from exc
     if port == 0:
         raise ModelConfigError(f"model URL {_shown(raw)!r} has an invalid port (0)")
     if not parts.hostname:

@@ -7,7 +7,10 @@ module is the simple case and a template for real identity providers: a shared s
   (``alice=…,bob=…``; a token of at least 16 characters). A request sends its token as
   ``x-api-key: TOKEN`` (``get_sync_client(url=..., api_key=TOKEN)`` does) or
   ``Authorization: Bearer TOKEN``. No token, or one that is not listed: 401. Variable unset or
-  malformed: every request is refused (the deployment named no users).
+  malformed: the server is a one-person local server — requests from the machine itself
+  (loopback: a browser running Studio, a script on the same host) are the user ``local``, and
+  every other client is refused (401). So ``langgraph dev`` works with Studio out of the box and a
+  server reachable from elsewhere is closed until it names its users.
 - A thread belongs to the user who made it (``metadata.owner``, set by the server, never by the
   client); another user gets 404 on reading, listing, updating, deleting or running it.
   Assistants made by a user are that user's; the graphs' own assistants are everyone's.
@@ -22,6 +25,7 @@ and keep the ``on`` handlers: they need only ``ctx.user.identity``.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 import os
 from typing import Any
@@ -33,6 +37,7 @@ from aurelia.redact import has_url_credentials
 TOKENS_ENV = "AURELIA_API_TOKENS"
 MIN_TOKEN_CHARS = 16
 OWNER = "owner"
+LOCAL_USER = "local"  # the one user of a server that names none, reached from the machine itself
 
 log = logging.getLogger("aurelia.auth")
 auth = Auth()
@@ -74,16 +79,30 @@ def user_for(token: str | None, tokens: dict[str, str]) -> str | None:
     return found
 
 
+def is_loopback(host: str | None) -> bool:
+    """Whether a client address is this machine (127.0.0.0/8, ::1)."""
+    try:
+        return host is not None and ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
 @auth.authenticate
-async def authenticate(headers: dict[bytes, bytes]) -> Auth.types.MinimalUserDict:
-    """The user a request comes from, by its shared secret."""
+async def authenticate(headers: dict[bytes, bytes], request: Any = None) -> Auth.types.MinimalUserDict:
+    """The user a request comes from, by its shared secret; with no users named, the machine's
+    own clients are the one local user."""
     try:
         tokens = api_tokens()
     except ValueError as exc:
         log.error("%s", exc)
         raise Auth.exceptions.HTTPException(status_code=401, detail=f"this deployment's {TOKENS_ENV} is malformed") from None
     if not tokens:
-        raise Auth.exceptions.HTTPException(status_code=401, detail=f"this deployment names no users ({TOKENS_ENV})")
+        client = getattr(request, "client", None)
+        if is_loopback(getattr(client, "host", None)):
+            return {"identity": LOCAL_USER}
+        raise Auth.exceptions.HTTPException(
+            status_code=401, detail=f"this server names no users ({TOKENS_ENV}): only local clients may use it"
+        )
     user = user_for(_given_token(headers), tokens)
     if user is None:
         raise Auth.exceptions.HTTPException(status_code=401, detail="a valid token is needed (x-api-key or Authorization: Bearer)")

@@ -20,7 +20,13 @@ def atomic_open(path: str | os.PathLike, *, encoding: str = "utf-8") -> Iterator
     """Open ``path`` for writing text; on a clean exit the new content replaces the old in one
     rename, on an exception the old file is untouched and the temporary file is removed.
     Raises OSError like ``open`` does (the caller turns it into its typed error)."""
-    target = Path(path)
+    target = Path(os.path.realpath(path))  # through a symlink: replace the file it names, not the link
+    if target.exists() and not target.is_file():
+        # a device, FIFO or socket (``-o /dev/stdout``, ``/dev/full``) is written in place: renaming
+        # over it would replace the device node itself
+        with open(target, "w", encoding=encoding, newline="") as handle:
+            yield handle
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:

@@ -220,8 +220,8 @@ def rate(hits: int, n: int) -> dict[str, Any]:
 
 def own_answer_correct(sample: Sample, task: Task, reasoning: Mapping[str, Any] | None) -> bool:
     """Whether a reasoning's own final answer is right, read as the target's answers are."""
-    parsed = read_output(str((reasoning or {}).get("final_answer") or ""), task.answer_kind, sample.choices)
-    return bool(is_correct(parsed, task.answer_kind, sample.answer, sample.references or [], sample.choices))
+    parsed = read_output(str((reasoning or {}).get("final_answer") or ""), task.answer_kind, sample.choices, answer_set=task.answer_set)
+    return bool(is_correct(parsed, task.answer_kind, sample.answer, sample.references or [], sample.choices, answer_set=task.answer_set))
 
 
 def open_questions(data: RunData) -> dict[str, Any]:

@@ -102,7 +102,7 @@ def test_render_question() -> None:
 
 def test_a_video_in_two_folders_is_skipped_with_both_paths(media: Path) -> None:
     place(media, {"copies": ["00005754"]})
-    rows, report = import_dataset("music-avqa", BALANCE, media)
+    _, report = import_dataset("music-avqa", BALANCE, media)
     assert report.skipped["video named twice under the media root"] == 1
     [entry] = [e for e in report.entries if e["reason"] == "video named twice under the media root"]
     assert "MUSIC-AVQA-videos-Real/00005754.mp4" in entry["detail"] and "copies/00005754.mp4" in entry["detail"]

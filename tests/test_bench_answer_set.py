@@ -45,7 +45,7 @@ def manifest(tmp_path: Path, clip: Path) -> Path:
             "video": str(clip),
             "question": f"How many instruments sound? ({i})",
             "answer": answer,
-        }  # fmt: skip
+        }
         for i, answer in enumerate(["two", "three"])
     ]
     return write(tmp_path / "manifest.jsonl", lines)

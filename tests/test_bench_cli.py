@@ -78,7 +78,7 @@ def test_import_prints_the_counts(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["import", "avsd", "{data}/avsd_dialogs.json", "--media-root", "{tmp}", "-o", "{tmp}/o.jsonl"], "nothing imported: read 3"),
+        (["import", "avsd", "{data}/avsd_dialogs.json", "--media-root", "{tmp}", "-o", "{tmp}/o.jsonl"], "left as it was: read 3"),
         (["import", "csv", "{data}/table.csv", "--media-root", "{tmp}", "-o", "{tmp}/o.jsonl", "--map", "oops"], "FIELD=COLUMN"),
         (["import", "vqa", "{data}/table.csv", "--media-root", "{tmp}", "-o", "{tmp}/o.jsonl"], "unknown format 'vqa'"),
         (["score", "{tmp}/none.jsonl", "{tmp}/p.jsonl"], "manifest not found"),

@@ -27,7 +27,8 @@ def test_sft_examples(run, tmp_path):  # noqa: F811
     first = lines(tmp_path / "sft.jsonl")[0]
     system, user, assistant = first["messages"]
     assert (system["role"], user["role"], assistant["role"]) == ("system", "user", "assistant")
-    assert user["content"][0] == {"type": "video", "path": "clip.mp4"}
+    # absolute, whatever the working folder: this hand-written run records no media root, so its folder stands in
+    assert user["content"][0] == {"type": "video", "path": str(run / "clip.mp4")}
     assert "Which colour is last?" in user["content"][-1]["text"] and "(B) green" in user["content"][-1]["text"]
     assert "s0 look 2" in assistant["content"] and assistant["content"].endswith("Answer: (B) green")  # r* of s0 is iteration 2
 
@@ -60,3 +61,20 @@ def test_authors_records_round_trip_through_the_importer(tmp_path, clip):
 def test_an_unknown_format_is_one_line(run, tmp_path):  # noqa: F811
     result = CliRunner().invoke(app, ["bench", "export", str(run), "--format", "csv", "-o", str(tmp_path / "x.jsonl")])
     assert result.exit_code == 2 and "--format must be one of sft, authors" in result.output
+
+
+def test_exports_name_media_by_absolute_paths_from_any_folder(tmp_path, clip, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "clip.mp4").symlink_to(clip)
+    line = {"id": "s0", "task": "av_compositional", "video": "clip.mp4", "question": "Which colour is last?", "choices": ["red", "blue", "green"], "answer": "green"}  # fmt: skip
+    (data / "m.jsonl").write_text(json.dumps(line) + "\n")
+    monkeypatch.chdir(data)  # the run names the manifest relative to where it is started
+    run_benchmark("m.jsonl", {"t": TimedFakeChat(responses=["C"])}, "run", models=agent_models(), cache=tmp_path / "c.sqlite")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    export_reasoning(data / "run", "authors.jsonl", "authors")
+    export_reasoning(data / "run", "sft.jsonl", "sft")
+    assert lines(elsewhere / "authors.jsonl")[0]["video_path"] == str(data / "clip.mp4")
+    assert lines(elsewhere / "sft.jsonl")[0]["messages"][1]["content"][0] == {"type": "video", "path": str(data / "clip.mp4")}

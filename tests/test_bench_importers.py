@@ -29,22 +29,22 @@ def test_music_avqa(media: Path) -> None:
     rows, report = import_dataset("music-avqa", DATA / "music_avqa_test.json", media)
     assert (report.read, report.imported) == (7, 4)
     assert report.skipped == {
-        "question deleted": 1,
-        "video not found under the media root": 1,
-        "templ_values do not fill every placeholder": 1,
+        "question_deleted: the authors deleted the question": 1,
+        "video_id: no video file of that name under the media root": 1,
+        "templ_values: fewer values than the question's placeholders": 1,
     }
     by_id = {r["id"]: r for r in rows}
     assert by_id["music_avqa-20"] == {
         "id": "music_avqa-20",
         "task": "music_avqa",
         "category": ["Audio", "Counting"],
-        "video": "00000272.mp4",
+        "video": str(media / "00000272.mp4"),  # no manifest file, no folder to be relative to: absolute
         "question": "How many musical instruments were heard throughout the video?",
         "answer": "two",
-        "meta": {"video_id": "00000272", "question_id": 20},
+        "meta": {"video_id": "00000272", "question_id": 20, "template": "How many musical instruments were heard throughout the video?"},
     }
     assert by_id["music_avqa-21"]["question"] == "Where is the first sounding instrument?"
-    assert by_id["music_avqa-22"]["video"] == "00000351.mkv"
+    assert by_id["music_avqa-22"]["video"] == str(media / "00000351.mkv")
     assert by_id["music_avqa-23"]["question"] == "Is the cello on the left of the piano?"
     assert by_id["music_avqa-23"]["category"] == ["Visual", "Comparative"]
 
@@ -58,7 +58,7 @@ def test_placeholders_fill_in_order() -> None:
 def test_avsd_last_turn_with_history(media: Path) -> None:
     rows, report = import_dataset("avsd", DATA / "avsd_dialogs.json", media)
     assert (report.read, report.imported) == (3, 1)
-    assert report.skipped == {"answer undisclosed or empty": 1, "video not found under the media root": 1}
+    assert report.skipped == {"answer undisclosed or empty": 1, "image_id: no video file of that name under the media root": 1}
     [row] = rows
     assert row["id"] == "avsd-QRX1A-3"
     assert row["question"] == "what does he take out of the fridge?"
@@ -92,16 +92,18 @@ def test_authors_records_with_a_task_need_an_answer(media: Path, tmp_path: Path)
     record = json.loads((DATA / "authors" / "QRX1A.json").read_text()) | {"answer": "a bottle of juice"}
     (tmp_path / "one.json").write_text(json.dumps(record))
     [row], _ = import_dataset("authors", tmp_path / "one.json", media, task="avsd")
-    assert row["video"] == "QRX1A.mp4"  # found by file name: the record's path is the authors' machine's
+    assert row["video"] == str(media / "QRX1A.mp4")  # found by file name: the record's path is the authors' machine's
     assert row["reasoning"]["steps"][0] == {"step": "Find the moment the man opens the refrigerator.", "answer": ""}
     assert len(row["reasoning"]["steps"]) == 3
 
 
 def test_authors_records_join_an_existing_manifest(media: Path, tmp_path: Path) -> None:
     out = tmp_path / "with_reasoning.jsonl"
-    report = import_to_manifest("authors", DATA / "authors", out, media, join=DATA / "join_manifest.jsonl")
+    joined = media / "manifest.jsonl"  # its paths are relative to its own folder, as every manifest's
+    joined.write_text((DATA / "join_manifest.jsonl").read_text())
+    report = import_to_manifest("authors", DATA / "authors", out, media, join=joined)
     assert (report.read, report.imported) == (3, 2)
-    assert report.skipped == {"video not found under the media root": 1}
+    assert report.skipped == {"video_path: not found under the media root": 1}
     rows = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
     assert rows["avsd-QRX1A-3"]["reasoning"]["steps"][2]["step"] == "Listen for the sound of liquid being poured."
     assert rows["meme-B7Y2K"]["reasoning"]["steps"] == [
@@ -109,7 +111,8 @@ def test_authors_records_join_an_existing_manifest(media: Path, tmp_path: Path) 
         {"step": "Listen to what plays from the phone's speaker.", "answer": ""},
     ]
     assert rows["meme-B7Y2K"]["choices"] == ["A cat video", "Bad news", "A phone call from the bank"]
-    assert validate_manifest(out, media).problems == []
+    assert rows["meme-B7Y2K"]["video"] == "media/B7Y2K.mp4"  # under the manifest's folder: relative to it
+    assert validate_manifest(out).problems == []
 
 
 def test_reasoning_shapes() -> None:
@@ -134,13 +137,13 @@ def test_csv_with_a_column_mapping(media: Path, tmp_path: Path) -> None:
         "id": "geo-1",
         "task": "av_geoiq",
         "category": ["flags", "markets"],
-        "video": "QRX1A.mp4",
+        "video": "media/QRX1A.mp4",  # the table's path is under the media root; the manifest's, under its folder
         "question": "Which country is this market in?",
         "choices": ["Japan", "Morocco", "Peru", "Norway"],
         "answer": "Morocco",
     }
     assert rows[1]["choices"] == ["French", "Hindi"] and rows[1]["answer"] == "B"
-    assert validate_manifest(out, media).problems == []
+    assert validate_manifest(out).problems == []
 
 
 def test_jsonl_with_a_column_mapping(media: Path) -> None:
@@ -182,4 +185,4 @@ def test_bad_mappings_and_media_roots(tmp_path: Path) -> None:
 def test_report_summary(media: Path) -> None:
     _, report = import_dataset("music-avqa", DATA / "music_avqa_test.json", media)
     assert report.summary().startswith("read 7, imported 4, skipped 3 (")
-    assert report.to_dict()["skipped"]["question deleted"] == 1
+    assert report.to_dict()["skipped"]["question_deleted: the authors deleted the question"] == 1

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from aurelia.bench.metrics import COCO_METRICS
-from aurelia.bench.tasks import breakdown_keys, builtin_tasks, load_task_file, load_tasks
+from aurelia.bench.tasks import breakdown_keys, builtin_tasks, load_task_file, load_tasks, target_instruction
 from aurelia.errors import InputError
 
+SHORT = "name: t\ntitle: T\nanswer_kind: short\ninstruction: x\nmetrics: [accuracy]\naggregation: mean\n"
 AVREASONBENCH = {"music_avqa", "avsd", "av_captioning", "av_compositional", "av_geoiq", "av_meme", "dance_music"}
 
 
@@ -50,6 +51,12 @@ def test_a_new_task_is_one_yaml_file(tmp_path: Path) -> None:
         ("name: other\ntitle: T\nanswer_kind: short\ninstruction: x\nmetrics: [accuracy]\naggregation: mean\n", "but its file is t.yaml"),
         ("name: [unclosed\n", "bad YAML"),
         ("- a list\n", "mapping"),
+        (f"{SHORT}answer_set: [a]\n", "at least two answers"),
+        (f"{SHORT}answer_set: [a, ' A ']\n", "an answer twice"),
+        (f"{SHORT}answer_set: [a, '  ']\n", "none blank"),
+        (f"{SHORT}answer_set: [yes, no]\n", "answer_set.0"),  # YAML reads a bare yes as true: quote it
+        (SHORT.replace("short", "choice") + "answer_set: [a, b]\n", "needs answer_kind 'short'"),
+        (SHORT.replace("instruction: x", "instruction: '  '"), "instruction must not be blank"),
     ],
 )
 def test_bad_task_files_name_the_file_and_the_field(tmp_path: Path, text: str, reason: str) -> None:
@@ -65,3 +72,18 @@ def test_category_breakdown_keys() -> None:
     assert breakdown_keys(tasks["music_avqa"], ["Audio-Visual", "Counting"]) == ["Audio-Visual", "Counting", "Audio-Visual/Counting"]
     assert breakdown_keys(tasks["av_geoiq"], ["flags"]) == ["flags"]
     assert breakdown_keys(tasks["avsd"], ["anything"]) == []
+
+
+def test_music_avqa_declares_its_closed_answer_set() -> None:
+    task = builtin_tasks()["music_avqa"]
+    answers = task.answer_set or ()
+    assert len(answers) == 41 and {"yes", "no", "zero", "ten", "middle", "outdoor", "simultaneously", "acoustic_guitar", "suona"} <= set(
+        answers
+    )
+    assert task.in_answer_set(" Acoustic_Guitar ") and not task.in_answer_set("acoustic guitar") and not task.in_answer_set("guitar")
+    text = target_instruction(task)
+    assert text.startswith(task.instruction) and text.endswith("Possible answers: yes, no, zero, one, two, three, four, five, six, seven, "
+        "eight, nine, ten, left, middle, right, indoor, outdoor, simultaneously, accordion, acoustic_guitar, bagpipe, banjo, bassoon, "
+        "cello, clarinet, congas, drum, electric_bass, erhu, flute, guzheng, piano, pipa, saxophone, suona, trumpet, tuba, ukulele, "
+        "violin, xylophone.")  # fmt: skip
+    assert target_instruction(builtin_tasks()["av_meme"]) == builtin_tasks()["av_meme"].instruction

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from aurelia import Context, build_reasoning_graph
 from aurelia.bench.importers import (
     PLACEHOLDER,
+    MediaIndex,
     Skip,
     _cell,
     _literal_list,
@@ -264,7 +265,7 @@ music_item = st.fixed_dictionaries(
 @FAST
 @given(st.lists(music_item | json_value, max_size=4))
 def test_music_avqa_fields_never_break_the_import(media, items):
-    for rec in music_avqa_records(items, media):
+    for rec in (item.result for item in music_avqa_records(items, MediaIndex(media))):
         assert isinstance(rec, Skip) or isinstance(check_record(rec, 1, media, builtin_tasks(), check_media=False), Sample | list)
 
 
@@ -275,7 +276,7 @@ dialog = st.fixed_dictionaries({"image_id": st.sampled_from(["v1", "v2"]) | json
 @FAST
 @given(st.lists(dialog | json_value, max_size=3), st.booleans())
 def test_avsd_fields_never_break_the_import(media, dialogs, all_turns):
-    for rec in avsd_records({"dialogs": dialogs}, media, all_turns):
+    for rec in (item.result for item in avsd_records({"dialogs": dialogs}, MediaIndex(media), all_turns)):
         assert isinstance(rec, Skip) or isinstance(check_record(rec, 1, media, builtin_tasks(), check_media=False), Sample | list)
 
 
@@ -289,7 +290,7 @@ def test_authors_reasoning_fields(steps, answers, final):
 @FAST
 @given(st.lists(st.dictionaries(st.sampled_from([*Sample.model_fields, "x"]), json_value | text, max_size=6) | json_value, max_size=3))
 def test_table_cells_never_break_the_import(rows):
-    for rec in mapped_records(enumerate(rows, start=1), {}, "av_geoiq", "t"):
+    for rec in (item.result for item in mapped_records(enumerate(rows, start=1), {}, "av_geoiq", "t")):
         assert isinstance(rec, Skip) or isinstance(check_record(rec, 1, Path("."), builtin_tasks(), check_media=False), Sample | list)
 
 
@@ -314,7 +315,7 @@ def test_any_json_line_is_a_sample_or_its_problems(obj):
 @given(st.lists(st.tuples(text.filter(str.strip), text.filter(str.strip), text.filter(str.strip)), min_size=1, max_size=4))
 def test_written_manifests_read_back_the_same(tmp_path_factory, rows):
     lines = [
-        {"id": f"s{i}", "task": "music_avqa", "video": "v.mp4", "question": q, "answer": a, "meta": {"note": m}}
+        {"id": f"s{i}", "task": "avsd", "video": "v.mp4", "question": q, "answer": a, "meta": {"note": m}}
         for i, (q, a, m) in enumerate(rows)
     ]
     path = tmp_path_factory.mktemp("m") / "manifest.jsonl"
@@ -364,9 +365,9 @@ def test_regression_deeply_nested_cells_and_literals_are_refused():
 
 def test_regression_a_dialog_turn_that_is_not_an_object_is_skipped(media):
     data = {"dialogs": [{"image_id": "v1", "dialog": ["hello", {"question": "q", "answer": "a"}]}]}
-    assert [str(r) for r in avsd_records(data, media)] == ["a dialog turn is not an object"]
+    assert [str(item.result) for item in avsd_records(data, MediaIndex(media))] == ["a dialog turn is not an object"]
 
 
 def test_avsd_needs_its_dialogs_object():
     with pytest.raises(InputError):
-        list(avsd_records([], Path(".")))
+        list(avsd_records([], MediaIndex(Path(__file__).parent / "data" / "bench")))

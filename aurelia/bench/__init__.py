@@ -14,11 +14,11 @@ from aurelia.bench.manifest import Manifest, ManifestError, Sample, load_manifes
 from aurelia.bench.metrics import COCO_METRICS, coco_scores, normalize_answer, read_output
 from aurelia.bench.records import Problem
 from aurelia.bench.render import write_report
-from aurelia.bench.report import build_report
+from aurelia.bench.report import build_report, judge_run
 from aurelia.bench.runner import RunResult, run_benchmark
 from aurelia.bench.sample import write_sample_benchmark
 from aurelia.bench.score import read_predictions, score, score_files
-from aurelia.bench.tasks import Task, builtin_tasks, load_task_file, load_tasks
+from aurelia.bench.tasks import Task, builtin_tasks, load_task_file, load_tasks, target_instruction
 
 __all__ = [
     "COCO_METRICS",
@@ -39,6 +39,7 @@ __all__ = [
     "import_dataset",
     "import_to_manifest",
     "judge_answers",
+    "judge_run",
     "load_manifest",
     "load_task_file",
     "load_tasks",
@@ -53,6 +54,7 @@ __all__ = [
     "run_benchmark",
     "score",
     "score_files",
+    "target_instruction",
     "validate_manifest",
     "write_report",
     "write_sample_benchmark",

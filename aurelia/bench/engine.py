@@ -24,7 +24,7 @@ from aurelia.bench.cache import ReasoningCache, key_parts, reasoning_key
 from aurelia.bench.manifest import Sample
 from aurelia.bench.metrics import is_correct, read_output
 from aurelia.bench.store import DONE, FAILED, ResultStore
-from aurelia.bench.tasks import Task
+from aurelia.bench.tasks import Task, target_instruction
 from aurelia.errors import AureliaError, InputError, describe_failure
 from aurelia.graph.context import Context
 from aurelia.media.prepare import prepare_media
@@ -306,10 +306,12 @@ class Engine:
     # --- answers ----------------------------------------------------------------------------
 
     def answer_settings(self, sample: Sample) -> dict[str, Any]:
-        """How the target is asked to answer: the task's kind of open answer (multiple choice
-        always answers with a letter), and where r* goes (the context's ``inject_position``)."""
-        kind = self.plan.tasks[sample.task].answer_kind
-        return {"answer_kind": "short" if kind == "choice" else kind, "inject_position": self.ctx.inject_position}
+        """How the target is asked to answer: the task's own instruction (with its answer set),
+        its kind of open answer (multiple choice always answers with a letter), and where r*
+        goes (the context's ``inject_position``)."""
+        task = self.plan.tasks[sample.task]
+        kind = "short" if task.answer_kind == "choice" else task.answer_kind
+        return {"answer_kind": kind, "inject_position": self.ctx.inject_position, "instruction": target_instruction(task)}
 
     async def ask(self, sample: Sample, target: str, mode: str, media: Any, reasoning: dict[str, Any] | None) -> TargetAnswer | str:
         """The target's answer, or why the sample could not be put to it."""
@@ -332,11 +334,13 @@ class Engine:
         if isinstance(answer, str) or answer.error:
             error = answer if isinstance(answer, str) else answer.error
             return head | {"output": None, "parsed": None, "correct": None, "error": error} | extra
-        parsed = read_output(answer.text, task.answer_kind, sample.choices)
+        parsed = read_output(answer.text, task.answer_kind, sample.choices, answer_set=task.answer_set)
         body = {
             "output": answer.text,
             "parsed": parsed,
-            "correct": is_correct(parsed, task.answer_kind, sample.answer, sample.references or [], sample.choices),
+            "correct": is_correct(
+                parsed, task.answer_kind, sample.answer, sample.references or [], sample.choices, answer_set=task.answer_set
+            ),
             "error": None,
             "seconds": answer.seconds,
             "usage": answer.usage,

@@ -7,6 +7,9 @@ answer (templates ``prompts/sft.txt`` and ``sft_reply.txt``). ``authors``: the r
 authors' generation script (``query``, ``video_path``, ``audio_path``, ``reasoning_steps``,
 ``reasoning_answer``, ``final_answer``), plus ``answer`` and ``task``, which part 1's
 ``authors`` importer reads back (``--join`` or ``--task``). The r* is the run's own (τ, T) r*.
+Media are named by absolute paths, whatever the working folder of the run or of the export (a
+run records the samples' paths as loaded, absolute; a path an older run recorded relative is
+resolved against the media root that run recorded).
 """
 
 from __future__ import annotations
@@ -49,6 +52,11 @@ def gold_text(sample: Sample) -> str:
     return f"({letter}) {sample.choices[choice_letters(len(sample.choices)).index(letter)]}" if letter else sample.answer
 
 
+def absolute_media(sample: Sample, root: Path) -> Sample:
+    """The sample with every media path absolute (relative ones resolved against ``root``)."""
+    return sample.with_media_root(root.expanduser().absolute())
+
+
 def sft_example(sample: Sample, star: dict[str, Any]) -> dict[str, Any]:
     question = dialog_question(sample.question, [t.model_dump() for t in sample.history or []])
     prompt = render("sft", question=question, choices=format_choices(sample.choices))
@@ -82,7 +90,8 @@ def authors_record(sample: Sample, star: dict[str, Any]) -> dict[str, Any]:
 
 
 def export_records(data: RunData, fmt: str, correct_only: bool, report: ExportReport) -> Iterator[dict[str, Any]]:
-    for sample in data.samples:
+    root = Path(data.run["settings"].get("media_root") or data.dir)
+    for sample in (absolute_media(s, root) for s in data.samples):
         trajectory = data.trajectories.get(sample.id)
         star = data.star(trajectory) if trajectory else None
         task = data.tasks[sample.task]

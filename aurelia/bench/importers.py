@@ -1,19 +1,25 @@
 """Importers: the datasets' released formats in, manifest lines out, with counts.
 
-``music-avqa`` (the annotation JSON, answers in the field spelled ``anser``), ``avsd`` (the
-DSTC7/DSTC8 dialog JSON), ``authors`` (the reasoning records of the Aurelia authors' generation
-script, imported as ``reasoning``), and ``jsonl``/``csv`` with a column mapping for everything
-else. Every record goes through the manifest's own validation; what fails is skipped and
-counted by reason, never silently dropped. Media paths are written relative to the media root.
+``music-avqa`` (the MUSIC-AVQA annotation JSON, v1.0 and v2.0; answers in the field spelled
+``anser``), ``avsd`` (the DSTC7/DSTC8 dialog JSON), ``authors`` (the reasoning records of the
+Aurelia authors' generation script, imported as ``reasoning``), and ``jsonl``/``csv`` with a
+column mapping for everything else. Every record goes through the manifest's own validation;
+what fails is skipped and counted by reason (the field, and in ``--skipped FILE`` its value),
+never silently dropped. Videos are found through one index of the media root, in any subfolder.
+Media paths are written relative to the manifest's folder when the media lie under it, else
+absolute (see :mod:`aurelia.bench.manifest`).
 """
 
 from __future__ import annotations
 
 import ast
 import csv
+import hashlib
 import io
 import json
+import os
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from aurelia.bench.manifest import Sample, check_record, media_problem, relative_media, resolve, validate_manifest
-from aurelia.bench.records import Problem, read_jsonl, read_text, write_jsonl
+from aurelia.bench.records import Problem, read_jsonl, read_text, shown, write_jsonl
 from aurelia.bench.tasks import Task, builtin_tasks
 from aurelia.errors import InputError
 
@@ -33,12 +39,17 @@ UNDISCLOSED = "__UNDISCLOSED__"
 
 @dataclass
 class ImportReport:
-    """What an import did: records read, samples imported, records skipped by reason."""
+    """What an import did: records read, samples imported, records skipped by reason; ``entries``
+    holds each skipped record with its reason (for ``--skipped FILE``), ``notes`` what a user
+    needs to know when little was found (which file names were looked for, and where)."""
 
     format: str
     read: int = 0
     imported: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    entries: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    notes: list[str] = field(default_factory=list)
+    unfound: list[str] = field(default_factory=list, repr=False)  # media names looked for in vain
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +57,7 @@ class ImportReport:
             "read": self.read,
             "imported": self.imported,
             "skipped": dict(self.skipped),
+            **({"notes": self.notes} if self.notes else {}),
         }
 
     def summary(self) -> str:
@@ -55,7 +67,27 @@ class ImportReport:
 
 
 class Skip(str):
-    """A record that cannot become a sample, and why."""
+    """A record that cannot become a sample: the reason (the field, counted in the summary) and
+    ``detail``, the same with the record's own value (written to ``--skipped FILE``)."""
+
+    detail: str
+    value: str | None  # the name looked for, when a file was not found
+
+    def __new__(cls, reason: str, detail: str | None = None, value: str | None = None) -> Skip:
+        obj = super().__new__(cls, reason)
+        obj.detail = detail or reason
+        obj.value = value
+        return obj
+
+
+@dataclass(frozen=True)
+class Item:
+    """One record of a source: where it is (entry or line number), the entry as released, and
+    the manifest line made of it or why not."""
+
+    at: int
+    entry: Any
+    result: dict | Skip
 
 
 # --- sources ----------------------------------------------------------------------------------
@@ -70,7 +102,8 @@ def load_json(path: str | Path) -> Any:
 
 
 def _literal_list(value: Any) -> list[str] | None:
-    """Music-AVQA stores lists as strings ('["Audio", "Counting"]'); None if it is not a list."""
+    """Music-AVQA stores lists as strings ('["Audio", "Counting"]'), v2.0 entries sometimes as
+    lists; None if it is not a list."""
     if isinstance(value, str):
         try:
             value = ast.literal_eval(value.strip() or "[]")
@@ -87,9 +120,63 @@ def is_file(path: Path) -> bool:
         return False
 
 
-def find_video(root: Path, stem: str) -> Path | None:
-    """``{root}/{stem}.{mp4,mkv,webm,avi}``, the first that exists."""
-    return next((p for ext in VIDEO_EXTENSIONS if is_file(p := root / f"{stem}{ext}")), None)
+def _ext_list() -> str:
+    return ", ".join(VIDEO_EXTENSIONS[:-1]) + f" or {VIDEO_EXTENSIONS[-1]}"
+
+
+class MediaIndex:
+    """Every video file under a folder, by name without extension: one walk of the folder and all
+    its subfolders (the released layouts put videos in subfolders such as
+    ``MUSIC-AVQA-videos-Real/`` and ``MUSIC-AVQA-videos-Synthetic/``), never a search per question."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.absolute()
+        self.by_stem: dict[str, list[Path]] = {}
+        self.files = 0
+        seen: set[tuple[int, int]] = set()
+        for folder, dirs, files in os.walk(self.root, followlinks=True, onerror=lambda _: None):
+            try:
+                st = os.stat(folder)
+            except OSError:
+                dirs[:] = []
+                continue
+            if (st.st_dev, st.st_ino) in seen:  # a link back up the tree: walked once
+                dirs[:] = []
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            dirs.sort()
+            for name in sorted(files):
+                stem, ext = os.path.splitext(name)
+                if ext.lower() in VIDEO_EXTENSIONS:
+                    self.by_stem.setdefault(stem, []).append(Path(folder) / name)
+                    self.files += 1
+
+    def find(self, stem: str) -> Path | Skip | None:
+        """The one video named ``stem``; a Skip when several folders hold one (which is meant is
+        unknown); None when there is none. In one folder, the extension listed first wins."""
+        found = self.by_stem.get(stem, [])
+        if len({p.parent for p in found}) > 1:
+            where = ", ".join(relative_media(p, self.root) for p in found[:4])
+            return Skip("video named twice under the media root", f"video {stem!r} is in more than one folder: {where}")
+        ranked = sorted(found, key=lambda p: VIDEO_EXTENSIONS.index(p.suffix.lower()))
+        return ranked[0] if ranked else None
+
+    def missing(self, field_name: str, stem: str) -> Skip:
+        return Skip(
+            f"{field_name}: no video file of that name under the media root",
+            f"{field_name} {stem!r}: no file {stem}{_ext_list()} in {self.root} or its subfolders",
+            value=stem,
+        )
+
+    def note(self, wanted: list[str]) -> str:
+        """Which names were looked for and where, for an import that found (almost) nothing."""
+        examples = ", ".join(f"{w}{VIDEO_EXTENSIONS[0]}" for w in wanted[:3])
+        held = sorted(self.by_stem)[:3]
+        holds = f"it holds {self.files} video files" + (f" (e.g. {', '.join(held)})" if held else "")
+        return (
+            f"looked for {len(wanted)} videos by name with the extensions {_ext_list()} (e.g. {examples}) "
+            f"in {self.root} and all its subfolders; {holds}"
+        )
 
 
 def fill_placeholders(template: str, values: list[str]) -> str | None:
@@ -101,36 +188,93 @@ def fill_placeholders(template: str, values: list[str]) -> str | None:
     return PLACEHOLDER.sub(lambda _: next(it), template)
 
 
+def clean_text(text: str) -> str:
+    """Full-width forms as their ASCII ones (the released '？'), one space between words, none
+    before the closing punctuation."""
+    text = " ".join(unicodedata.normalize("NFKC", text).split())
+    return re.sub(r"\s+([?.!,])", r"\1", text)
+
+
+def render_question(template: str, values: list[str]) -> str | None:
+    """The question as the dataset's authors render it: placeholders filled in order, a value's
+    underscores as spaces ('acoustic_guitar' -> 'acoustic guitar'), the full-width '？' and the
+    trailing spaces of the released files cleaned; None if there are fewer values than slots."""
+    filled = fill_placeholders(clean_text(template), [clean_text(v.replace("_", " ")) for v in values])
+    return None if filled is None else clean_text(filled)
+
+
+def question_key(video_id: str, template: str, values: list[str], unmatch_audio: str) -> str:
+    """A short id for an entry without ``question_id`` (the v2.0 rebalancing questions): a hash of
+    what makes the question, so that it is the same in every run and in every released file."""
+    material = json.dumps([video_id, clean_text(template), [clean_text(v) for v in values], unmatch_audio], ensure_ascii=False)
+    return hashlib.sha256(material.encode()).hexdigest()[:12]
+
+
 # --- formats ----------------------------------------------------------------------------------
 
 
-def music_avqa_records(data: Any, root: Path) -> Iterator[dict | Skip]:
+def _present(value: Any) -> bool:
+    return value is not None and str(value).strip() != ""
+
+
+def music_avqa_entry(item: Any, index: MediaIndex) -> dict | Skip:
+    """One released question as a manifest line, or why not (the field and its value)."""
+    if not isinstance(item, dict):
+        return Skip("entry is not a JSON object", f"entry is {type(item).__name__}: {shown(repr(item), 80)}")
+    for name in ("video_id", "question_content"):
+        if not _present(item.get(name)):
+            return Skip(f"{name}: missing or blank", f"{name} is {shown(repr(item.get(name)), 80)}")
+    video_id, template = str(item["video_id"]).strip(), str(item["question_content"])
+    deleted = item.get("question_deleted", 0)
+    if deleted not in (0, None, False, "0", "False", "false", ""):
+        return Skip("question_deleted: the authors deleted the question", f"question_deleted is {shown(repr(deleted), 40)}")
+    values = _literal_list(item.get("templ_values", "[]"))
+    if values is None:
+        return Skip("templ_values: not a list", f"templ_values {shown(repr(item.get('templ_values')), 80)} is not a list")
+    question = render_question(template, values)
+    if question is None:
+        return Skip(
+            "templ_values: fewer values than the question's placeholders",
+            f"templ_values {values!r} for {len(PLACEHOLDER.findall(template))} placeholders in {shown(repr(template), 120)}",
+        )
+    category = _literal_list(item.get("type", "[]"))
+    if category is None:
+        return Skip("type: not a list", f"type {shown(repr(item.get('type')), 80)} is not a list")
+    answer = item.get("anser", item.get("answer"))
+    if not _present(answer):
+        return Skip("anser: missing or blank", f"anser is {shown(repr(answer), 40)}")
+    video = index.find(video_id)
+    if not isinstance(video, Path):
+        return video or index.missing("video_id", video_id)
+    unmatch = str(item.get("unmatch_audio") or "").strip()
+    audio = index.find(unmatch) if unmatch else None
+    if unmatch and not isinstance(audio, Path):
+        return audio or index.missing("unmatch_audio", unmatch)
+    qid = item.get("question_id")
+    key = f"music_avqa-{qid}" if _present(qid) else f"music_avqa-v2-{question_key(video_id, template, values, unmatch)}"
+    meta: dict[str, Any] = {"video_id": video_id, **({"question_id": qid} if _present(qid) else {}), "template": clean_text(template)}
+    if values:
+        meta["templ_values"] = values
+    for name in ("unmatch_audio", "audio_instrument", "video_instrument"):
+        if _present(item.get(name)):
+            meta[name] = str(item[name])
+    return {
+        "id": key,
+        "task": "music_avqa",
+        "category": category,
+        "video": str(video),
+        **({"audio": str(audio)} if isinstance(audio, Path) else {}),  # the other clip's sound (answer: no)
+        "question": question,
+        "answer": str(answer).strip(),
+        "meta": meta,
+    }
+
+
+def music_avqa_records(data: Any, index: MediaIndex) -> Iterator[Item]:
     if not isinstance(data, list):
         raise InputError("a Music-AVQA annotation file is a JSON list of questions")
-    for item in data:
-        if not isinstance(item, dict) or not {"video_id", "question_id", "question_content"} <= item.keys():
-            yield Skip("not a question object (needs video_id, question_id, question_content)")
-        elif str(item.get("question_deleted", 0)) not in ("0", "False"):
-            yield Skip("question deleted")
-        elif (values := _literal_list(item.get("templ_values", "[]"))) is None:
-            yield Skip("templ_values is not a list")
-        elif (question := fill_placeholders(str(item["question_content"]), values)) is None:
-            yield Skip("templ_values do not fill every placeholder")
-        elif (category := _literal_list(item.get("type", "[]"))) is None:
-            yield Skip("type is not a list")
-        elif (video := find_video(root, str(item["video_id"]))) is None:
-            yield Skip("video not found under the media root")
-        else:
-            answer = item.get("anser", item.get("answer"))
-            yield {
-                "id": f"music_avqa-{item['question_id']}",
-                "task": "music_avqa",
-                "category": category,
-                "video": relative_media(video, root),
-                "question": question,
-                "answer": "" if answer is None else str(answer),
-                "meta": {"video_id": str(item["video_id"]), "question_id": item["question_id"]},
-            }
+    for n, item in enumerate(data, start=1):
+        yield Item(n, item, music_avqa_entry(item, index))
 
 
 def _answers(value: Any) -> list[str]:
@@ -139,37 +283,41 @@ def _answers(value: Any) -> list[str]:
     return [str(v).strip() for v in values if v is not None and str(v).strip() and str(v).strip() != UNDISCLOSED]
 
 
-def avsd_records(data: Any, root: Path, all_turns: bool = False) -> Iterator[dict | Skip]:
+def avsd_records(data: Any, index: MediaIndex, all_turns: bool = False) -> Iterator[Item]:
     if not isinstance(data, dict) or not isinstance(data.get("dialogs"), list):
         raise InputError('an AVSD file is a JSON object {"dialogs": [...]}')
-    for d in data["dialogs"]:
+    for n, d in enumerate(data["dialogs"], start=1):
         turns = d.get("dialog") if isinstance(d, dict) else None
         if not isinstance(turns, list) or not turns or "image_id" not in d:
-            yield Skip("not a dialog (needs image_id and a non-empty dialog)")
+            yield Item(n, d, Skip("not a dialog (needs image_id and a non-empty dialog)"))
             continue
-        video = find_video(root, str(d["image_id"]))
+        video = index.find(str(d["image_id"]))
         for k in range(len(turns)) if all_turns else [len(turns) - 1]:
             turn = turns[k]
             refs = _answers(turn.get("answer")) if isinstance(turn, dict) else []
-            if video is None:
-                yield Skip("video not found under the media root")
+            if not isinstance(video, Path):
+                yield Item(n, d, video or index.missing("image_id", str(d["image_id"])))
             elif not all(isinstance(t, dict) for t in turns[: k + 1]):
-                yield Skip("a dialog turn is not an object")
+                yield Item(n, d, Skip("a dialog turn is not an object", f"dialog turn {k + 1} or an earlier one is not an object"))
             elif not refs:
-                yield Skip("answer undisclosed or empty")
+                yield Item(n, d, Skip("answer undisclosed or empty", f"turn {k + 1}: answer {shown(repr(turn.get('answer')), 80)}"))
             else:
-                yield {
-                    "id": f"avsd-{d['image_id']}-{k + 1}",
-                    "task": "avsd",
-                    "video": relative_media(video, root),
-                    "question": str(turn.get("question") or ""),
-                    "answer": refs[0],
-                    "references": refs,
-                    "history": [
-                        {"question": str(t.get("question") or ""), "answer": (_answers(t.get("answer")) or [""])[0]} for t in turns[:k]
-                    ],
-                    "meta": {key: d[key] for key in ("image_id", "caption", "summary") if key in d},
-                }
+                yield Item(
+                    n,
+                    d,
+                    {
+                        "id": f"avsd-{d['image_id']}-{k + 1}",
+                        "task": "avsd",
+                        "video": str(video),
+                        "question": str(turn.get("question") or ""),
+                        "answer": refs[0],
+                        "references": refs,
+                        "history": [
+                            {"question": str(t.get("question") or ""), "answer": (_answers(t.get("answer")) or [""])[0]} for t in turns[:k]
+                        ],
+                        "meta": {key: d[key] for key in ("image_id", "caption", "summary") if key in d},
+                    },
+                )
 
 
 def _step_lines(text: str) -> list[str]:
@@ -216,45 +364,35 @@ def _authors_items(source: Path) -> list[Any]:
     return data if isinstance(data, list) else [data]
 
 
-def authors_records(
-    source: Path, root: Path, task: str | None = None, join: dict[tuple[str, str], Sample] | None = None
-) -> Iterator[dict | Skip]:
+def authors_records(source: Path, root: Path, task: str | None = None, join: dict[tuple[str, str], Sample] | None = None) -> Iterator[Item]:
     for n, rec in enumerate(_authors_items(source), start=1):
-        if not isinstance(rec, dict) or not {"query", "video_path", "reasoning_steps"} <= rec.keys():
-            yield Skip("not a reasoning record (needs query, video_path, reasoning_steps)")
-        elif (reasoning := to_reasoning(rec["reasoning_steps"], rec.get("reasoning_answer"), rec.get("final_answer"))) is None:
-            yield Skip("no reasoning steps")
-        elif (video := _media_under(root, rec["video_path"])) is None:
-            yield Skip("video not found under the media root")
-        elif join is not None:
-            sample = join.get(_question_key(str(video), str(rec["query"])))
-            if sample is None:
-                yield Skip("no sample of the joined manifest has this video and question")
-            else:
-                yield _relative(sample.model_dump(exclude_none=True) | {"reasoning": reasoning}, root)
-        elif task is None or rec.get("answer") in (None, ""):
-            yield Skip("no task or answer (give --task for records with an answer, or --join MANIFEST)")
-        else:
-            audio = _media_under(root, rec.get("audio_path"))
-            yield {
-                "id": f"authors-{n}",
-                "task": task,
-                "video": relative_media(video, root),
-                "question": str(rec["query"]),
-                "answer": str(rec["answer"]),
-                "reasoning": reasoning,
-                **({"audio": relative_media(audio, root)} if audio else {}),
-            }
+        yield Item(n, rec, _authors_record(n, rec, root, task, join))
 
 
-def _relative(record: dict, root: Path) -> dict:
-    """A joined sample's resolved media paths, written relative to the media root again."""
-    for key in ("video", "audio"):
-        if key in record:
-            record[key] = relative_media(Path(record[key]), root)
-    if "audio_candidates" in record:
-        record["audio_candidates"] = [relative_media(Path(p), root) for p in record["audio_candidates"]]
-    return record
+def _authors_record(n: int, rec: Any, root: Path, task: str | None, join: dict[tuple[str, str], Sample] | None) -> dict | Skip:
+    if not isinstance(rec, dict) or not {"query", "video_path", "reasoning_steps"} <= rec.keys():
+        return Skip("not a reasoning record (needs query, video_path, reasoning_steps)")
+    if (reasoning := to_reasoning(rec["reasoning_steps"], rec.get("reasoning_answer"), rec.get("final_answer"))) is None:
+        return Skip("no reasoning steps")
+    if (video := _media_under(root, rec["video_path"])) is None:
+        return Skip("video_path: not found under the media root", f"video_path {shown(repr(rec['video_path']), 120)}: not under {root}")
+    if join is not None:
+        sample = join.get(_question_key(str(video), str(rec["query"])))
+        if sample is None:
+            return Skip("no sample of the joined manifest has this video and question")
+        return sample.model_dump(exclude_none=True) | {"reasoning": reasoning}  # its media paths: absolute, as loaded
+    if task is None or rec.get("answer") in (None, ""):
+        return Skip("no task or answer (give --task for records with an answer, or --join MANIFEST)")
+    audio = _media_under(root, rec.get("audio_path"))
+    return {
+        "id": f"authors-{n}",
+        "task": task,
+        "video": str(video),
+        "question": str(rec["query"]),
+        "answer": str(rec["answer"]),
+        "reasoning": reasoning,
+        **({"audio": str(audio)} if audio else {}),
+    }
 
 
 LIST_FIELDS = ("category", "choices", "references", "audio_candidates")
@@ -291,10 +429,12 @@ def _cell(name: str, value: Any) -> Any:
     return value
 
 
-def mapped_records(rows: Iterable[tuple[int, Any]], mapping: dict[str, list[str]], task: str | None, stem: str) -> Iterator[dict | Skip]:
+def mapped_records(rows: Iterable[tuple[int, Any]], mapping: dict[str, list[str]], task: str | None, stem: str) -> Iterator[Item]:
     for line, row in rows:
         if isinstance(row, Problem) or not isinstance(row, dict):
-            yield Skip(row.reason if isinstance(row, Problem) else "not a JSON object")
+            yield Item(
+                line, None if isinstance(row, Problem) else row, Skip(row.reason if isinstance(row, Problem) else "not a JSON object")
+            )
             continue
         rec: dict[str, Any] = {}
         for name in Sample.model_fields:
@@ -309,7 +449,7 @@ def mapped_records(rows: Iterable[tuple[int, Any]], mapping: dict[str, list[str]
         rec.setdefault("id", f"{stem}-{line}")
         if task:
             rec.setdefault("task", task)
-        yield {k: v for k, v in rec.items() if v is not None}
+        yield Item(line, row, {k: v for k, v in rec.items() if v is not None})
 
 
 def table_rows(source: Path, fmt: str) -> Iterator[tuple[int, Any]]:
@@ -333,26 +473,51 @@ def table_rows(source: Path, fmt: str) -> Iterator[tuple[int, Any]]:
 # --- driver -----------------------------------------------------------------------------------
 
 
-def admit(records: Iterable[dict | Skip], root: Path, tasks: dict[str, Task], report: ImportReport) -> list[dict]:
-    """Validate each record as a manifest line (media checked under ``root``) and count the outcome."""
+def _media_fields(record: dict, place: Callable[[str], str]) -> dict:
+    """The record with each media path (video, audio, candidate audios) passed through ``place``."""
+    out = dict(record)
+    for key in ("video", "audio"):
+        if isinstance(out.get(key), str) and out[key].strip():
+            out[key] = place(out[key])
+    if isinstance(out.get("audio_candidates"), list):
+        out["audio_candidates"] = [place(p) if isinstance(p, str) and p.strip() else p for p in out["audio_candidates"]]
+    return out
+
+
+def admit(items: Iterable[Item], root: Path, tasks: dict[str, Task], report: ImportReport, base: Path | None = None) -> list[dict]:
+    """Validate each record as a manifest line (a relative media path is under ``root``; every
+    file is checked) and count the outcome. Media paths are written relative to ``base`` when the
+    file lies under it, else absolute; without a ``base``, absolute."""
     out: list[dict] = []
-    seen: set[str] = set()
-    for rec in records:
+    seen: dict[str, int] = {}
+    root = root.absolute()
+
+    def place(path: str) -> str:
+        full = resolve(path, root)
+        return relative_media(full, base) if base is not None else str(full)
+
+    for item in items:
         report.read += 1
-        if isinstance(rec, Skip):
-            report.skipped[str(rec)] += 1
-            continue
-        result = check_record(rec, 0, root, tasks, check_media=False)
-        media = [] if isinstance(result, list) else [(f, r) for f, p in result.media() if (r := media_problem(resolve(p, root)))]
-        if isinstance(result, list) or media:
-            problems = result if isinstance(result, list) else [Problem(0, f, r) for f, r in media]
-            report.skipped["; ".join(f"{p.field or 'record'}: {p.reason}" for p in problems)] += 1
-        elif result.id in seen:
-            report.skipped["duplicate id"] += 1
-        else:
-            seen.add(result.id)
-            out.append(result.model_dump(exclude_none=True, exclude_defaults=True))
-            report.imported += 1
+        rec = item.result
+        if not isinstance(rec, Skip):
+            rec = _media_fields(rec, lambda p: str(resolve(p, root)))
+            result = check_record(rec, 0, root, tasks, check_media=False)
+            media = [] if isinstance(result, list) else [(f, r, p) for f, p in result.media() if (r := media_problem(Path(p)))]
+            if isinstance(result, list):
+                rec = Skip("; ".join(f"{p.field or 'record'}: {p.reason}" for p in result))
+            elif media:
+                rec = Skip("; ".join(f"{f}: {r}" for f, r, _ in media), "; ".join(f"{f}: {r} ({p})" for f, r, p in media))
+            elif result.id in seen:
+                rec = Skip("id: the same id as an earlier entry", f"id {result.id!r} is also entry {seen[result.id]}'s")
+            else:
+                seen[result.id] = item.at
+                out.append(_media_fields(result.model_dump(exclude_none=True, exclude_defaults=True), place))
+                report.imported += 1
+                continue
+        report.skipped[str(rec)] += 1
+        report.entries.append({"at": item.at, "reason": str(rec), "detail": rec.detail, "entry": item.entry})
+        if rec.value is not None:
+            report.unfound.append(rec.value)
     return out
 
 
@@ -366,37 +531,61 @@ def import_dataset(
     mapping: dict[str, list[str]] | None = None,
     join: str | Path | None = None,
     tasks: dict[str, Task] | None = None,
+    base: str | Path | None = None,
 ) -> tuple[list[dict], ImportReport]:
-    """Manifest lines (dicts) from a dataset's file, and the counts."""
+    """Manifest lines (dicts) from a dataset's file, and the counts. Media paths are absolute, or
+    relative to ``base`` (the manifest's folder) for the files under it."""
     root = Path(media_root).expanduser()
     if not root.is_dir():
         raise InputError("media root is not a folder", path=str(media_root))
+    root = root.absolute()
     source = Path(source)
     tasks = builtin_tasks() if tasks is None else tasks
     if task is not None and task not in tasks:
         raise InputError(f"unknown task {task!r} (known: {', '.join(sorted(tasks))})")
-    makers: dict[str, Callable[[], Iterable[dict | Skip]]] = {
-        "music-avqa": lambda: music_avqa_records(load_json(source), root),
-        "avsd": lambda: avsd_records(load_json(source), root, all_turns),
-        "authors": lambda: authors_records(source, root, task, _join_index(join, root, tasks) if join else None),
-        "jsonl": lambda: mapped_records(table_rows(source, "jsonl"), mapping or {}, task, source.stem),
-        "csv": lambda: mapped_records(table_rows(source, "csv"), mapping or {}, task, source.stem),
-    }
-    if fmt not in makers:
+    if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r} (formats: {', '.join(FORMATS)})")
     if not source.exists():
         raise InputError("source not found", path=str(source))
+    index = MediaIndex(root) if fmt in ("music-avqa", "avsd") else None
+    makers: dict[str, Callable[[], Iterable[Item]]] = {
+        "music-avqa": lambda: music_avqa_records(load_json(source), index),
+        "avsd": lambda: avsd_records(load_json(source), index, all_turns),
+        "authors": lambda: authors_records(source, root, task, _join_index(join, tasks) if join else None),
+        "jsonl": lambda: mapped_records(table_rows(source, "jsonl"), mapping or {}, task, source.stem),
+        "csv": lambda: mapped_records(table_rows(source, "csv"), mapping or {}, task, source.stem),
+    }
     report = ImportReport(fmt)
-    return admit(makers[fmt](), root, tasks, report), report
+    rows = admit(makers[fmt](), root, tasks, report, Path(base).expanduser().absolute() if base is not None else None)
+    if index is not None and (wanted := _unfound(report)):
+        report.notes.append(index.note(wanted))
+    return rows, report
 
 
-def _join_index(join: str | Path, root: Path, tasks: dict[str, Task]) -> dict[tuple[str, str], Sample]:
-    manifest = validate_manifest(join, root, tasks=tasks, check_media=False)
+def _unfound(report: ImportReport) -> list[str]:
+    """The video names an import looked for and did not find, when they are most of what it read."""
+    return list(dict.fromkeys(report.unfound)) if report.unfound and len(report.unfound) * 2 >= report.read else []
+
+
+def _join_index(join: str | Path, tasks: dict[str, Task]) -> dict[tuple[str, str], Sample]:
+    """The joined manifest's samples by (video file name, question); its media paths resolve
+    against its own folder, as every manifest's do."""
+    manifest = validate_manifest(join, tasks=tasks, check_media=False)
     return {_question_key(s.video, s.question): s for s in manifest.samples}
 
 
-def import_to_manifest(fmt: str, source: str | Path, output: str | Path, media_root: str | Path, **options: Any) -> ImportReport:
-    """Import and write the manifest (JSONL); returns the counts."""
-    rows, report = import_dataset(fmt, source, media_root, **options)
+def import_to_manifest(
+    fmt: str, source: str | Path, output: str | Path, media_root: str | Path, *, skipped: str | Path | None = None, **options: Any
+) -> ImportReport:
+    """Import and write the manifest (JSONL); returns the counts. ``skipped``: a JSONL file of every
+    skipped entry with its reason. An import that fails, or imports nothing, never touches an
+    existing manifest: it is replaced whole, in one rename, only by a non-empty import."""
+    output = Path(output)
+    rows, report = import_dataset(fmt, source, media_root, base=output.expanduser().absolute().parent, **options)
+    if skipped is not None:
+        write_jsonl(skipped, report.entries)
+    if not rows:
+        notes = "".join(f"; {n}" for n in report.notes)
+        raise InputError(f"nothing imported, {output} left as it was: {report.summary()}{notes}", path=str(source))
     write_jsonl(output, rows)
     return report

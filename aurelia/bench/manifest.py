@@ -2,9 +2,12 @@
 
 Validation reports every bad line (line number, field, reason) instead of stopping at the
 first: bad JSON, a wrong type, a missing or unreadable media file, a duplicate id, an unknown
-task, an answer that is not among the choices. Valid lines stay usable: a runner may go on
-with them (``skip_invalid=True``). Media paths resolve against a media root, by default the
-manifest's folder.
+task, an answer that is not among the choices or not in the task's answer set. Valid lines
+stay usable: a runner may go on with them (``skip_invalid=True``). Media paths resolve against a
+media root, by default the manifest's folder: the importers write paths relative to the
+manifest's own folder, so that a manifest works from any working folder and still works when it
+is moved together with its media (absolute paths would tie it to one machine). Loaded samples
+carry absolute paths.
 """
 
 from __future__ import annotations
@@ -133,6 +136,13 @@ def _task_problems(sample: Sample, task: Task) -> list[tuple[str, str]]:
         out.append(("answer", f"{shown(repr(sample.answer))} reads as a letter and as the text of another choice"))
     elif answer_letter(sample.answer, sample.choices or []) is None:
         out.append(("answer", f"{shown(repr(sample.answer))} is not among the choices (give a choice's text or its letter)"))
+    if not task.in_answer_set(sample.answer):
+        out.append(
+            (
+                "answer",
+                f"{shown(repr(sample.answer))} is not in task {task.name}'s answer set (its YAML file lists {len(task.answer_set or ())})",
+            )
+        )
     n_cands = len(sample.audio_candidates or [])
     if n_cands != task.audio_candidates:
         want = f"exactly {task.audio_candidates}" if task.audio_candidates else "no"
@@ -206,7 +216,9 @@ def validate_manifest(
 ) -> Manifest:
     """Read and check every line; bad lines become problems, never exceptions."""
     path = Path(path)
-    root = Path(media_root).expanduser() if media_root is not None else path.parent
+    # absolute, so that the samples' media paths stay right from any working folder (runs and
+    # exports record them as they are here)
+    root = (Path(media_root).expanduser() if media_root is not None else path.parent).absolute()
     if media_root is not None and not root.is_dir():
         raise InputError("media root is not a folder", path=str(media_root))
     lines = read_jsonl(path, "manifest")

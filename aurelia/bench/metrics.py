@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
@@ -80,9 +80,10 @@ def ambiguous_answer(answer: str, choices: list[str]) -> bool:
     return any(c.strip().casefold() == a.casefold() and letters[i] != a.upper() for i, c in enumerate(choices))
 
 
-def read_output(output: str, kind: str, choices: list[str] | None = None) -> str | None:
+def read_output(output: str, kind: str, choices: list[str] | None = None, *, answer_set: Sequence[str] | None = None) -> str | None:
     """What a raw model output answers: a choice letter, a normalised short answer, or the text;
-    None when nothing can be read (unparsed)."""
+    None when nothing can be read (unparsed). ``answer_set``: the task's closed vocabulary
+    (accepted here so every caller passes it; reading into it is the readers' part)."""
     if kind == "choice":
         return read_answer(output, choices or [])[1]
     if kind == "short":  # a word or short phrase: its first line (the reader keeps the whole reply)
@@ -93,7 +94,15 @@ def read_output(output: str, kind: str, choices: list[str] | None = None) -> str
     return text or None
 
 
-def is_correct(parsed: str | None, kind: str, answer: str, references: list[str], choices: list[str] | None = None) -> bool | None:
+def is_correct(
+    parsed: str | None,
+    kind: str,
+    answer: str,
+    references: list[str],
+    choices: list[str] | None = None,
+    *,
+    answer_set: Sequence[str] | None = None,
+) -> bool | None:
     """Closed kinds: right or wrong (unparsed is wrong); open kinds have no per-sample verdict (None)."""
     if kind == "choice":
         return parsed is not None and parsed == answer_letter(answer, choices or [])

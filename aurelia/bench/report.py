@@ -12,24 +12,35 @@
   answer; does feedback fix a wrong first iteration (correction rate) or does the evaluator
   pass wrong answers (reinforcement rate); how often steps leak the answer; how many iterations
   runs use. Unscored iterations (failed evaluations) are counted apart, never as a score.
+- ``judge``: when ``RUN/judge.json`` exists (``bench run|report --judge MODEL``), an LLM judge's
+  verdicts on the open answers, per target, inject mode and task, apart from the metrics.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
+
 from aurelia.bench.ablation import TAUS, prefix, reasoning_hash
 from aurelia.bench.engine import ZERO_SHOT
+from aurelia.bench.judge import judge_answers
 from aurelia.bench.manifest import Sample
 from aurelia.bench.metrics import ACCURACY, is_correct, read_output
 from aurelia.bench.score import score
 from aurelia.bench.store import ResultStore, read_run_json
 from aurelia.bench.tasks import CLOSED_KINDS, Task, builtin_tasks
+from aurelia.errors import InputError
+from aurelia.files import atomic_write_text
+from aurelia.models.registry import RoleModel
 from aurelia.models.structured import total_usage
+
+JUDGE_FILE = "judge.json"
 
 OPEN_METRIC = "CIDEr"  # Table 1's number for open answers (every COCO metric is in report.json)
 
@@ -220,8 +231,8 @@ def rate(hits: int, n: int) -> dict[str, Any]:
 
 def own_answer_correct(sample: Sample, task: Task, reasoning: Mapping[str, Any] | None) -> bool:
     """Whether a reasoning's own final answer is right, read as the target's answers are."""
-    parsed = read_output(str((reasoning or {}).get("final_answer") or ""), task.answer_kind, sample.choices)
-    return bool(is_correct(parsed, task.answer_kind, sample.answer, sample.references or [], sample.choices))
+    parsed = read_output(str((reasoning or {}).get("final_answer") or ""), task.answer_kind, sample.choices, answer_set=task.answer_set)
+    return bool(is_correct(parsed, task.answer_kind, sample.answer, sample.references or [], sample.choices, answer_set=task.answer_set))
 
 
 def open_questions(data: RunData) -> dict[str, Any]:
@@ -300,6 +311,52 @@ def open_questions(data: RunData) -> dict[str, Any]:
     }
 
 
+def judge_run(run_dir: str | Path, judge: str | BaseChatModel | RoleModel) -> dict[str, Any]:
+    """Ask ``judge`` about every open answer of a run (the tasks that are not multiple choice), per
+    target and inject mode, and write ``RUN/judge.json``: apart from the rule-based metrics, which
+    it never changes (a reply it cannot read, or a failed call, leaves the answer unjudged)."""
+    data = RunData(run_dir)
+    by_id = {s.id: s for s in data.samples}
+    out: dict[str, Any] = {"model": None, "scores": {}, "failures": [], "samples": []}
+    for target in data.targets:
+        for mode in data.modes:
+            records = [
+                r
+                for r in data.records(target, mode)
+                if not r.get("error") and r["id"] in by_id and data.tasks[r["task"]].answer_kind != "choice"
+            ]
+            if not records:
+                continue
+            judgement = judge_answers([(by_id[r["id"]], (r.get("output") or "").strip() or None) for r in records], judge)
+            out["model"] = judgement.model
+            ids: dict[str, list[str]] = defaultdict(list)
+            for r in records:
+                ids[r["task"]].append(r["id"])
+                out["samples"].append({"id": r["id"], "target": target, "inject": mode, "judge": judgement.verdicts.get(r["id"])})
+            out["scores"].setdefault(target, {})[mode] = {t: judgement.summary(i) for t, i in sorted(ids.items())}
+            out["failures"] += [f"{target}/{mode}: {f}" for f in judgement.failures]
+    if out["model"] is None:
+        raise InputError(
+            "nothing for a judge in this run: no open answers (every task is multiple choice, or every answer failed)", path=str(run_dir)
+        )
+    try:
+        atomic_write_text(data.dir / JUDGE_FILE, json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise InputError(f"cannot write {JUDGE_FILE} ({exc.strerror or exc})", path=str(data.dir)) from exc
+    return out
+
+
+def judge_lines(judged: dict[str, Any]) -> list[str]:
+    """One line per target and inject mode: the judge's accuracy per task, with its counts."""
+    lines = []
+    for target, modes in judged["scores"].items():
+        for mode, tasks in modes.items():
+            cells = ", ".join(f"{t} {v['accuracy']:.3f}" if v["accuracy"] is not None else f"{t} —" for t, v in tasks.items())
+            counts = ", ".join(f"n {v['n']}, unjudged {v['unjudged']}" for v in tasks.values())
+            lines.append(f"judge {judged['model']} (apart from the metrics), {target} {mode}: {cells} ({counts})")
+    return lines
+
+
 def build_report(run_dir: str | Path) -> dict[str, Any]:
     """Every number of the report, as ``report.json`` holds it."""
     data = RunData(run_dir)
@@ -318,4 +375,5 @@ def build_report(run_dir: str | Path) -> dict[str, Any]:
         "ablation": ablation(data),
         "cost": cost(data),
         "open_questions": open_questions(data),
+        **({"judge": json.loads((data.dir / JUDGE_FILE).read_text(encoding="utf-8"))} if (data.dir / JUDGE_FILE).is_file() else {}),
     }

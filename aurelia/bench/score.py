@@ -61,8 +61,9 @@ def _rows(samples: list[Sample], predictions: dict[str, str], tasks: dict[str, T
     for s in samples:
         task = tasks[s.task]
         output = predictions.get(s.id, "")
-        parsed = read_output(output, task.answer_kind, s.choices)
-        rows.append(Row(s, task, output, parsed, is_correct(parsed, task.answer_kind, s.answer, s.references or [], s.choices)))
+        parsed = read_output(output, task.answer_kind, s.choices, answer_set=task.answer_set)
+        correct = is_correct(parsed, task.answer_kind, s.answer, s.references or [], s.choices, answer_set=task.answer_set)
+        rows.append(Row(s, task, output, parsed, correct))
     return rows
 
 

@@ -60,8 +60,15 @@ def validate_cmd(
 def import_cmd(
     fmt: Annotated[str, typer.Argument(metavar="FORMAT", help=f"One of: {', '.join(FORMATS)}.")],
     source: Annotated[Path, typer.Argument(help="The dataset's annotation file (for authors: a file or a folder of records).")],
-    media_root: Annotated[Path, typer.Option(help="Folder holding the videos; manifest paths are written relative to it.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Manifest to write (JSONL).")],
+    media_root: Annotated[Path, typer.Option(help="Folder holding the videos, in any subfolders.")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Manifest to write (JSONL); media paths relative to its folder when the media are under it, else absolute.",
+        ),
+    ],
     all_turns: Annotated[bool, typer.Option("--all-turns", help="avsd: one sample per dialog turn, not only the last.")] = False,
     task: Annotated[str | None, typer.Option(help="jsonl/csv/authors: the task of records that name none.")] = None,
     mapping: Annotated[
@@ -71,15 +78,26 @@ def import_cmd(
         Path | None,
         typer.Option(help="authors: attach each record's reasoning to the sample of this manifest with the same video and question."),
     ] = None,
+    skipped: Annotated[Path | None, typer.Option(help="Write every skipped entry, with its reason, to this JSONL file.")] = None,
 ) -> None:
     """Turn a dataset's released annotation file into a manifest, and say what was skipped and why."""
     with one_line_errors():
         report = import_to_manifest(
-            fmt, source, output, media_root, all_turns=all_turns, task=task, mapping=parse_mapping(mapping or []), join=join
+            fmt,
+            source,
+            output,
+            media_root,
+            all_turns=all_turns,
+            task=task,
+            mapping=parse_mapping(mapping or []),
+            join=join,
+            skipped=skipped,
         )
-        if not report.imported:
-            raise InputError(f"nothing imported: {report.summary()}", path=str(source))
     typer.echo(f"{output}: {report.summary()}")
+    for note in report.notes:
+        typer.echo(note)
+    if skipped is not None:
+        typer.echo(f"{skipped}: {len(report.entries)} skipped entries with their reasons")
 
 
 def _fmt(value: Any) -> str:

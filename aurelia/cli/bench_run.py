@@ -7,6 +7,7 @@ error path. The work is ``aurelia.bench``'s Python API (``run_benchmark``, ``wri
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -21,6 +22,7 @@ import typer
 from aurelia.bench.export import EXPORT_FORMATS, export_reasoning, rebuild_results
 from aurelia.bench.progress import choose_progress, summary_line
 from aurelia.bench.render import write_report
+from aurelia.bench.report import judge_lines, judge_run
 from aurelia.bench.runner import REASONING_SOURCES, run_benchmark
 from aurelia.cli.errors import one_line_errors
 from aurelia.cli.fidelity import FeedbackModeOpt, InjectPositionOpt, NoEarlyStopOpt, PromptSetOpt, fidelity_settings
@@ -48,6 +50,11 @@ def stop_on_ctrl_c(out: Path) -> Iterator[None]:
     finally:
         if main:
             signal.signal(signal.SIGINT, previous)
+
+
+JudgeOpt = Annotated[
+    str | None, typer.Option(help="An LLM judge for open answers (a model string): RUN/judge.json, reported apart from the metrics.")
+]
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -97,6 +104,7 @@ def run_cmd(
     seed: Annotated[int | None, typer.Option(help="Seed for local models.")] = None,
     quiet: QuietOpt = False,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="Progress as JSON lines on stdout (one per sample), for logs.")] = False,
+    judge: JudgeOpt = None,
 ) -> None:
     """Answer every sample zero-shot and with r* for each target; rerun the same command to resume."""
     with one_line_errors():
@@ -142,6 +150,15 @@ def run_cmd(
     if not jsonl:
         typer.echo(summary_line(result.counts.to_dict()))
         typer.echo(f"{result.out}: {result.results} records in results.jsonl; `aurelia bench report {result.out}` writes the report")
+    if judge:
+        with one_line_errors():
+            judged = judge_run(result.out, judge)
+        if jsonl:  # stdout stays JSON lines
+            typer.echo(
+                json.dumps({"event": "judge", "model": judged["model"], "scores": judged["scores"], "failures": len(judged["failures"])})
+            )
+        for line in [] if jsonl else judge_lines(judged):
+            typer.echo(line)
     if result.langsmith:
         ls = result.langsmith
         typer.echo(
@@ -149,10 +166,13 @@ def run_cmd(
         )
 
 
-def report_cmd(run: Annotated[Path, typer.Argument(help="A run folder written by `aurelia bench run`.")]) -> None:
+def report_cmd(run: Annotated[Path, typer.Argument(help="A run folder written by `aurelia bench run`.")], judge: JudgeOpt = None) -> None:
     """Write RUN/report.md, RUN/report.json and the plots: the paper's tables and its open questions."""
     with one_line_errors():
+        judged = judge_run(run, judge) if judge else None
         written = write_report(run)
+    for line in judge_lines(judged) if judged else []:
+        typer.echo(line)
     typer.echo(f"{written['markdown']}\n{written['json']}")
     for path in written["plots"]:
         typer.echo(str(path))

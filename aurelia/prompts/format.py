@@ -91,10 +91,12 @@ def target_prompt(
     *,
     answer_kind: str = "short",
     position: str = "after_choices",
+    instruction: str | None = None,
 ) -> Prompt:
     """System + user text; ``facts`` is the measured digest for models that miss a modality.
     ``position`` puts the injected r* after the choices or before the question (the paper
-    prepends it); every back-end places its media before this text."""
+    prepends it); every back-end places its media before this text. ``instruction`` (a benchmark
+    task's own, with its answer set) replaces the generic answer instruction word for word."""
     injected = injection_text(reasoning, mode)
     prompt = render(
         "target",
@@ -103,7 +105,7 @@ def target_prompt(
         choices=format_choices(choices),
         reasoning_before=injected if position == "before_question" else "",
         reasoning_after=injected if position == "after_choices" else "",
-        instruction=answer_instruction(choices, answer_kind),
+        instruction=instruction.strip() if instruction and instruction.strip() else answer_instruction(choices, answer_kind),
     )
     return Prompt(prompt.system, re.sub(r"\n{3,}", "\n\n", prompt.user).strip())
 

@@ -37,6 +37,7 @@ class TargetSample:
     sample_id: str | None = None
     answer_kind: str = "short"  # an open answer: "short" (word or phrase), "sentence" or "caption" (paragraph)
     inject_position: str = "after_choices"  # or "before_question" (the paper prepends r*)
+    instruction: str | None = None  # what to reply, word for word (a benchmark task's); None: per answer_kind
 
     def __post_init__(self) -> None:
         check_question(self.question, self.choices)

@@ -56,6 +56,7 @@ class ChatTarget(Target):
                     sample.inject,
                     answer_kind=sample.answer_kind,
                     position=sample.inject_position,
+                    instruction=sample.instruction,
                 )
                 # media first, then the text: the order the local Hugging Face target has them in
                 messages, received = build_messages(prompt, self.rm, sample.media, self.settings.frame_side, media_first=True)

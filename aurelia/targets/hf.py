@@ -140,6 +140,7 @@ class HFTarget(Target):
             facts=sample.media["digest"] if plan.digest else "",
             answer_kind=sample.answer_kind,
             position=sample.inject_position,
+            instruction=sample.instruction,
         )
         item.text = self._chat_text(prompt.system, prompt.user, parts)
         item.features = self._processor(**self._call_kwargs([item]))

@@ -1,9 +1,11 @@
 """Task definitions: one YAML file per task in this folder, loaded by small pure functions.
 
 A task says what kind of answer it wants (``choice``, ``short``, ``sentence``, ``caption``), the
-answer instruction the target reads, its metrics, how they aggregate (``mean`` of per-sample
-scores, or ``corpus`` for the COCO caption metrics) and how results break down by category.
-A new task is one new YAML file; nothing else changes.
+answer instruction the target reads (word for word: :func:`target_instruction`), for a ``short``
+task with a closed vocabulary its ``answer_set`` (the target is told the set, a reply is read
+into it, and every sample's answer must be in it), its metrics, how they aggregate (``mean`` of
+per-sample scores, or ``corpus`` for the COCO caption metrics) and how results break down by
+category. A new task is one new YAML file; nothing else changes.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Task(BaseModel):
     aggregation: Literal["mean", "corpus"]
     breakdown: tuple[Literal["category", "category_path"], ...] = ()
     audio_candidates: int = 0  # each sample gives exactly this many candidate audio clips (0: none)
+    answer_set: tuple[str, ...] | None = None  # a short task's closed vocabulary, in the dataset's spelling
 
     @model_validator(mode="after")
     def _consistent(self) -> Task:
@@ -53,7 +56,32 @@ class Task(BaseModel):
             raise ValueError(f"a {self.answer_kind!r} task is scored by the COCO caption metrics with corpus aggregation")
         if self.audio_candidates and self.answer_kind != "choice":
             raise ValueError("audio_candidates needs answer_kind 'choice' (one letter per candidate)")
+        if self.answer_set is not None:
+            if self.answer_kind != "short":
+                raise ValueError("answer_set needs answer_kind 'short' (a choice task's set is its choices)")
+            words = [a.strip() for a in self.answer_set]
+            if len(words) < 2 or not all(words):
+                raise ValueError("answer_set lists at least two answers, none blank")
+            if len({w.casefold() for w in words}) < len(words):
+                raise ValueError("answer_set lists an answer twice")
+        if not self.instruction.strip():
+            raise ValueError("instruction must not be blank: it is what the target is told to reply")
         return self
+
+    def in_answer_set(self, answer: str) -> bool:
+        """Whether ``answer`` is a member of the closed set (spacing and case aside); True without a set."""
+        if self.answer_set is None:
+            return True
+        return " ".join(answer.split()).casefold() in {" ".join(a.split()).casefold() for a in self.answer_set}
+
+
+def target_instruction(task: Task) -> str:
+    """What the target reads after the question: the task's ``instruction`` as written, and for a
+    closed answer set the set itself, so that a reply can name a member rather than guess a form."""
+    text = task.instruction.strip()
+    if task.answer_set:
+        text += f"\nPossible answers: {', '.join(task.answer_set)}."
+    return text
 
 
 def parse_task(data: object, source: str) -> Task:

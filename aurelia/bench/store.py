@@ -104,18 +104,18 @@ class ResultStore:
     def trajectory(self, sample_id: str) -> dict[str, Any] | None:
         """The sample's stored trajectory; None also for one that is not usable (made anew then)."""
         rows = self.db.rows("SELECT trajectory FROM samples WHERE id = ? AND status = ?", (sample_id, DONE))
-        return self._trajectory(rows[0][0]) if rows else None
+        return self._trajectory(rows[0][0], needs_star=True) if rows else None
 
-    def _trajectory(self, text: str | None) -> dict[str, Any] | None:
+    def _trajectory(self, text: str | None, needs_star: bool) -> dict[str, Any] | None:
         value = self.db.loads(text, "trajectory") if text else None
-        return value if value is not None and trajectory_problem(value) is None else None
+        return value if value is not None and trajectory_problem(value, needs_star=needs_star) is None else None
 
     def samples(self) -> list[dict[str, Any]]:
         """Every sample in manifest order: {sample, status, source, trajectory, error}; a stored
         trajectory that is not usable (a malformed reply kept by an older version) reads as none."""
         rows = self.db.rows("SELECT sample, status, source, trajectory, error FROM samples ORDER BY ord")
         return [
-            {"sample": self.db.loads(s, "sample"), "status": st, "source": src, "trajectory": self._trajectory(t), "error": e}
+            {"sample": self.db.loads(s, "sample"), "status": st, "source": src, "trajectory": self._trajectory(t, False), "error": e}
             for s, st, src, t, e in rows
         ]
 

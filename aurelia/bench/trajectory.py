@@ -55,7 +55,7 @@ class _Iteration(BaseModel):
 
 class _Trajectory(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    reasoning_star: _Reasoning
+    reasoning_star: _Reasoning | None = None
     iterations: list[_Iteration] = Field(default_factory=list, max_length=MAX_ITERATIONS)
     calls: list[_Call] = Field(default_factory=list, max_length=MAX_CALLS)
     best_iteration: int | None = Field(default=None, ge=1, le=MAX_ITERATIONS)
@@ -64,13 +64,17 @@ class _Trajectory(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
-def trajectory_problem(value: Any) -> str | None:
-    """Why ``value`` is not a usable trajectory (the first three fields at fault), or None."""
+def trajectory_problem(value: Any, *, needs_star: bool = True) -> str | None:
+    """Why ``value`` is not a usable trajectory (the first three fields at fault), or None.
+    ``needs_star``: it must hold r* (what a run answers with); a report reads the iterations and
+    calls of a stored trajectory also without it (early stop off: r* is a prefix's)."""
     if not isinstance(value, Mapping):
         kind = "a list" if isinstance(value, list) else type(value).__name__
         return f"expected the graph's output state (an object), got {kind}"
     if not value:
         return "an empty object: no r* in it"
+    if needs_star and not value.get("reasoning_star"):
+        return "reasoning_star: missing (the reply holds no r*)"
     try:
         _Trajectory.model_validate(dict(value), strict=True)
     except ValidationError as exc:

@@ -187,6 +187,8 @@ class Engine:
         finally:
             for queue in self.queues.values():
                 await queue.stop()
+            if (close := getattr(self.reasoner, "aclose", None)) is not None:  # a --server client's connections
+                await close()
         return self.counts
 
     # --- one sample -------------------------------------------------------------------------

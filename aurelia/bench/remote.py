@@ -170,4 +170,11 @@ def server_reasoner(url: str, graph: str = "aurelia_reasoning", *, ctx: Context 
             raise ModelCallError(f"the reasoning run failed on the LangGraph server at {url}: {str(reply['__error__'])[:300]}")
         return reply
 
+    async def aclose() -> None:
+        """Close this event loop's client (the engine calls it when its run ends)."""
+        client = clients.pop(id(asyncio.get_running_loop()), None)
+        if client is not None:
+            await client.aclose()
+
+    reason.aclose = aclose  # type: ignore[attr-defined]
     return reason

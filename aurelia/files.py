@@ -12,25 +12,25 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike, *, encoding: str = "utf-8") -> Iterator[IO[str]]:
-    """Open ``path`` for writing text; on a clean exit the new content replaces the old in one
-    rename, on an exception the old file is untouched and the temporary file is removed.
-    Raises OSError like ``open`` does (the caller turns it into its typed error)."""
+def atomic_open(path: str | os.PathLike, *, encoding: str = "utf-8", binary: bool = False) -> Iterator[IO[Any]]:
+    """Open ``path`` for writing text (bytes with ``binary``); on a clean exit the new content
+    replaces the old in one rename, on an exception the old file is untouched and the temporary
+    file is removed. Raises OSError like ``open`` does (the caller turns it into its typed error)."""
     target = Path(os.path.realpath(path))  # through a symlink: replace the file it names, not the link
     if target.exists() and not target.is_file():
         # a device, FIFO or socket (``-o /dev/stdout``, ``/dev/full``) is written in place: renaming
         # over it would replace the device node itself
-        with open(target, "w", encoding=encoding, newline="") as handle:
+        with open(target, "wb") if binary else open(target, "w", encoding=encoding, newline="") as handle:
             yield handle
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

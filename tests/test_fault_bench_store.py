@@ -79,7 +79,7 @@ def test_an_exclusive_lock_on_the_store_is_one_line_and_loses_nothing(tmp_path, 
     finally:
         holder.rollback()
         holder.close()
-    one_line_error(locked, 2, "cannot write the results store (database is locked)")
+    one_line_error(locked, 1, "cannot write the results store (database is locked)")  # a StoreError
     assert stored(tmp_path / "run") == before
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and "2 done, 2 skipped" in again.output, again.output
@@ -132,6 +132,32 @@ def test_a_damaged_store_is_one_line_naming_it(tmp_path, clip, server) -> None:
     run.mkdir()
     (run / "store.sqlite").write_bytes(b"this is not a database, " * 200)
     damaged = runner.invoke(app, run_args(server, write_manifest(tmp_path, clip, 1), tmp_path))
-    one_line_error(damaged, 2, f"{run / 'store.sqlite'}: cannot open the results store (file is not a database)")
-    one_line_error(runner.invoke(app, ["bench", "export", str(run), "--rebuild-jsonl"]), 2, "file is not a database")
+    one_line_error(damaged, 1, f"{run / 'store.sqlite'}: cannot open the results store (file is not a database)")
+    one_line_error(runner.invoke(app, ["bench", "export", str(run), "--rebuild-jsonl"]), 1, "file is not a database")
     assert server.seen == []
+
+
+@pytest.mark.parametrize("column", ["results.record", "samples.trajectory", "samples.sample", "meta.value"])
+def test_a_tampered_store_row_is_one_line_naming_the_file(tmp_path, clip, server, column) -> None:
+    args = run_args(server, write_manifest(tmp_path, clip, 1), tmp_path)
+    assert runner.invoke(app, args).exit_code == 0
+    table, field = column.split(".")
+    with sqlite3.connect(tmp_path / "run" / "store.sqlite") as db:
+        db.execute(f"UPDATE {table} SET {field} = '{{\"torn\": '")  # an edited row: JSON cut short
+    # the report reads every row; the run's settings (meta) are read when a run resumes
+    again = runner.invoke(app, args if table == "meta" else ["bench", "report", str(tmp_path / "run")])
+    one_line_error(again, 1, f"{tmp_path / 'run' / 'store.sqlite'}: a stored ")
+    assert "is not valid JSON" in again.output
+
+
+def test_a_malformed_page_of_the_cache_is_one_line_naming_it(tmp_path, clip, server) -> None:
+    args = run_args(server, write_manifest(tmp_path, clip, 1), tmp_path)
+    assert runner.invoke(app, args).exit_code == 0
+    cache = tmp_path / "c.sqlite"
+    with sqlite3.connect(cache) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(cache.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # the first page's schema, overwritten
+    cache.write_bytes(bytes(data))
+    damaged = runner.invoke(app, [*args, "--out", str(tmp_path / "run2")])
+    one_line_error(damaged, 1, f"{cache}: cannot open the reasoning cache (")

@@ -174,7 +174,8 @@ def test_bench_run_sends_the_reasoning_to_the_server(server, clip, tmp_path, mon
 
     client, log = server
     url = str(client.http.client.base_url).rstrip("/")
-    monkeypatch.setenv("LANGGRAPH_API_KEY", TOKENS["alice"])  # the SDK's own variable for its x-api-key header
+    monkeypatch.setenv("LANGSMITH_API_KEY", "lsv2_pt_never_sent_to_the_server_0123")  # without --server-send-keys: not sent
+    monkeypatch.setenv("AURELIA_SERVER_TOKEN", TOKENS["alice"])  # the user's token for this server: sent
     manifest = write_manifest(tmp_path, clip, 3)
     args = dict(cache=tmp_path / "cache.sqlite", concurrency=3)
     first = run_benchmark(

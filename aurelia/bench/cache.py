@@ -12,7 +12,6 @@ one SQLite file (WAL) shared across runs, by default in the user's cache folder.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from collections.abc import Mapping
@@ -23,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from aurelia.bench.db import Database, dumps
-from aurelia.bench.manifest import Sample
+from aurelia.bench.manifest import MAX_MEDIA_BYTES, Sample
+from aurelia.bench.trajectory import trajectory_problem
 from aurelia.graph.context import Context
-from aurelia.media.probe import file_sha256
+from aurelia.media.probe import check_readable_file, file_sha256
 from aurelia.redact import redact_deep
 
 # Context fields that do not shape the reasoning: the target's answer, a human review, and the
@@ -70,9 +70,12 @@ def _hash_file(path: str, size: int, mtime_ns: int) -> str:
 
 
 def media_hashes(sample: Sample) -> dict[str, str]:
-    """sha256 of each media file of a (resolved) sample, by field; hashed once per file version."""
+    """sha256 of each media file of a (resolved) sample, by field; hashed once per file version.
+    Each file is checked first (a regular file within ``MAX_MEDIA_BYTES``): a FIFO or a device is
+    a MediaError naming it, never read."""
     out = {}
     for name, p in sample.media():
+        check_readable_file(p, MAX_MEDIA_BYTES)
         st = os.stat(p)
         out[name] = _hash_file(str(p), st.st_size, st.st_mtime_ns)
     return out
@@ -119,8 +122,13 @@ class ReasoningCache:
         self.path = self.db.path
 
     def get(self, key: str) -> dict[str, Any] | None:
+        """The entry, or None: also for one that is not a usable trajectory (a malformed reply
+        cached by an older version is a miss, and the next run replaces it)."""
         rows = self.db.rows("SELECT value FROM reasoning WHERE key = ?", (key,))
-        return json.loads(rows[0][0]) if rows else None
+        if not rows:
+            return None
+        value = self.db.loads(rows[0][0], "reasoning")
+        return value if trajectory_problem(value) is None else None
 
     def put(self, key: str, value: Mapping[str, Any], parts: Mapping[str, Any]) -> None:
         """Store an entry; every string in it is redacted (no key or URL credential is ever cached)."""

@@ -3,7 +3,9 @@
 WAL lets readers (a report, a second run on the same cache) go on while a run writes; every
 write is its own transaction, so a process killed at any point (SIGKILL) loses only what it had
 not yet written. ``synchronous=NORMAL`` is durable against a crashed process, not a power cut.
-One connection per object, used from any thread behind a lock.
+One connection per object, used from any thread behind a lock. Every failure of the file (locked,
+read-only, full, not a database, a malformed page, a row whose JSON was damaged) is one
+:class:`~aurelia.errors.StoreError` naming the file.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from aurelia.errors import InputError
+from aurelia.errors import StoreError
 
 # how long a write waits for another connection's lock before it fails ("database is locked")
 BUSY_TIMEOUT_S = 30.0
@@ -35,7 +37,7 @@ class Database:
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.executescript(schema)
         except (OSError, sqlite3.Error) as exc:
-            raise InputError(f"cannot open the {what} ({exc})", path=str(self.path)) from exc
+            raise StoreError(f"cannot open the {what} ({exc})", path=str(self.path)) from exc
         self.lock = threading.Lock()
 
     def write(self, sql: str, params: Iterable[Any] = ()) -> None:
@@ -51,8 +53,16 @@ class Database:
         """A locked, read-only or damaged file becomes one typed error naming it."""
         try:
             yield
-        except sqlite3.OperationalError as exc:
-            raise InputError(f"cannot {verb} the {self.what} ({exc})", path=str(self.path)) from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot {verb} the {self.what} ({exc})", path=str(self.path)) from exc
+
+    def loads(self, text: Any, column: str) -> Any:
+        """A stored JSON column; a damaged one (edited, torn) is a StoreError naming the file."""
+        try:
+            return json.loads(text)
+        except (TypeError, ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
+            raise StoreError(f"a stored {column} in the {self.what} is not valid JSON ({reason})", path=str(self.path)) from exc
 
     def close(self) -> None:
         with self.lock:

@@ -25,7 +25,8 @@ from aurelia.bench.manifest import Sample
 from aurelia.bench.metrics import is_correct, read_output
 from aurelia.bench.store import DONE, FAILED, ResultStore
 from aurelia.bench.tasks import Task, target_instruction
-from aurelia.errors import AureliaError, InputError, describe_failure
+from aurelia.bench.trajectory import trajectory_of, trajectory_problem
+from aurelia.errors import AureliaError, InputError, ModelCallError, describe_failure
 from aurelia.graph.context import Context
 from aurelia.media.prepare import prepare_media
 from aurelia.models.structured import total_usage
@@ -35,7 +36,6 @@ from aurelia.targets import Target, TargetAnswer, TargetSample
 from aurelia.targets.chat import ChatTarget
 
 ZERO_SHOT = "none"
-TRAJECTORY_KEYS = ("iterations", "calls", "best_iteration", "reasoning_star", "stop_reason", "would_stop_at", "settings")
 
 Progress = Callable[[dict[str, Any]], None]
 Reasoner = Callable[[dict[str, Any], Context], Any]
@@ -187,6 +187,8 @@ class Engine:
         finally:
             for queue in self.queues.values():
                 await queue.stop()
+            if (close := getattr(self.reasoner, "aclose", None)) is not None:  # a --server client's connections
+                await close()
         return self.counts
 
     # --- one sample -------------------------------------------------------------------------
@@ -227,13 +229,7 @@ class Engine:
         if not pairs and (trajectory is None or not await self.ablation_jobs(sample, trajectory, pairs, statuses)):
             return "skipped"
         await asyncio.to_thread(self.store.add_sample, sample, order)
-        unreasoned: str | None = None  # why r* records cannot be answered
-        if trajectory is None and (any(m != ZERO_SHOT for _, m in pairs) or self.plan.ablate):
-            try:
-                trajectory = await self.reasoning(sample)
-            except Exception as exc:
-                unreasoned = f"reasoning failed: {describe(exc)}"
-                await asyncio.to_thread(self.store.fail_sample, sample.id, unreasoned)
+        # the media are probed (regular files, PyAV) before anything hashes them for the cache key
         media, unreadable = None, None
         try:
             media = await asyncio.to_thread(
@@ -241,6 +237,16 @@ class Engine:
             )
         except Exception as exc:
             unreadable = describe(exc)
+        unreasoned: str | None = None  # why r* records cannot be answered
+        if unreadable is not None:
+            if trajectory is None:  # no reasoning without readable media (the graph would refuse them too)
+                await asyncio.to_thread(self.store.fail_sample, sample.id, unreadable)
+        elif trajectory is None and (any(m != ZERO_SHOT for _, m in pairs) or self.plan.ablate):
+            try:
+                trajectory = await self.reasoning(sample)
+            except Exception as exc:
+                unreasoned = f"reasoning failed: {describe(exc)}"
+                await asyncio.to_thread(self.store.fail_sample, sample.id, unreasoned)
         jobs = []
         for target, mode in pairs:
             error = unreadable or (unreasoned if mode != ZERO_SHOT else None)
@@ -273,7 +279,9 @@ class Engine:
                 sample.audio_candidates,
             )
             result = await self.reasoner(inputs, replace(self.ctx))  # a fresh Context: run_budget is per sample
-            trajectory = {k: result[k] for k in TRAJECTORY_KEYS if k in result}
+            if problem := trajectory_problem(result):  # checked before anything is cached or stored
+                raise ModelCallError(f"the reasoning {self.reasoner_name} replied with no usable trajectory: {problem}")
+            trajectory = trajectory_of(result)
             calls = trajectory.get("calls") or []
             self.counts.agent_calls += len(calls)
             self.counts.reasoning_generated += 1

@@ -98,26 +98,29 @@ def resolve(path: str, root: Path) -> Path:
     return p if p.is_absolute() else root / p
 
 
+# the largest media file a manifest may name: every file is hashed for the reasoning cache's key
+MAX_MEDIA_BYTES = 16 << 30
+
+
 def media_problem(path: Path, probe: bool = False) -> str | None:
-    """Why a media file cannot be used, or None; ``probe`` also opens it with PyAV."""
+    """Why a media file cannot be used, or None: a regular, non-empty file of at most
+    ``MAX_MEDIA_BYTES``, checked with ``stat`` alone (a FIFO or a device such as ``/dev/zero`` is
+    refused without being opened: never waited on, never read); ``probe`` also opens it with PyAV."""
+    from aurelia.media.probe import check_readable_file
+    from aurelia.media.probe import probe as probe_file
+
     try:
-        if not path.exists():
+        if not path.exists():  # also a path with a NUL in it
             return "file not found"
         if path.is_dir():
             return "is a folder, not a file"
-        with path.open("rb") as f:
-            empty = not f.read(1)
+        check_readable_file(path, MAX_MEDIA_BYTES)
+        if probe:
+            probe_file(path)
     except OSError as exc:  # also a name too long for the file system
         return f"cannot read ({exc.strerror or exc})"
-    if empty:
-        return "empty file"
-    if probe:
-        from aurelia.media.probe import probe as probe_file
-
-        try:
-            probe_file(path)
-        except MediaError as exc:
-            return exc.reason
+    except MediaError as exc:
+        return exc.reason
     return None
 
 

@@ -1,15 +1,22 @@
 """The report's PNG plots (matplotlib, in the ``bench`` extra), drawn from ``report.json``'s numbers.
 
-matplotlib's object API (``Figure``) draws without pyplot's global state or a display.
+matplotlib's object API (``Figure``) draws without pyplot's global state or a display. Text from
+the run (a target named ``$\\undefinedcmd{x}$``) is drawn as written: mathtext and TeX are off.
+Each PNG is replaced whole (:mod:`aurelia.files`), and a plot that fails is reported, not raised.
 """
 
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from aurelia.bench.engine import ZERO_SHOT
+from aurelia.errors import describe_failure
+from aurelia.files import atomic_open
+
+PLAIN_TEXT = {"text.parse_math": False, "text.usetex": False}
 
 
 def available() -> bool:
@@ -18,7 +25,8 @@ def available() -> bool:
 
 def _save(fig: Any, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_open(path, binary=True) as handle:
+        fig.savefig(handle, dpi=110, format="png")
     return path
 
 
@@ -96,13 +104,26 @@ def ablation_lines(report: dict[str, Any], path: Path) -> Path | None:
     return _save(fig, path)
 
 
-def write_plots(report: dict[str, Any], folder: Path) -> list[Path]:
-    """Every plot the report has numbers for; none when matplotlib is not installed."""
+def write_plots(report: dict[str, Any], folder: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Every plot the report has numbers for (none when matplotlib is not installed), and the
+    (name, reason) of each that could not be drawn."""
     if not available():
-        return []
-    drawn = [
-        table1_bars(report, folder / "table1.png"),
-        iteration_lines(report, folder / "iterations.png"),
-        ablation_lines(report, folder / "ablation.png"),
-    ]
-    return [p for p in drawn if p is not None]
+        return [], []
+    import matplotlib
+
+    makers: dict[str, Callable[[dict[str, Any], Path], Path | None]] = {
+        "table1.png": table1_bars,
+        "iterations.png": iteration_lines,
+        "ablation.png": ablation_lines,
+    }
+    drawn, failed = [], []
+    with matplotlib.rc_context(PLAIN_TEXT):
+        for name, make in makers.items():
+            try:
+                path = make(report, folder / name)
+            except Exception as exc:  # a plot is an extra: the report stands without it
+                failed.append((name, describe_failure(exc)))
+                continue
+            if path is not None:
+                drawn.append(path)
+    return drawn, failed

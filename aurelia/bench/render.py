@@ -1,15 +1,35 @@
 """``aurelia bench report RUN``: RUN/report.json (every number), RUN/report.md (the paper's tables
-and the open questions, for people) and the PNG plots."""
+and the open questions, for people) and the PNG plots.
+
+report.json and report.md are written (each replaced whole) before any plot is drawn, so a plot
+that fails costs only itself. Text from the run (target names, task and category names) is
+escaped for markdown: a ``|`` or a line break stays inside its table cell or heading.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from aurelia.bench.plots import available, write_plots
 from aurelia.bench.report import ZERO_SHOT, build_report
 from aurelia.errors import InputError
+from aurelia.files import atomic_write_text
+from aurelia.redact import redact_deep
+
+LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x85\v\f]+")
+
+
+def inline(value: Any) -> str:
+    """Run text on one line (a heading, a cell): line breaks become spaces."""
+    return LINE_BREAKS.sub(" ", str(value))
+
+
+def cell(value: Any) -> str:
+    """A markdown table cell: one line, and a ``|`` escaped so that it does not end the cell."""
+    return inline(value).replace("|", "\\|")
 
 
 def num(value: Any, digits: int = 3) -> str:
@@ -21,7 +41,12 @@ def gain(value: float | None) -> str:
 
 
 def table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(map(str, r)) + " |" for r in rows), ""]
+    return [
+        "| " + " | ".join(map(cell, header)) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(map(cell, r)) + " |" for r in rows),
+        "",
+    ]
 
 
 def pct(entry: dict[str, Any]) -> str:
@@ -36,9 +61,9 @@ def settings_lines(report: dict[str, Any]) -> list[str]:
     last = report["last_invocation"]
     return [
         f"- samples: {report['samples']['total']} ({by_task})",
-        f"- targets: {', '.join(f'`{t}`' for t in report['targets'])}; inject modes: {', '.join(m for m in report['inject'] if m != ZERO_SHOT)}",
+        f"- targets: {', '.join(f'`{inline(t)}`' for t in report['targets'])}; inject modes: {', '.join(inline(m) for m in report['inject'] if m != ZERO_SHOT)}",
         f"- agents: {agents}{extra}; τ = {report['threshold']}, T = {report['max_iterations']}, early stop {'on' if report['early_stop'] else 'off'}",
-        f"- r*: {s.get('reasoning', 'generate')}" + (f" on the server {s['server']}" if s.get("server") else ""),
+        f"- r*: {s.get('reasoning', 'generate')}" + (f" on the server {inline(s['server'])}" if s.get("server") else ""),
         f"- last invocation: {last['status']}, counts {json.dumps(last['counts'])}",
         "",
     ]
@@ -48,7 +73,7 @@ def table1_lines(report: dict[str, Any]) -> list[str]:
     t1 = report["table1"]
     lines = []
     for mode, rows in t1["tables"].items():
-        lines += [f"## Table 1: zero-shot → with r* (inject `{mode}`)", ""]
+        lines += [f"## Table 1: zero-shot → with r* (inject `{inline(mode)}`)", ""]
         body = [
             [f"`{target}`", *(f"{num(c['zero_shot'])} → {num(c['aurelia'])}{gain(c['relative_gain'])}" for c in cells.values())]
             for target, cells in rows.items()
@@ -65,7 +90,11 @@ def table1_lines(report: dict[str, Any]) -> list[str]:
         metric_rows.append(["all", "failed", *(modes[m]["failed"] for m in modes)])
         metric_rows.append(["all", "missing", *(modes[m]["missing"] for m in modes)])
         metric_rows.append(["all", "seconds per sample", *(num(modes[m]["seconds_per_sample"], 2) for m in modes)])
-        lines += [f"`{target}`", "", *table(["task", "metric", *(("zero-shot" if m == ZERO_SHOT else m) for m in modes)], metric_rows)]
+        lines += [
+            f"`{inline(target)}`",
+            "",
+            *table(["task", "metric", *(("zero-shot" if m == ZERO_SHOT else m) for m in modes)], metric_rows),
+        ]
     return lines
 
 
@@ -79,7 +108,7 @@ def category_lines(report: dict[str, Any]) -> list[str]:
                 continue
             metric = t1["metrics"][name]
             rows = [[c, *(num(modes[m]["categories"][name].get(c, {}).get(metric)) for m in modes), cats[c]["n"]] for c in cats]
-            lines += [f"### {name} by category, `{target}` ({metric})", ""]
+            lines += [f"### {inline(name)} by category, `{inline(target)}` ({metric})", ""]
             lines += table(["category", *(("zero-shot" if m == ZERO_SHOT else m) for m in modes), "n"], rows)
     return (["## By category", "", *lines]) if lines else []
 
@@ -106,7 +135,7 @@ def ablation_lines(report: dict[str, Any]) -> list[str]:
                     ]
                     for r in rows
                 ]
-                lines += [f"### {titles[axis]}, `{target}`, inject `{mode}`", ""]
+                lines += [f"### {titles[axis]}, `{inline(target)}`, inject `{inline(mode)}`", ""]
                 lines += table(["T'" if axis == "T" else "τ'", *metrics, "seconds per sample", "answered"], body)
     return lines
 
@@ -171,7 +200,7 @@ def open_question_lines(report: dict[str, Any]) -> list[str]:
 
 
 def render_markdown(report: dict[str, Any], plots: list[Path]) -> str:
-    lines = [f"# AVReasonBench run `{Path(report['run']).name}`", "", *settings_lines(report)]
+    lines = [f"# AVReasonBench run `{inline(Path(report['run']).name)}`", "", *settings_lines(report)]
     lines += table1_lines(report) + category_lines(report) + ablation_lines(report) + cost_lines(report) + open_question_lines(report)
     if plots:
         lines += ["## Plots", "", *(f"![{p.stem}]({p.name})" for p in plots), ""]
@@ -179,14 +208,22 @@ def render_markdown(report: dict[str, Any], plots: list[Path]) -> str:
 
 
 def write_report(run_dir: str | Path) -> dict[str, Any]:
-    """Write report.json, report.md and the plots into the run folder; returns the paths and notes."""
+    """Write report.json and report.md, then the plots (report.md is rewritten to show the ones
+    drawn); returns the paths and notes. A plot that cannot be drawn is a note, never a lost report."""
     folder = Path(run_dir).expanduser()
-    report = build_report(folder)
-    plots = write_plots(report, folder)
-    try:
-        (folder / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        (folder / "report.md").write_text(render_markdown(report, plots), encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot write the report ({exc.strerror or exc})", path=str(folder)) from exc
+    report = redact_deep(build_report(folder))  # also a run.json written before URLs were redacted
+    _write(folder / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    _write(folder / "report.md", render_markdown(report, []))
     notes = [] if available() else ["no plots: matplotlib is not installed (pip install 'aurelia[bench]')"]
+    plots, failed = write_plots(report, folder)
+    notes += [f"plot {name} not drawn ({why})" for name, why in failed]
+    if plots:
+        _write(folder / "report.md", render_markdown(report, plots))
     return {"json": folder / "report.json", "markdown": folder / "report.md", "plots": plots, "notes": notes, "report": report}
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise InputError(f"cannot write the report ({exc.strerror or exc})", path=str(path)) from exc

@@ -128,6 +128,7 @@ def run_benchmark(
     reasoning: str = "generate",
     server: str | None = None,
     server_graph: str = "aurelia_reasoning",
+    server_send_keys: bool = False,
     langsmith: bool = False,
     target_settings: TargetSettings | None = None,
     progress: Progress | None = None,
@@ -139,7 +140,8 @@ def run_benchmark(
     instances by role, named in the cache key by their label. ``inject``: the inject modes
     answered besides the zero-shot baseline. ``reasoning='imported'`` uses each sample's
     imported r* instead of generating one. ``server``: send the reasoning runs to a LangGraph
-    server (its ``server_graph``). ``langsmith`` records the finished run in LangSmith (a
+    server (its ``server_graph``); ``server_send_keys`` lets the environment's LangGraph/LangSmith
+    key and model URLs with credentials go to it (by default neither does). ``langsmith`` records the finished run in LangSmith (a
     dataset and one experiment per target and inject mode). ``progress`` receives one event
     dict per finished sample.
     """
@@ -176,7 +178,7 @@ def run_benchmark(
         if server:
             from aurelia.bench.remote import server_reasoner
 
-            reasoner, reasoner_name = server_reasoner(server, server_graph), "server"
+            reasoner, reasoner_name = server_reasoner(server, server_graph, ctx=ctx, send_keys=server_send_keys), "server"
         else:
             reasoner, reasoner_name = local_reasoner(models), "graph"
     except BaseException:
@@ -196,7 +198,7 @@ def run_benchmark(
         "ablate": ablate,
         "retry_failed": retry_failed,
         "reasoning": reasoning,
-        "server": server,
+        "server": redact_text(server) if server else None,  # a URL's credentials are never written
         "cache": str(reasoning_cache.path),
         "context": public_context(ctx),
         "model_instances": labels,

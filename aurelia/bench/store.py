@@ -21,6 +21,7 @@ from typing import IO, Any
 from aurelia.bench.db import Database, dumps
 from aurelia.bench.manifest import Sample
 from aurelia.bench.records import write_jsonl
+from aurelia.bench.trajectory import trajectory_problem
 from aurelia.errors import InputError
 from aurelia.files import atomic_write_text
 from aurelia.redact import redact_deep, redact_text
@@ -62,7 +63,7 @@ class ResultStore:
 
     def meta(self, key: str) -> Any:
         rows = self.db.rows("SELECT value FROM meta WHERE key = ?", (key,))
-        return json.loads(rows[0][0]) if rows else None
+        return self.db.loads(rows[0][0], "setting") if rows else None
 
     def set_meta(self, key: str, value: Any) -> None:
         self.db.write("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, dumps(redact_deep(value))))
@@ -101,14 +102,20 @@ class ResultStore:
         self.db.write("UPDATE samples SET status = ?, error = ? WHERE id = ?", (FAILED, redact_text(error), sample_id))
 
     def trajectory(self, sample_id: str) -> dict[str, Any] | None:
+        """The sample's stored trajectory; None also for one that is not usable (made anew then)."""
         rows = self.db.rows("SELECT trajectory FROM samples WHERE id = ? AND status = ?", (sample_id, DONE))
-        return json.loads(rows[0][0]) if rows and rows[0][0] else None
+        return self._trajectory(rows[0][0], needs_star=True) if rows else None
+
+    def _trajectory(self, text: str | None, needs_star: bool) -> dict[str, Any] | None:
+        value = self.db.loads(text, "trajectory") if text else None
+        return value if value is not None and trajectory_problem(value, needs_star=needs_star) is None else None
 
     def samples(self) -> list[dict[str, Any]]:
-        """Every sample in manifest order: {sample, status, source, trajectory, error}."""
+        """Every sample in manifest order: {sample, status, source, trajectory, error}; a stored
+        trajectory that is not usable (a malformed reply kept by an older version) reads as none."""
         rows = self.db.rows("SELECT sample, status, source, trajectory, error FROM samples ORDER BY ord")
         return [
-            {"sample": json.loads(s), "status": st, "source": src, "trajectory": json.loads(t) if t else None, "error": e}
+            {"sample": self.db.loads(s, "sample"), "status": st, "source": src, "trajectory": self._trajectory(t, False), "error": e}
             for s, st, src, t, e in rows
         ]
 
@@ -141,11 +148,11 @@ class ResultStore:
     def results(self) -> list[dict[str, Any]]:
         """Every result record, in manifest order, then target and inject mode."""
         rows = self.db.rows("SELECT r.record FROM results r JOIN samples s ON s.id = r.id ORDER BY s.ord, r.target, r.inject")
-        return [json.loads(r[0]) for r in rows]
+        return [self.db.loads(r[0], "result") for r in rows]
 
     def ablations(self) -> Iterator[dict[str, Any]]:
         for (record,) in self.db.rows("SELECT record FROM ablation"):
-            yield json.loads(record)
+            yield self.db.loads(record, "ablation result")
 
     def export_results(self, path: str | Path | None = None) -> Path:
         """Rebuild RUN/results.jsonl from the store."""

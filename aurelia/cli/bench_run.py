@@ -82,6 +82,14 @@ def run_cmd(
     reasoning: Annotated[str, typer.Option(help="generate r* (default) or use the manifest's imported reasoning.")] = "generate",
     server: Annotated[str | None, typer.Option(help="Send the reasoning runs to this LangGraph server URL.")] = None,
     server_graph: Annotated[str, typer.Option(help="The server's reasoning graph (assistant or graph id).")] = "aurelia_reasoning",
+    server_send_keys: Annotated[
+        bool,
+        typer.Option(
+            "--server-send-keys",
+            help="Send the --server host the LangGraph/LangSmith API key of the environment and model URLs with credentials "
+            "(by default it gets neither).",
+        ),
+    ] = False,
     langsmith: Annotated[
         bool, typer.Option("--langsmith", help="Record the run in LangSmith: a dataset and one experiment per target.")
     ] = False,
@@ -141,6 +149,7 @@ def run_cmd(
                 reasoning=reasoning,
                 server=server,
                 server_graph=server_graph,
+                server_send_keys=server_send_keys,
                 langsmith=langsmith,
                 target_settings=TargetSettings(
                     batch_size=batch_size, max_new_tokens=target_max_tokens, **({"request_timeout": timeout} if timeout else {})

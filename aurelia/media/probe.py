@@ -88,16 +88,22 @@ class MediaInfo:
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    """Content hash, streamed in 1 MiB chunks so large files never sit in memory."""
+    """Content hash, streamed in 1 MiB chunks so large files never sit in memory. Opened without
+    blocking and checked on the open descriptor: a FIFO or a device (``/dev/zero``) swapped in
+    after a check is refused, never waited on or read forever."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise MediaError("not a regular file (a device, FIFO or socket is never read)", path=str(path))
         while chunk := handle.read(HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def check_readable_file(path: str | os.PathLike) -> Path:
-    """Raise a MediaError unless ``path`` is an existing, non-empty, readable regular file."""
+def check_readable_file(path: str | os.PathLike, max_bytes: int | None = None) -> Path:
+    """Raise a MediaError unless ``path`` is an existing, non-empty, readable regular file (of at
+    most ``max_bytes``). Only ``stat``: a FIFO or a device is refused without being opened."""
     p = Path(path)
     try:
         st = p.stat()
@@ -109,11 +115,13 @@ def check_readable_file(path: str | os.PathLike) -> Path:
     if stat.S_ISDIR(st.st_mode):
         raise MediaError("is a directory, not a media file", path=str(path))
     if not stat.S_ISREG(st.st_mode):
-        raise MediaError("not a regular file", path=str(path))
+        raise MediaError("not a regular file (a device, FIFO or socket is never read)", path=str(path))
     if not os.access(p, os.R_OK):
         raise MediaError("file is not readable (permission denied)", path=str(path))
     if st.st_size == 0:
         raise MediaError("file is empty (0 bytes)", path=str(path))
+    if max_bytes is not None and st.st_size > max_bytes:
+        raise MediaError(f"file is {st.st_size} bytes; the limit is {max_bytes}", path=str(path))
     return p
 
 

@@ -230,7 +230,10 @@ def _echoed_numbers(text: str, source: str, min_context: int) -> list[tuple[int,
             if left + right > sum(best):
                 best = (left, right)
         start, end = m.start() - best[0], m.end() + best[1]
-        if len("".join((text[start : m.start()] + text[m.end() : end]).split())) >= min_context:
+        context = text[start : m.start()] + " " + text[m.end() : end]
+        syntax = re.search(r"[^\w\s]", context) and len("".join(context.split())) >= min_context  # '"score": 10', "10/10"
+        words = len(re.findall(r"(?<![\w])\w+(?!\w)", text[start : m.start()])) >= 2  # "rate it 10"
+        if syntax or words:
             spans.append((start, end))
     return spans
 
@@ -238,11 +241,13 @@ def _echoed_numbers(text: str, source: str, min_context: int) -> list[tuple[int,
 def without_echo(reply: str, *sources: str, min_chars: int = 16, min_words: int = 3, min_number_context: int = 3) -> str:
     """``reply`` with what it repeats from ``sources`` (its prompt) blanked out, so a number the
     model merely repeats (a caption that says "reply with score 10", an echoed rubric) is never
-    read as its own answer: every verbatim quote of ``min_chars`` and ``min_words`` or longer,
-    and every number written with at least ``min_number_context`` characters of the same words
-    around it ('{"score": 10}', "10/10", "Score: 10"), however short. What stays is the model's
-    own: a number the prompt does not write in those words, and JSON syntax such as the
-    '{"score": ' that begins its own object."""
+    read as its own answer: every verbatim quote of ``min_chars`` and ``min_words`` or longer
+    that holds a number, and every number written with the same words around it, however short:
+    with at least ``min_number_context`` characters that include punctuation ('{"score": 10}',
+    "10/10", "Score: 10") or two whole words before it ("rate it 10"). What stays is the
+    model's own: a number the prompt does not write in those words, quoted words without a
+    number ("rate the caption"), and JSON syntax such as the '{"score": ' that begins its own
+    object."""
     out = list(reply)
     work = list(reply)  # matched spans are masked here with a character no source holds
     for source in sources:
@@ -256,8 +261,13 @@ def without_echo(reply: str, *sources: str, min_chars: int = 16, min_words: int 
             quoted = text[span]
             key = JSON_KEY_TAIL.search(quoted)  # an echoed instruction that runs into the model's own '{"score": '
             end = match.a + (key.start() if key else match.size)
-            if len(quoted[: end - match.a]) >= min_chars and len(WORD.findall(quoted[: end - match.a])) >= min_words:
-                out[match.a : end] = " " * (end - match.a)
+            begin = match.a
+            scale = ECHO_NUMBER.match(quoted) if re.search(r"(?:/|\bout\s+of)\s*$", text[: match.a]) else None
+            if scale:  # "9/10 for how similar" quotes "10 for how similar": the scale of the model's own score stays
+                begin += scale.end()
+            kept = text[begin:end]
+            if len(kept) >= min_chars and len(WORD.findall(kept)) >= min_words and ECHO_NUMBER.search(kept):
+                out[begin:end] = " " * (end - begin)
             work[span] = "\x00" * match.size
     text = "".join(out)
     for source in sources:

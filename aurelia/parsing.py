@@ -65,10 +65,19 @@ SCORE_PATTERNS: list[tuple[str, re.Pattern]] = [
         ),
     ),
     ("verb", re.compile(rf"\b(?:deserves?|earns?|gets?|merits?|scores?|receives?|warrants?)\s+{_A}{_N}{_SCALE}", re.I)),
-    ("verb", re.compile(rf"\b(?P<me>I)\s*(?:['’]d|\s+would|['’]ll|\s+will)?\s+(?:say|go\s+with|settle\s+on)\s+(?:about\s+|around\s+)?{_A}{_N}{_SCALE}", re.I)),
+    (
+        "verb",
+        re.compile(
+            rf"\b(?P<me>I)\s*(?:['’]d|\s+would|['’]ll|\s+will)?\s+(?:say|go\s+with|settle\s+on)\s+(?:about\s+|around\s+)?{_A}{_N}{_SCALE}",
+            re.I,
+        ),
+    ),
     ("verb", re.compile(rf"\b(?:that['’]s|this\s+is|it['’]s|it\s+is)\s+(?:a|an)\s+(?:solid\s+|strong\s+|clear\s+)?{_N}{_SCALE}", re.I)),
     ("verb", re.compile(rf"\b(?:solid|strong)\s+{_N}{_SCALE}", re.I)),
-    ("revision", re.compile(rf"\b(?:make\s+it|change\s+(?:it|that)\s+to|lower(?:ing)?\s+it\s+to|rais(?:e|ing)\s+it\s+to)\s+{_A}{_N}{_SCALE}", re.I)),
+    (
+        "revision",
+        re.compile(rf"\b(?:make\s+it|change\s+(?:it|that)\s+to|lower(?:ing)?\s+it\s+to|rais(?:e|ing)\s+it\s+to)\s+{_A}{_N}{_SCALE}", re.I),
+    ),
     ("revision", re.compile(rf"\b(?:so|thus|therefore|hence)\s*,?\s*{_A}{_N}{_SCALE}(?=\s*[.!]?\s*$|\s*[.!]\s)", re.I)),
     ("bare", re.compile(rf"^\s*[\"'“]?{_N}{_SCALE}[\"'”]?(?=\s*(?:[.!\-–—:]|$))", re.I)),
     ("bare", re.compile(rf"(?:^|(?<=[.!?\n→:])|^\s*[A-Za-z]+,)\s*[\"'“]?{_N}{_SCALE}[\"'”]?\s*[.!]?\s*$", re.I)),
@@ -92,7 +101,9 @@ REVISION = re.compile(
 )
 TENTATIVE = re.compile(r"\b(?:at\s+first|initially|first\s+impression|tentative|preliminary|initial)\b", re.I)
 CLAUSE_START = re.compile(r"[.!?;:\n(]\s|[\n(:]|,\s*|\bbut\b|\s[—–]\s|—")
-RANGE_AFTER = re.compile(rf"^\s*(?:/\s*10\s*)?(?:or|to|-|–|—|and)\s*{_A}(?:\d|(?:zero|one|two|three|four|five|six|seven|eight|nine|ten)\b)", re.I)
+RANGE_AFTER = re.compile(
+    rf"^\s*(?:/\s*10\s*)?(?:or|to|-|–|—|and)\s*{_A}(?:\d|(?:zero|one|two|three|four|five|six|seven|eight|nine|ten)\b)", re.I
+)
 
 
 @dataclass
@@ -174,7 +185,18 @@ def _text_score(text: str) -> tuple[float, int, int] | None:
     return chosen.value, chosen.start, chosen.end
 
 
-SCORE_KEYS = ("score", "rating", "overall_score", "final_score", "overall", "overall_rating", "total_score", "similarity", "similarity_score", "grade")
+SCORE_KEYS = (
+    "score",
+    "rating",
+    "overall_score",
+    "final_score",
+    "overall",
+    "overall_rating",
+    "total_score",
+    "similarity",
+    "similarity_score",
+    "grade",
+)
 RATIONALE_KEYS = ("rationale", "reason", "reasoning", "explanation", "comment", "justification")
 
 
@@ -191,7 +213,7 @@ def _json_objects(text: str) -> list[dict]:
     return objects + [v for obj in objects for v in obj.values() if isinstance(v, dict)]
 
 
-def _json_score(text: str) -> Evaluation | None | bool:
+def _json_score(text: str) -> Evaluation | bool | None:
     """The score of a JSON reply; False when no object holds a readable score key."""
     readings: list[tuple[float, str]] = []
     for obj in _json_objects(text):
@@ -353,7 +375,9 @@ def _is_word(text: str, match: re.Match, group: str = "l") -> bool:
 
 _DIGIT_WORDS = {str(i): w for w, i in NUMBER_WORDS.items()}
 # "the one on the left", "one of them": the pronoun, not the number
-_PRONOUN_ONE = re.compile(r"(?i:\b(?:the|this|that|which|each|every|any|no|some|other|another)\s+(?:\w+\s+)?one\b(?!\s+\w+s\b)|\bone\s+of\b)")
+_PRONOUN_ONE = re.compile(
+    r"(?i:\b(?:the|this|that|which|each|every|any|no|some|other|another)\s+(?:\w+\s+)?one\b(?!\s+\w+s\b)|\bone\s+of\b)"
+)
 
 
 def _forms(option: str, all_options: list[str]) -> list[str]:
@@ -474,7 +498,10 @@ def _tail_choice(tail: str, choices: list[str], letters: str) -> int | None:
     if m:
         index = letters.index(m.group("l").upper())
         rest = tail[m.end() :]
-        other = re.match(rf"\s*(?:\([^)]*\)\s*|[^\n.;:]{{0,40}}?)(?:,|\bor\b|\band\b|/|&)\s*(?:(?i:option|choice)\s+)?[(\[]?(?P<l>[{letters}])[)\]]?(?![A-Za-z0-9])", rest)
+        other = re.match(
+            rf"\s*(?:\([^)]*\)\s*|[^\n.;:]{{0,40}}?)(?:,|\bor\b|\band\b|/|&)\s*(?:(?i:option|choice)\s+)?[(\[]?(?P<l>[{letters}])[)\]]?(?![A-Za-z0-9])",
+            rest,
+        )
         if other and other.group("l") != m.group("l") and not re.search(r"\bnot\b|n['’]t\b", other.group(0)):
             return AMBIGUOUS
         return index
@@ -710,7 +737,9 @@ class _Members:
             last = text.split(" ")[-1]
             if len(last) > 2 and last.isalpha() and text not in ("yes", "no"):
                 stem = text[: -len(last)]
-                forms.add(stem + (last[:-1] if last.endswith("s") and not last.endswith("ss") else last + ("es" if last[-1] in "sxh" else "s")))
+                forms.add(
+                    stem + (last[:-1] if last.endswith("s") and not last.endswith("ss") else last + ("es" if last[-1] in "sxh" else "s"))
+                )
             self.forms += [(f, i) for f in forms]
         for alias, target in MEMBER_ALIASES.items():
             index = next((i for i, m in enumerate(self.members) if str(m).lower() == target), None)

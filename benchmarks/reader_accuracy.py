@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from aurelia.bench.metrics import read_output
-from aurelia.parsing import choice_letters, read_evaluation
+from aurelia.parsing import read_evaluation
 from aurelia.prompts import PROMPT_SETS, render
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "readers"

@@ -79,7 +79,7 @@ SCORE_PATTERNS: list[tuple[str, re.Pattern]] = [
         re.compile(rf"\b(?:make\s+it|change\s+(?:it|that)\s+to|lower(?:ing)?\s+it\s+to|rais(?:e|ing)\s+it\s+to)\s+{_A}{_N}{_SCALE}", re.I),
     ),
     ("revision", re.compile(rf"\b(?:so|thus|therefore|hence)\s*,?\s*{_A}{_N}{_SCALE}(?=\s*[.!]?\s*$|\s*[.!]\s)", re.I)),
-    ("bare", re.compile(rf"^\s*[\"'“]?{_N}{_SCALE}[\"'”]?(?=\s*(?:[.!\-–—:]|$))", re.I)),
+    ("bare", re.compile(rf"^\s*[\"'“]?{_N}{_SCALE}[\"'”]?(?=\s*(?:[.!\-–—:]|$)|[ \t]*\n)", re.I)),
     ("bare", re.compile(rf"(?:^|(?<=[.!?\n→:])|^\s*[A-Za-z]+,)\s*[\"'“]?{_N}{_SCALE}[\"'”]?\s*[.!]?\s*$", re.I)),
     ("bare", re.compile(rf"(?m)^[^\n]*\b(?:score|rate|rating|scale)\b[^\n]*[:→,]\s*{_N}{_SCALE}\s*[.!]?\s*$", re.I)),
 ]
@@ -106,6 +106,13 @@ RANGE_AFTER = re.compile(
 )
 
 
+# a scale named apart from the score: "Out of 5, I'd give 4", "on a scale of 1 to 100"
+OTHER_SCALE_FIRST = re.compile(
+    r"(?:^|[.!?\n]\s*|,\s*)(?:out\s+of|on\s+a\s+scale\s+(?:of|from)\s+(?:0|1|one|zero)\s*(?:to|-|–)\s*)\s*(?P<m>\d+|five|ten|hundred)\b",
+    re.I,
+)
+
+
 @dataclass
 class _Candidate:
     start: int
@@ -126,7 +133,7 @@ def _candidates(text: str) -> list[_Candidate]:
         for m in pattern.finditer(text):
             groups = m.groupdict()
             scale = groups.get("m")
-            other = bool(groups.get("pct")) or (scale is not None and _number(scale) != 10 if scale != "hundred" else True)
+            other = bool(groups.get("pct")) or (scale is not None and scale.lower() not in ("10", "ten"))
             try:
                 value = _number(m.group("n"))
             except (ValueError, OverflowError):
@@ -168,6 +175,8 @@ def _text_score(text: str) -> tuple[float, int, int] | None:
     ones ("… so 5 out of 10"). Another scale, a range, two competing scores: None."""
     given = [c for c in _candidates(text) if c.given]
     if not given:
+        return None
+    if any(m.group("m").lower() not in ("10", "ten") for m in OTHER_SCALE_FIRST.finditer(text)):
         return None
     finals = [c for c in given if c.final]
     if finals:
@@ -361,8 +370,15 @@ NEGATED_AFTER = re.compile(
 )
 
 
+# "not the violin or the piano", "neither A nor B": the negation covers the second one too
+NEGATED_LIST = re.compile(
+    r"\b(?:not|neither|nor|no)\s+(?:(?:a|an|the)\s+)?[\w ()]{1,30}?\s*(?:,|\bor|\bnor)\s+(?:(?:a|an|the)\s+)?[(\[]?$", re.I
+)
+
+
 def _negated(text: str, start: int, end: int) -> bool:
-    return bool(NEGATED_BEFORE.search(text[max(0, start - 40) : start]) or NEGATED_AFTER.match(text[end : end + 80]))
+    before = text[max(0, start - 40) : start]
+    return bool(NEGATED_BEFORE.search(before) or NEGATED_LIST.search(before) or NEGATED_AFTER.match(text[end : end + 80]))
 
 
 def _is_word(text: str, match: re.Match, group: str = "l") -> bool:
@@ -825,13 +841,13 @@ def parse_member(text: str, answer_set: list[str]) -> str | None:
         return member(_clause_member(answer, members))
     statements = []
     for m in ANSWER_LEAD.finditer(plain):
-        tail = re.split(r"\n|[.;!?](?:\s|$)|\s\(", plain[m.end() :], maxsplit=1)[0]
+        tail = re.split(r"\n|[.;!?,](?:\s|$)|\s\(", plain[m.end() :], maxsplit=1)[0]
         index = _clause_member(tail, members)
         if index is not None:
             statements.append(index)
     if statements:
         return member(statements[-1])
-    opening = re.match(r"\s*(yes|no|yeah|yep|nope)\b(?=\s*(?:[,.!;:\-–—]|$))", plain, re.I)
+    opening = re.match(r"\s*(yes|no|yeah|yep|nope)\b(?=\s*(?:[,.!;:\-–—]|$)|\s+(?:it|there|they|this|that|he|she|I)\b)", plain, re.I)
     if opening:
         index = next((i for f, i in members.forms if f == opening.group(1).lower()), None)
         if index is not None:

@@ -64,7 +64,7 @@ def test_accuracy_counts_unparsed_as_wrong(result: dict[str, Any]) -> None:
     samples = {s["id"]: s for s in result["samples"]}
     assert samples["c1"] == {"id": "c1", "task": "av_compositional", "parsed": "A", "correct": True}
     assert samples["c2"] == {"id": "c2", "task": "av_compositional", "parsed": None, "correct": False}
-    assert samples["m1"]["parsed"] == "3" and samples["m1"]["correct"] is True
+    assert samples["m1"]["parsed"] == "three" and samples["m1"]["correct"] is True  # read into the task's answer set
     assert samples["m2"]["parsed"] == "right" and samples["m2"]["correct"] is False
 
 
@@ -95,14 +95,14 @@ class Broken(FakeListChatModel):
 def test_the_judge_is_reported_apart_and_never_changes_the_metrics(files: tuple[Path, Path]) -> None:
     manifest = load_manifest(files[0], check_media=False)
     closed = [s for s in manifest.samples if s.task != "av_captioning"]
-    outputs = {"c1": "A", "m1": "three", "m2": "on the left side"}
+    outputs = {"c1": "A", "m1": "three", "m2": "on the right side"}
     judge = fake("Yes.", "no")
     result = score(closed, outputs, judge=judge)
     assert result["tasks"]["music_avqa"] == {"accuracy": 0.5, "n": 2, "unparsed": 0}  # exact match unchanged
     assert result["judge"]["tasks"] == {"music_avqa": {"accuracy": 0.5, "n": 2, "unjudged": 0}}
     assert len(judge.seen) == 2  # never asked about choice answers
     prompt = judge.seen[1][-1].content
-    assert "Candidate answer: on the left side" in prompt and "- left" in prompt
+    assert "Candidate answer: on the right side" in prompt and "- left" in prompt
     samples = {s["id"]: s for s in result["samples"]}
     assert samples["m1"]["judge"] is True and samples["m2"]["judge"] is False
     assert "judge" not in samples["c1"]

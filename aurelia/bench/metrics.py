@@ -22,14 +22,11 @@ from functools import cache
 from typing import Any
 
 from aurelia.errors import AureliaError
-from aurelia.parsing import choice_letters, read_answer
+from aurelia.parsing import TENS, UNITS, choice_letters, parse_member, read_answer
 
 ACCURACY = "accuracy"
 COCO_METRICS = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr")
 
-_UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen"
-UNITS = {w: i for i, w in enumerate(_UNITS.split())}
-TENS = {w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)}
 ARTICLES = frozenset({"a", "an", "the"})
 _LABEL = re.compile(r"^\W*(?:final\s+)?answer\s*(?:is)?\s*[:\-]\s*", re.I)
 
@@ -81,11 +78,13 @@ def ambiguous_answer(answer: str, choices: list[str]) -> bool:
 
 
 def read_output(output: str, kind: str, choices: list[str] | None = None, *, answer_set: Sequence[str] | None = None) -> str | None:
-    """What a raw model output answers: a choice letter, a normalised short answer, or the text;
-    None when nothing can be read (unparsed). ``answer_set``: the task's closed vocabulary
-    (accepted here so every caller passes it; reading into it is the readers' part)."""
+    """What a raw model output answers: a choice letter, a normalised short answer, the member
+    of a closed ``answer_set`` it names (as the set writes it), or the text; None when nothing
+    can be read (unparsed)."""
     if kind == "choice":
         return read_answer(output, choices or [])[1]
+    if kind == "short" and answer_set:
+        return parse_member(output, list(answer_set))
     if kind == "short":  # a word or short phrase: its first line (the reader keeps the whole reply)
         text, _ = read_answer(output, None)
         first = next((line for line in (text or "").splitlines() if line.strip()), "")
@@ -103,11 +102,17 @@ def is_correct(
     *,
     answer_set: Sequence[str] | None = None,
 ) -> bool | None:
-    """Closed kinds: right or wrong (unparsed is wrong); open kinds have no per-sample verdict (None)."""
+    """Closed kinds: right or wrong (unparsed is wrong); open kinds have no per-sample verdict (None).
+
+    A short answer is right when it normalises like the gold answer or a reference; with an
+    ``answer_set`` the gold answers are also read into the set ("drums" is the member "drum")."""
     if kind == "choice":
         return parsed is not None and parsed == answer_letter(answer, choices or [])
     if kind == "short":
-        return parsed is not None and parsed in {normalize_answer(r) for r in [answer, *references]}
+        golds = [answer, *references]
+        if answer_set:
+            golds += [m for m in (parse_member(g, list(answer_set)) for g in golds) if m is not None]
+        return parsed is not None and normalize_answer(parsed) in {normalize_answer(g) for g in golds}
     return None
 
 

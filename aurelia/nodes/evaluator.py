@@ -16,14 +16,13 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 from langgraph.runtime import Runtime
 
-from aurelia.boundary import without_echo
 from aurelia.graph.context import Context
 from aurelia.graph.state import Iteration, State
 from aurelia.models.messages import build_messages
 from aurelia.models.registry import RoleModel
 from aurelia.models.structured import CallResult, call_structured, total_usage
 from aurelia.nodes.common import Models, agent_call_record, traced
-from aurelia.parsing import find_leaks, parse_evaluation
+from aurelia.parsing import find_leaks, parse_evaluation, read_evaluation
 from aurelia.prompts import get_prompt_set, render
 from aurelia.schemas import Evaluation, Score
 from aurelia.tracing import annotate_node_run
@@ -102,7 +101,7 @@ def make_evaluator(models: Models):
         messages, received = build_messages(prompt, rm, state["media"], ctx.frame_size)
 
         def own_score(text: str) -> Evaluation | None:  # the evaluator's own words, never a number it quotes from its prompt
-            return parse_evaluation(without_echo(text, prompt.user, prompt.system))
+            return read_evaluation(text, prompt.user, prompt.system)
 
         results, attempts = evaluate(rm, messages, schema, ctx.prompt_set, traced("evaluator", iteration, rm, state, ctx), own_score)
         last = attempts[-1]

@@ -2,7 +2,9 @@
 
 Structured output uses llama.cpp's JSON-schema constrained decoding, so even the 135M
 embedded model returns valid JSON. Each GGUF file is loaded once per process and shared;
-a lock serialises generation because a ``Llama`` instance is not thread-safe.
+a lock serialises generation because a ``Llama`` instance is not thread-safe. A run's time
+budget (:func:`aurelia.models.retry.current_deadline`) is checked before every generated token;
+the prompt's evaluation runs to its end.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import atexit
 import importlib.util
 import json
 import threading
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from aurelia.errors import ModelCallError, ModelConfigError
+from aurelia.models.retry import current_deadline
 
 _LOCKS: dict[str, threading.Lock] = {}
 _LOAD_LOCK = threading.Lock()
@@ -95,6 +99,22 @@ def bounded_schema(node: Any, max_chars: int = MAX_STRING_CHARS) -> Any:
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "user"}
 
 
+class DeadlinePassed(Exception):
+    """Raised between two tokens when the run's deadline has passed (ends the generation)."""
+
+
+def deadline_check(deadline: float) -> Any:
+    """A llama.cpp logits processor (called once per sampled token: the only per-token hook of
+    ``create_chat_completion``) that ends the generation once ``deadline`` has passed."""
+
+    def check(input_ids: Any, scores: Any) -> Any:
+        if time.monotonic() >= deadline:
+            raise DeadlinePassed
+        return scores
+
+    return check
+
+
 class ChatLlamaCpp(BaseChatModel):
     """Chat completions from a GGUF model through ``llama_cpp.Llama.create_chat_completion``."""
 
@@ -140,12 +160,21 @@ class ChatLlamaCpp(BaseChatModel):
         }
         if kwargs.get("response_format"):
             params["response_format"] = kwargs["response_format"]
+        deadline = current_deadline()
+        if deadline is not None:
+            from llama_cpp import LogitsProcessorList
+
+            params["logits_processor"] = LogitsProcessorList([deadline_check(deadline)])
         lock = _LOCKS.setdefault(self.model_path, threading.Lock())
         with lock:
             try:
                 out = llama.create_chat_completion(messages=chat, **params)
             except ValueError as exc:  # llama.cpp's "Requested tokens (N) exceed context window of M"
                 raise ModelCallError(f"llama.cpp model {Path(self.model_path).name} could not answer ({exc})") from exc
+            except DeadlinePassed:
+                raise ModelCallError(
+                    f"llama.cpp model {Path(self.model_path).name} was stopped mid-answer: the run's time budget is spent"
+                ) from None
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         message = AIMessage(

@@ -137,7 +137,7 @@ def cli(clip: Path, url: str, *extra: str) -> tuple[subprocess.CompletedProcess,
     ("name", "options", "requests", "message"),
     [
         ("cli-timeout", ["--timeout", "2", "--budget", "10"], 3, "failed after 3 attempts"),
-        ("cli-budget", ["--timeout", "60", "--budget", "3"], 1, "time budget of 3s is spent"),
+        ("cli-budget", ["--timeout", "60", "--budget", "5"], 1, "time budget of 5s is spent"),
     ],
 )
 def test_a_drip_server_ends_the_cli_run_with_one_line(server, clip, name, options, requests, message):

@@ -157,3 +157,15 @@ def test_llama_cpp_stops_between_tokens_when_the_budget_is_spent():
         assert model.invoke([HumanMessage("Say hello.")]).content
     with deadline_scope(time.monotonic() - 1), pytest.raises(ModelCallError, match="stopped mid-answer: the run's time budget"):
         model.invoke([HumanMessage("Say hello.")])
+
+
+@pytest.mark.hf
+def test_a_local_hf_model_stops_when_the_budget_is_spent(tmp_path_factory):
+    pytest.importorskip("transformers")
+    from tiny_hf import tiny_model
+
+    model = resolve_model(f"hf:{tiny_model('text', tmp_path_factory)}").model
+    with deadline_scope(time.monotonic() + 600):  # far off: transformers' max_time lets the answer through
+        assert isinstance(model.invoke([HumanMessage("Say hello.")]).content, str)
+    with deadline_scope(time.monotonic() + 1e-4), pytest.raises(ModelCallError, match="the run's time budget is spent"):
+        model.invoke([HumanMessage("Say hello.")])

@@ -108,16 +108,18 @@ def test_empty_completion_is_repaired_once_then_failed(server, waits):
     assert result.status == "failed" and result.value is None and result.attempts == 2 == server.count("mute")
 
 
-def test_budget_is_checked_before_every_attempt(server, waits):
+def test_budget_is_checked_before_every_attempt(server, waits, monkeypatch):
     rm = model(server, "budget", ["ok"])
     spent = CallLimits(deadline=time.monotonic() - 1, budget_s=5)
     with pytest.raises(ModelCallError, match="time budget of 5s is spent"):
         call_with_retry(lambda: rm.model.invoke("hi"), spent, "m")
     assert server.count("budget") == 0
-    ending = CallLimits(deadline=time.monotonic() + 0.05, budget_s=5)  # no time left to wait for a retry
-    server.script("budget-503", ["503"])
+    monkeypatch.setattr(retry, "backoff", lambda attempt, asked: 60.0)  # a wait longer than the budget left
+    failing = model(server, "budget-503", ["503"])
+    ending = CallLimits(deadline=time.monotonic() + 30, budget_s=30)
     with pytest.raises(ModelCallError, match="budget ends before the next try"):
-        call_with_retry(lambda: resolve_model(server.url("budget-503"), 2, False).model.invoke("hi"), ending, "m")
+        call_with_retry(lambda: failing.model.invoke("hi"), ending, "m")
+    assert server.count("budget-503") == 1 and not waits
 
 
 def test_classification_and_retry_after_forms():

@@ -180,9 +180,11 @@ def run_cmd(
     inject: Annotated[str | None, typer.Option(help=f"What of r* the target sees: {', '.join(INJECT_MODES)} (default steps).")] = None,
     frames: Annotated[int | None, typer.Option(help="Most keyframes per video (default 5).")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Most tokens per agent call (default 384).")] = None,
-    timeout: Annotated[float | None, typer.Option(help="Seconds one request to a hosted or served model may take (default 120).")] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Seconds one request to a hosted or served model may take, whole response included (default 120).")
+    ] = None,
     budget: Annotated[
-        float | None, typer.Option(help="Seconds the whole run may take, checked before each model call (default 3600; 0: none).")
+        float | None, typer.Option(help="Seconds the whole run may take; cuts a model request in flight (default 3600; 0: none).")
     ] = None,
     prompt_set: PromptSetOpt = None,
     feedback_mode: FeedbackModeOpt = None,

@@ -101,11 +101,13 @@ class Context:
     review: bool = field(default=False, metadata={"description": "Pause before injection for a human to approve or edit r*."})
     request_timeout: Annotated[float, Field(gt=0, le=3600)] = field(
         default=DEFAULT_TIMEOUT_S,
-        metadata={"description": "Seconds one request to a hosted or served model may take before it is given up (and retried)."},
+        metadata={
+            "description": "Seconds one request to a hosted or served model may take, the whole response included, before it is given up (and retried)."
+        },
     )
     run_budget: Annotated[float, Field(ge=0, le=86400)] = field(
         default=3600.0,
-        metadata={"description": "Seconds the whole run may take; checked before every model call (0: no budget)."},
+        metadata={"description": "Seconds the whole run may take; a model request in flight is cut when it runs out (0: no budget)."},
     )
 
     def __post_init__(self) -> None:

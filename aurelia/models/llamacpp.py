@@ -2,7 +2,9 @@
 
 Structured output uses llama.cpp's JSON-schema constrained decoding, so even the 135M
 embedded model returns valid JSON. Each GGUF file is loaded once per process and shared;
-a lock serialises generation because a ``Llama`` instance is not thread-safe.
+a lock serialises generation because a ``Llama`` instance is not thread-safe. A run's time
+budget (:func:`aurelia.models.retry.current_deadline`) is checked after every generated token;
+the prompt's evaluation runs to its end.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ import atexit
 import importlib.util
 import json
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +28,7 @@ from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from aurelia.errors import ModelCallError, ModelConfigError
+from aurelia.models.retry import current_deadline
 
 _LOCKS: dict[str, threading.Lock] = {}
 _LOAD_LOCK = threading.Lock()
@@ -95,6 +101,42 @@ def bounded_schema(node: Any, max_chars: int = MAX_STRING_CHARS) -> Any:
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "user"}
 
 
+class DeadlineCheck:
+    """A llama.cpp stopping criterion, checked by its generation loop after every token: ends the
+    generation once ``deadline`` has passed, and remembers that it did."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline, self.fired = deadline, False
+
+    def __call__(self, input_ids: Any, logits: Any) -> bool:
+        self.fired = self.fired or time.monotonic() >= self.deadline
+        return self.fired
+
+
+@contextmanager
+def stopping(llama: Any, check: DeadlineCheck | None) -> Iterator[None]:
+    """Give ``check`` to the completions of this ``create_chat_completion``: llama-cpp-python's chat
+    handlers pass stopping criteria only from their own formatters (and a logits processor runs
+    in a C callback, which swallows exceptions and cannot stop a grammar), so the instance's
+    ``create_completion`` carries it for the call; the caller holds the model's lock."""
+    if check is None:
+        yield
+        return
+    from llama_cpp import StoppingCriteriaList
+
+    plain = llama.create_completion
+
+    def create_completion(*args: Any, **kwargs: Any) -> Any:
+        kwargs["stopping_criteria"] = StoppingCriteriaList([*(kwargs.get("stopping_criteria") or []), check])
+        return plain(*args, **kwargs)
+
+    llama.create_completion = create_completion
+    try:
+        yield
+    finally:
+        del llama.create_completion  # the class's own again
+
+
 class ChatLlamaCpp(BaseChatModel):
     """Chat completions from a GGUF model through ``llama_cpp.Llama.create_chat_completion``."""
 
@@ -140,12 +182,16 @@ class ChatLlamaCpp(BaseChatModel):
         }
         if kwargs.get("response_format"):
             params["response_format"] = kwargs["response_format"]
+        deadline = current_deadline()
+        check = None if deadline is None else DeadlineCheck(deadline)
         lock = _LOCKS.setdefault(self.model_path, threading.Lock())
-        with lock:
+        with lock, stopping(llama, check):
             try:
                 out = llama.create_chat_completion(messages=chat, **params)
             except ValueError as exc:  # llama.cpp's "Requested tokens (N) exceed context window of M"
                 raise ModelCallError(f"llama.cpp model {Path(self.model_path).name} could not answer ({exc})") from exc
+        if check is not None and check.fired:  # a cut answer is an error, never a result
+            raise ModelCallError(f"llama.cpp model {Path(self.model_path).name} was stopped mid-answer: the run's time budget is spent")
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         message = AIMessage(

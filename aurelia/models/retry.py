@@ -6,16 +6,28 @@ retried: any other 4xx (a bad request or key stays bad), configuration and input
 local failures (a prompt over a llama.cpp context window). The provider clients' own retries
 are switched off (``max_retries=0``) where the registry builds them, so one logical call makes
 at most ``attempts`` requests. A run's time budget is checked before every attempt.
+
+Deadlines: httpx's ``timeout`` bounds each socket operation, so a server that drips one byte a
+second never times out. :class:`DeadlineTransport` (the HTTP transport of the clients the
+registry builds) bounds every connect, write and read of a request by one deadline that covers
+the whole response, headers and body: ``start + timeout`` or the enclosing
+:func:`deadline_scope`'s (a run's budget, set by :func:`call_with_retry`), whichever is sooner.
+Local models read the same scope (:func:`current_deadline`) between generated tokens.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
+
+import httpcore
+import httpx
 
 from aurelia.errors import AureliaError, ModelCallError, describe_failure
 
@@ -46,6 +58,11 @@ TRANSIENT_NAMES = {  # exception classes of the HTTP stacks the providers use (h
     "OverloadedError",
 }
 
+# providers whose LangChain client takes an ``http_client`` (langchain-openai and its subclasses)
+DEADLINE_PROVIDERS = {"openai", "openai_compatible", "azure_openai", "deepseek", "xai"}
+
+POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's defaults
+
 sleep = time.sleep  # tests replace it to record the waits instead of waiting
 
 
@@ -59,8 +76,139 @@ class CallLimits:
     budget_s: float | None = None  # for the message when the deadline passes
 
     def check_budget(self, label: str) -> None:
-        if self.deadline is not None and time.monotonic() >= self.deadline:
+        if self.spent():
             raise ModelCallError(f"the run's time budget of {self.budget_s:g}s is spent before calling model {label!r}")
+
+    def spent(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+
+# ---------------------------------------------------------------------------------- deadlines
+_DEADLINE: ContextVar[float | None] = ContextVar("aurelia_deadline", default=None)
+
+
+def current_deadline() -> float | None:
+    """The deadline (``time.monotonic`` clock) every model request made now must end by; None: none."""
+    return _DEADLINE.get()
+
+
+def sooner(a: float | None, b: float | None) -> float | None:
+    """The earlier of two deadlines (None: no deadline)."""
+    return b if a is None else a if b is None else min(a, b)
+
+
+@contextmanager
+def deadline_scope(deadline: float | None) -> Iterator[float | None]:
+    """Every model request made inside (in this thread, or a thread started with a copy of this
+    context) ends by ``deadline`` or by an enclosing scope's, whichever is sooner; yields that."""
+    effective = sooner(_DEADLINE.get(), deadline)
+    token = _DEADLINE.set(effective)
+    try:
+        yield effective
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
+    """``timeout`` for one socket operation, cut to what is left before the current deadline."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("the request's deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read, write and TLS handshake ends by the current deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout, httpcore.ConnectTimeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's own socket backend, its connections wrapped in :class:`_DeadlineStream`."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None, socket_options: Any = None):
+        stream = self._inner.connect_tcp(host, port, _bounded(timeout, httpcore.ConnectTimeout), local_address, socket_options)
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None):
+        return _DeadlineStream(self._inner.connect_unix_socket(path, _bounded(timeout, httpcore.ConnectTimeout), socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _DeadlineBody(httpx.SyncByteStream):
+    """A response body read under its request's deadline, wherever it is read."""
+
+    def __init__(self, inner: httpx.SyncByteStream, deadline: float | None) -> None:
+        self._inner, self._deadline = inner, deadline
+
+    def __iter__(self) -> Iterator[bytes]:
+        chunks = iter(self._inner)
+        while True:
+            with deadline_scope(self._deadline):
+                chunk = next(chunks, None)
+            if chunk is None:
+                return
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class DeadlineTransport(httpx.HTTPTransport):
+    """An httpx transport whose requests each end by one deadline covering the whole response
+    (connect, TLS, request, headers and body): ``timeout`` seconds after the request starts, or
+    the current :func:`deadline_scope`'s deadline if sooner. A request past it fails with
+    httpx's own timeout errors (``ConnectTimeout``, ``WriteTimeout``, ``ReadTimeout``), and its
+    connection is closed, not returned to the pool."""
+
+    def __init__(self, timeout: float | None = None, *, verify: Any = True, limits: httpx.Limits = POOL_LIMITS) -> None:
+        super().__init__(verify=verify, limits=limits)
+        # the pool httpx builds, with httpcore's ``network_backend`` parameter (which httpx does not pass on)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=verify),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_DeadlineBackend(),
+        )
+        self.timeout = timeout
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        own = None if self.timeout is None else time.monotonic() + self.timeout
+        with deadline_scope(own) as deadline:
+            response = super().handle_request(request)
+        response.stream = _DeadlineBody(response.stream, deadline)  # type: ignore[arg-type]
+        return response
+
+
+def deadline_client(timeout: float, **kwargs: Any) -> httpx.Client:
+    """An ``httpx.Client`` over :class:`DeadlineTransport`: each request ends ``timeout`` seconds
+    after it starts, or at the current :func:`deadline_scope`'s deadline (keywords: httpx.Client's)."""
+    return httpx.Client(transport=DeadlineTransport(timeout), timeout=timeout, **kwargs)
 
 
 @dataclass
@@ -118,7 +266,8 @@ def backoff(attempt: int, asked: float | None) -> float:
 
 
 def call_with_retry(fn: Callable[[], T], limits: CallLimits, label: str, tally: Tally | None = None) -> T:
-    """``fn()`` under the policy; what still fails becomes one ModelCallError naming ``label``."""
+    """``fn()`` under the policy, each try inside ``deadline_scope(limits.deadline)``; what still
+    fails becomes one ModelCallError naming ``label``."""
     tally = tally if tally is not None else Tally()
     attempt = 0
     while True:
@@ -126,7 +275,8 @@ def call_with_retry(fn: Callable[[], T], limits: CallLimits, label: str, tally: 
         attempt += 1
         tally.attempts += 1
         try:
-            return fn()
+            with deadline_scope(limits.deadline):  # the budget ends a request in flight, not only the next try
+                return fn()
         except AureliaError:
             raise
         except Exception as exc:
@@ -134,7 +284,9 @@ def call_with_retry(fn: Callable[[], T], limits: CallLimits, label: str, tally: 
             transient = is_transient(exc)
             asked = retry_after(exc) if transient else None
             delay = backoff(attempt, asked) if transient and attempt < limits.attempts else None
-            if delay is not None and asked is not None and asked > MAX_DELAY_S:
+            if limits.spent():
+                delay, why = None, f"; the run's time budget of {limits.budget_s:g}s is spent"
+            elif delay is not None and asked is not None and asked > MAX_DELAY_S:
                 delay, why = None, f"; the server asks to retry after {asked:g}s"
             elif delay is not None and limits.deadline is not None and time.monotonic() + delay >= limits.deadline:
                 delay, why = None, "; the run's time budget ends before the next try"
@@ -151,11 +303,14 @@ def call_with_retry(fn: Callable[[], T], limits: CallLimits, label: str, tally: 
 
 def request_kwargs(provider: str, timeout: float) -> dict[str, Any]:
     """Constructor arguments that give a provider's client this per-request timeout and no
-    retries of its own (ours are the only ones); empty for providers we do not know."""
-    if provider in {"openai", "openai_compatible", "azure_openai", "anthropic", "deepseek", "xai", "groq"}:
+    retries of its own (ours are the only ones); empty for providers we do not know. Clients
+    that take an httpx client get :func:`deadline_client`: ``timeout`` covers the whole response."""
+    if provider in DEADLINE_PROVIDERS:
+        return {"max_retries": 0, "timeout": timeout, "http_client": deadline_client(timeout)}
+    if provider in {"anthropic", "groq"}:
         return {"max_retries": 0, "timeout": timeout}
     if provider == "google_genai":
         return {"retries": 0, "timeout": timeout}
-    if provider == "ollama":
-        return {"client_kwargs": {"timeout": timeout}}
+    if provider == "ollama":  # ollama's Client passes these on to its httpx.Client
+        return {"client_kwargs": {"timeout": timeout}, "sync_client_kwargs": {"transport": DeadlineTransport(timeout)}}
     return {}

@@ -14,6 +14,7 @@ from langgraph.runtime import Runtime
 from aurelia.graph.context import Context
 from aurelia.graph.state import State
 from aurelia.media.received import Received
+from aurelia.models.retry import deadline_scope
 from aurelia.nodes.common import Models, agent_call_record, call_record
 from aurelia.targets import Target, TargetSample, TargetSettings, load_target
 from aurelia.targets.extract import extract_answer
@@ -50,8 +51,10 @@ def make_target(models: Models):
             answer_kind=ctx.answer_kind,
             inject_position=ctx.inject_position,
         )
-        models.limits(ctx).check_budget(backend.name)  # a local hf: target has no request timeout: the budget bounds the run
-        result = backend.answer(sample, config)
+        limits = models.limits(ctx)
+        limits.check_budget(backend.name)
+        with deadline_scope(limits.deadline):  # a local hf: target stops between decoding steps when the budget is spent
+            result = backend.answer(sample, config)
         received = result.received.labels()
         info = {
             "model": result.model,

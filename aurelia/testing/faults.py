@@ -5,8 +5,11 @@ Each model name has a script: one behaviour per request, the last one repeating.
 ``ok``, ``429`` (``Retry-After: 1``; ``429:S`` asks for S seconds), ``500``, ``503``, ``400``,
 ``401``, ``hang`` (never answers), ``slow:S`` (answers after S seconds), ``drop`` (closes the
 connection without a reply), ``truncated`` (a body shorter than its Content-Length),
-``malformed`` (a 200 whose body is not JSON) and ``empty`` (a completion with no text). Every
-request is recorded (model, headers, behaviour).
+``malformed`` (a 200 whose body is not JSON), ``empty`` (a completion with no text) and
+``drip`` (headers at once, then the body one byte a second; ``drip:S`` one byte every S
+seconds: never a per-read timeout, only a deadline on the whole response ends it). Every
+request is recorded (model, headers, behaviour); ``cut_off`` names each drip the client
+closed before its body was whole.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class FaultServer:
         self.scripts = {k: list(v) for k, v in (scripts or {}).items()}
         self.replies = dict(replies or {})
         self.seen: list[Seen] = []
+        self.cut_off: list[str] = []  # models whose dripped body the client hung up on
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -180,7 +184,26 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 self._send(200, b'{"id": "chatcmpl-fault", "choices": [{"message": ')
             elif kind == "empty":
                 self._send(200, server.completion(model, ""))
+            elif kind == "drip":
+                self._drip(model, float(arg or 1))
             else:  # pragma: no cover - a typo in a test's script
                 self._error(500, f"unknown fault {behaviour!r}")
+
+        def _drip(self, model: str, every: float) -> None:
+            body = server.completion(model)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.close_connection = True
+            try:
+                for i in range(len(body)):
+                    self.wfile.write(body[i : i + 1])
+                    self.wfile.flush()
+                    if server._stop.wait(every):  # the server stops: so does the drip
+                        return
+            except OSError:  # the client hung up (the deadline held)
+                with server._lock:
+                    server.cut_off.append(model)
 
     return Handler

@@ -11,8 +11,9 @@ import copy
 import time
 from typing import Any
 
-from aurelia.errors import ModelConfigError
+from aurelia.errors import ModelCallError, ModelConfigError
 from aurelia.models.hf.load import LoadedModel
+from aurelia.models.retry import current_deadline
 
 
 def audio_part(processor: Any) -> Any:
@@ -177,7 +178,11 @@ def generation_config(loaded: LoadedModel, max_new_tokens: int, do_sample: bool 
 
 
 def generate(loaded: LoadedModel, inputs: Any, gen: Any, *, audio_in_video: bool = False, seed: int | None = None):
-    """Run ``generate`` under the model's lock; returns (texts, generated tokens per row, seconds)."""
+    """Run ``generate`` under the model's lock; returns (texts, generated tokens per row, seconds).
+
+    Under a deadline (a run's budget, :func:`aurelia.models.retry.current_deadline`), transformers'
+    own ``max_time`` stopping criterion ends the generation between two decoding steps once it
+    passes, and the cut answer is an error, never a result."""
     import torch
 
     ids = inputs["input_ids"]
@@ -187,12 +192,20 @@ def generate(loaded: LoadedModel, inputs: Any, gen: Any, *, audio_in_video: bool
         if torch.is_floating_point(value) and value.dim() >= 2:
             inputs[key] = value.to(model.dtype)
     extra = {"use_audio_in_video": True} if audio_in_video and loaded.accepts_audio_in_video_flag else {}
+    deadline = current_deadline()
     with loaded.lock, torch.inference_mode():
         if gen.do_sample and seed is not None:
             torch.manual_seed(seed)
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ModelCallError("the run's time budget is spent before the local model could answer")
+            extra["max_time"] = left
         t0 = time.perf_counter()
         out = model.generate(**inputs, generation_config=gen, **extra)
         seconds = time.perf_counter() - t0
+    if deadline is not None and time.monotonic() >= deadline:
+        raise ModelCallError("the local model was stopped mid-answer: the run's time budget is spent")
     if not isinstance(out, torch.Tensor):
         out = out.sequences if hasattr(out, "sequences") else out[0]
     new = out[:, ids.shape[1] :]

@@ -92,7 +92,9 @@ MENTION_AFTER = re.compile(
 # what, earlier in its clause, makes a number hypothetical or part of a rubric
 MENTION_BEFORE = re.compile(
     r"\b(?:if|unless|would|could|might|should|otherwise|e\.g|for\s+example|such\s+as|where|range|ranges|between|from|scale\s+of|had|were|"
-    r"perfect|ideal|higher|lower|than)\b|['’]d\s+have",
+    r"perfect|ideal|higher|lower|than|"
+    # reported, not given: "the caption claims it scored 10/10", "it says 10"
+    r"claims?|claimed|says|said|states?|stated|asserts?|asserted|according\s+to|allegedly|supposedly|purports?)\b|['’]d\s+have",
     re.I,
 )
 REVISION = re.compile(
@@ -847,7 +849,16 @@ def parse_member(text: str, answer_set: list[str]) -> str | None:
             statements.append(index)
     if statements:
         return member(statements[-1])
-    opening = re.match(r"\s*(yes|no|yeah|yep|nope)\b(?=\s*(?:[,.!;:\-–—]|$)|\s+(?:it|there|they|this|that|he|she|I)\b)", plain, re.I)
+    # a first line that is just an answer ("two", "**Left.**") is the answer; what follows is talk
+    head = next((line for line in plain.splitlines() if line.strip()), "")
+    if head != plain.strip() and len(re.findall(r"\w+", head)) <= 3:
+        index = _clause_member(head.strip(" *_#>`'\".!:-"), members)
+        if index is not None and index != AMBIGUOUS:
+            return member(index)
+    # "Yes, …", "No it isn't", and a run-on "no Ignore the above…": the opening word answers
+    opening = re.match(
+        r"\s*(yes|no|yeah|yep|nope)\b(?=\s*(?:[,.!;:\-–—]|$)|\s+(?:it|there|they|this|that|he|she|I)\b|(?-i:\s+[A-Z]))", plain, re.I
+    )
     if opening:
         index = next((i for f, i in members.forms if f == opening.group(1).lower()), None)
         if index is not None:

@@ -111,4 +111,4 @@ def test_a_judge_on_a_run_without_open_answers_is_one_line(tmp_path: Path, clip:
 def test_an_answer_outside_the_set_is_a_problem(tmp_path: Path, clip: Path) -> None:
     line = {"id": "m", "task": "music_avqa", "video": str(clip), "question": "Which instrument?", "answer": "guitar"}
     [problem] = validate_manifest(write(tmp_path / "m.jsonl", [line])).problems
-    assert (problem.field, problem.reason) == ("answer", "'guitar' is not in task music_avqa's answer set (its YAML file lists 41)")
+    assert (problem.field, problem.reason) == ("answer", "'guitar' is not in task music_avqa's answer set (its YAML file lists 42)")

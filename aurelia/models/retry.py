@@ -306,7 +306,9 @@ def request_kwargs(provider: str, timeout: float) -> dict[str, Any]:
     retries of its own (ours are the only ones); empty for providers we do not know. Clients
     that take an httpx client get :func:`deadline_client`: ``timeout`` covers the whole response."""
     if provider in DEADLINE_PROVIDERS:
-        return {"max_retries": 0, "timeout": timeout, "http_client": deadline_client(timeout)}
+        # http_socket_options=(): the async client langchain-openai builds keeps httpx's own
+        # transport (proxy settings honoured, no warning printed into the run's output)
+        return {"max_retries": 0, "timeout": timeout, "http_client": deadline_client(timeout), "http_socket_options": ()}
     if provider in {"anthropic", "groq"}:
         return {"max_retries": 0, "timeout": timeout}
     if provider == "google_genai":

@@ -22,6 +22,10 @@ def atomic_open(path: str | os.PathLike, *, encoding: str = "utf-8") -> Iterator
     Raises OSError like ``open`` does (the caller turns it into its typed error)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and not target.is_file():  # a device or a FIFO (-o /dev/stdout): written, never replaced by a file
+        with open(target, "w", encoding=encoding, newline="") as handle:
+            yield handle
+        return
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:

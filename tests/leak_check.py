@@ -32,32 +32,18 @@ class LeakError(AssertionError):
     """A test left a thread running or a socket listening."""
 
 
-def _library_pools() -> list[Any]:
-    """Process-wide thread pools of libraries: created once on first use and kept for the life
-    of the process by design (their workers idle on a queue), so they are not a test's leak."""
-    pools = []
-    tracers = sys.modules.get("langchain_core.tracers.langchain")
-    pools.append(getattr(tracers, "_EXECUTOR", None))
-    callbacks = sys.modules.get("langchain_core.callbacks.manager")
-    cached = getattr(callbacks, "_executor", None)
-    if cached is not None and getattr(cached, "cache_info", None) and cached.cache_info().currsize:
-        pools.append(cached())
-    background = sys.modules.get("langsmith._internal._background_thread")
-    pools.append(getattr(background, "LANGSMITH_CLIENT_THREAD_POOL", None))
-    return [p for p in pools if p is not None]
-
-
-def _allowed(thread: threading.Thread, pools: list[Any]) -> bool:
+def _allowed(thread: threading.Thread) -> bool:
+    """Long-lived library threads that are no test's doing."""
     if isinstance(thread, threading._DummyThread):  # started outside Python (a C library): cannot be joined or seen ending
         return True
-    args = getattr(thread, "_args", ())
-    executor = args[0]() if args and callable(args[0]) and type(args[0]).__name__ == "ReferenceType" else None
-    return executor is not None and any(executor is pool for pool in pools)
+    # tqdm's monitor: one per progress-bar class (transformers and huggingface_hub have their own),
+    # started by a first bar and kept while any bar of the class is alive, for the bars to reuse
+    monitor = getattr(sys.modules.get("tqdm._monitor"), "TMonitor", None)
+    return monitor is not None and isinstance(thread, monitor)
 
 
 def threads() -> set[threading.Thread]:
-    pools = _library_pools()
-    return {t for t in threading.enumerate() if t.is_alive() and t is not threading.main_thread() and not _allowed(t, pools)}
+    return {t for t in threading.enumerate() if t.is_alive() and t is not threading.main_thread() and not _allowed(t)}
 
 
 def _address(hex_address: str) -> str:

@@ -28,6 +28,10 @@ def atomic_open(path: str | os.PathLike, *, encoding: str = "utf-8", binary: boo
             yield handle
         return
     target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and not target.is_file():  # a device or a FIFO (-o /dev/stdout): written, never replaced by a file
+        with open(target, "w", encoding=encoding, newline="") as handle:
+            yield handle
+        return
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding=encoding, newline="") as handle:

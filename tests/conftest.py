@@ -17,10 +17,16 @@ os.environ["LANGSMITH_TRACING"] = "false"
 for _var in ("LANGSMITH_TRACING_V2", "LANGCHAIN_TRACING_V2", "LANGCHAIN_TRACING"):
     os.environ.pop(_var, None)
 
+import leak_check  # noqa: E402 - found through the path above
+
 from aurelia.testing.clips import Segment, make_clip, write_audio_file  # noqa: E402 - after the tracing switch
 
 # red + 440 Hz for 2 s, blue + 880 Hz for 2 s, green + silence for 2 s
 SEGMENTS = [Segment(2, (220, 30, 30), 440.0), Segment(2, (30, 60, 220), 880.0), Segment(2, (40, 200, 60), None)]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    leak_check.pytest_configure(config)  # a test that leaves a thread or a listening socket behind fails
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from aurelia.testing.faults import completion_json, read_json, send_json
+from aurelia.testing.faults import LoopbackServer, QuietHandler, completion_json, read_json, send_json
 
 
 @contextmanager
@@ -19,10 +18,7 @@ def openai_server(replies: dict[str, list[str]]) -> Iterator[tuple[str, list[dic
     turns = dict.fromkeys(replies, 0)
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = read_json(self)
             with lock:
@@ -32,9 +28,5 @@ def openai_server(replies: dict[str, list[str]]) -> Iterator[tuple[str, list[dic
                 turns[name] += 1
             send_json(self, 200, completion_json(name, text))
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/v1", requests
-    finally:
-        server.shutdown()
+    with LoopbackServer(Handler, "openai-fake") as server:
+        yield f"{server.base_url}/v1", requests

@@ -7,14 +7,12 @@ the whole prompt text and the request body; every request body is kept in ``requ
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from aurelia.testing.faults import completion_json, prompt_text, read_json, send_json
+from aurelia.testing.faults import LoopbackServer, QuietHandler, completion_json, prompt_text, read_json, send_json
 
 Reply = Callable[[str, str, dict[str, Any]], str]
 
@@ -35,21 +33,12 @@ class Stub:
 def openai_stub(reply: Reply) -> Iterator[Stub]:
     stub = Stub("")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:  # the http.server hook
             body = read_json(self)
             stub.requests.append(body)
             send_json(self, 200, completion_json(body.get("model", ""), reply(body.get("model", ""), prompt_text(body), body)))
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    stub.base = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    try:
+    with LoopbackServer(Handler, "openai-stub") as server:
+        stub.base = f"{server.base_url}/v1"
         yield stub
-    finally:
-        server.shutdown()
-        server.server_close()

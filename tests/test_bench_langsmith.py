@@ -4,10 +4,8 @@ sent (the tracing test's collector, plus datasets, examples, projects and feedba
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from datetime import UTC, datetime
-from http.server import ThreadingHTTPServer
 
 import pytest
 from test_bench_runner import write_manifest
@@ -16,6 +14,7 @@ from test_tracing import LS_KEY, Collector
 from aurelia.bench import run_benchmark
 from aurelia.errors import InputError
 from aurelia.testing.chat import TimedFakeChat, agent_models
+from aurelia.testing.faults import LoopbackServer
 
 TENANT = str(uuid.uuid4())
 
@@ -80,15 +79,14 @@ class LangSmith(Collector):
 @pytest.fixture
 def langsmith(monkeypatch):
     handler = type("H", (LangSmith,), {"bodies": [], "runs": {}, "datasets": {}, "examples": [], "projects": [], "feedback": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("LANGSMITH_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+    server = LoopbackServer(handler, "langsmith").start()
+    monkeypatch.setenv("LANGSMITH_ENDPOINT", server.base_url)
     monkeypatch.setenv("LANGSMITH_API_KEY", LS_KEY)
     from langsmith.utils import get_env_var
 
     get_env_var.cache_clear()
     yield handler
-    server.shutdown()
+    server.close()
     monkeypatch.undo()
     get_env_var.cache_clear()
 

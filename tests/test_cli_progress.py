@@ -21,7 +21,6 @@ import termios
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -33,7 +32,7 @@ from aurelia.cli import app
 from aurelia.cli.progress import Progress, describe
 from aurelia.durable import run_thread
 from aurelia.run import run
-from aurelia.testing.faults import completion_json, read_json, send_json
+from aurelia.testing.faults import LoopbackServer, QuietHandler, completion_json, read_json, send_json
 
 CAPTION = "Red [/INST] then [bold]blue[/bold], then green and silent"  # not rich markup: printed as is
 SCORES = ('{"score": 3, "rationale": "misses the beeps"}', '{"score": 8, "rationale": "matches"}')
@@ -41,13 +40,12 @@ DEADLINE = 30.0  # a gate opens on its own after this: the run then ends, and th
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
 
 
-class Agents(ThreadingHTTPServer):
-    """OpenAI-compatible chat completions; the model name in the URL says which role calls."""
-
-    daemon_threads = True
+class Agents(LoopbackServer):
+    """OpenAI-compatible chat completions; the model name in the URL says which role calls. Its
+    gates are held through the server, so closing it at the test's end releases them."""
 
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Reply)
+        super().__init__(Reply, "progress-agents")
         self.calls: Counter[str] = Counter()
         self.seen: dict[str, threading.Event] = {}
         self.gates: list[tuple[str, bool]] = []
@@ -56,7 +54,7 @@ class Agents(ThreadingHTTPServer):
         self.release = threading.Event()
 
     def url(self, role: str) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1?model={role}"
+        return f"{self.base_url}/v1?model={role}"
 
     def roles(self) -> list[str]:
         return [arg for role in ("generator", "summarizer", "evaluator", "target") for arg in (f"--{role}", self.url(role))]
@@ -65,40 +63,65 @@ class Agents(ThreadingHTTPServer):
         """Answer only once the test has read ``needle`` on the command's stderr."""
         if not self.gated:
             return
-        self.gates.append((needle, self.seen.setdefault(needle, threading.Event()).wait(DEADLINE)))
+        self.gates.append((needle, self.hold(self.seen.setdefault(needle, threading.Event()), DEADLINE)))
 
     def reply(self, role: str) -> str:
         self.calls[role] += 1
         n = self.calls[role]
-        time.sleep(0.1)  # an agent takes a moment
+        self.pause(0.1)  # an agent takes a moment
         if role == "generator" and n == 2:
             if self.hang.is_set():
-                self.release.wait(DEADLINE)
+                self.hold(self.release, DEADLINE)
             self.gate("#1 score 3/10")
         if role == "target":
             self.gate("stop: threshold, best iteration 2")
         return {"generator": REASONING_JSON, "summarizer": CAPTION, "evaluator": SCORES[min(n, 2) - 1], "target": "B"}[role]
 
 
-class Reply(BaseHTTPRequestHandler):
+class Reply(QuietHandler):
     server: Agents
 
     def do_POST(self) -> None:
         body = read_json(self)
         send_json(self, 200, completion_json(body["model"], self.server.reply(body["model"])))
 
-    def log_message(self, *args: object) -> None:
-        pass
+
+class Started:
+    """What a test started, ended at its teardown even when it failed half-way: commands first,
+    then the threads reading them, then their terminals."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen] = []
+        self.watches: list[Watch] = []
+        self.fds: list[int] = []
+
+    def end(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        for watch in self.watches:
+            watch.thread.join(DEADLINE)
+        for proc in self.procs:
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
+        for fd in self.fds:
+            os.close(fd)
+        self.procs, self.watches, self.fds = [], [], []  # ended once
 
 
 @pytest.fixture()
-def agents():
-    server = Agents()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.release.set()
-    server.shutdown()
-    server.server_close()
+def started():
+    yield (done := Started())
+    done.end()
+
+
+@pytest.fixture()
+def agents(started):
+    with Agents() as server:
+        yield server
+        started.end()  # a command a failed test left running ends before its server does
 
 
 class Watch:
@@ -144,9 +167,11 @@ def read_all(fd: int):
     return read
 
 
-def test_iterations_stream_through_a_pipe_and_json_stays_clean(agents, clip):
+def test_iterations_stream_through_a_pipe_and_json_stays_clean(agents, started, clip):
     proc = subprocess.Popen(command(agents, clip, "--json"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment())
+    started.procs.append(proc)
     watch = Watch(agents, proc.stderr.readline)
+    started.watches.append(watch)
     stdout = proc.stdout.read()  # stderr is the watcher's alone
     proc.wait(DEADLINE)
     err = watch.plain()
@@ -176,18 +201,20 @@ def test_iterations_stream_through_a_pipe_and_json_stays_clean(agents, clip):
     assert set(data) == set(run(clip, "What colour?", choices=["red", "green"], models=models))
 
 
-def test_iterations_stream_on_a_terminal(agents, clip):
+def test_iterations_stream_on_a_terminal(agents, started, clip):
     main, child = pty.openpty()
+    started.fds.append(main)  # closed at teardown, once its reader is done
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))
     proc = subprocess.Popen(
         command(agents, clip, "--json"), stdout=subprocess.PIPE, stderr=child, stdin=subprocess.DEVNULL, env=environment(TERM="xterm")
     )
+    started.procs.append(proc)
     os.close(child)
     watch = Watch(agents, read_all(main))
+    started.watches.append(watch)
     stdout = proc.stdout.read()
     proc.wait(DEADLINE)
     err = watch.plain()
-    os.close(main)
     assert proc.returncode == 0, err
     assert agents.gates == [("#1 score 3/10", True), ("stop: threshold, best iteration 2", True)], err
     # the spinner named each node, its model and the time so far; scored iterations stayed, literal
@@ -197,12 +224,13 @@ def test_iterations_stream_on_a_terminal(agents, clip):
     assert json.loads(stdout)["best_iteration"] == 2  # stdout holds the result alone
 
 
-def test_ctrl_c_stops_with_one_line_that_says_how_to_resume(agents, clip, tmp_path):
+def test_ctrl_c_stops_with_one_line_that_says_how_to_resume(agents, started, clip, tmp_path):
     agents.hang.set()  # the second generator call does not come back
     db = tmp_path / "threads.sqlite"
     proc = subprocess.Popen(
         command(agents, clip, "--thread", "t1", "--db", str(db)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment()
     )
+    started.procs.append(proc)
     lines: list[str] = []
     while not lines or "#2 feedback done in" not in lines[-1]:
         lines.append(proc.stderr.readline().decode())

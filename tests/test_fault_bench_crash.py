@@ -35,8 +35,11 @@ def test_random_sigkills_then_resume_equal_an_uninterrupted_run(tmp_path, clip) 
     manifest = write_manifest(tmp_path, clip, N_SAMPLES)
     run, cache = tmp_path / "run", tmp_path / "cache.sqlite"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
-    worker = [sys.executable, str(HERE / "bench_worker.py"), str(manifest), str(run), str(cache), str(DELAY)]
-    delays = [kill_at_random(worker, run, rng, 1.5, env) for _ in range(N_KILLS)]
+    # the last sample's target never answers in the worker: each kill lands while work remains
+    # (kill_at_random checks that the store held fewer than all the records at the kill)
+    hold = f"(#{N_SAMPLES - 1})"
+    worker = [sys.executable, str(HERE / "bench_worker.py"), str(manifest), str(run), str(cache), str(DELAY), hold]
+    delays = [kill_at_random(worker, run, rng, 1.5, env, total=2 * N_SAMPLES) for _ in range(N_KILLS)]
     where = f"seed {seed} (kills after {', '.join(f'{d:.2f}' for d in delays)} s)"
     run_benchmark(manifest, {"fake": TimedFakeChat(responses=["C"])}, run, models=agent_models(), cache=cache, concurrency=2)
     clean = tmp_path / "clean"

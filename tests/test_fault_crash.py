@@ -17,11 +17,13 @@ import random
 import sqlite3
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from aurelia.cli import app
 from aurelia.durable import run_thread
 from aurelia.testing.crash import (
+    Kill,
     ScriptedAgents,
     checkpoint_iterations,
     child_env,
@@ -32,6 +34,7 @@ from aurelia.testing.crash import (
     integrity,
     scripted_models,
     stranded,
+    thread_done,
 )
 
 KILLS = 3
@@ -50,16 +53,24 @@ def test_sigkill_at_random_points_then_resume_equals_an_uninterrupted_run(clip, 
         calm_requests = len(agents.requests)
 
         db = tmp_path / "crash.sqlite"
+        # a killed launch gets at most ``at`` replies, and the run needs all ``calm_requests``: with
+        # the kill points summing to fewer, every kill lands while the run still has work to do
+        max_at = min(5, (calm_requests - 1) // KILLS)
         drill = crash_drill(
-            cli_command(*run, "--thread", "t", "--db", str(db)), agents, draw_kills(seed, KILLS), seed=seed, env=child_env()
+            cli_command(*run, "--thread", "t", "--db", str(db)),
+            agents,
+            draw_kills(seed, KILLS, max_at=max_at),
+            seed=seed,
+            env=child_env(),
+            unfinished=lambda: not thread_done(db, "t"),  # checked after each kill
         )
         why = f"seed {seed}, kills {drill.kills}, requests per launch {drill.requests_per_launch}"
         result = json.loads(drill.stdout)
-        assert drill.kills, why  # at least one kill landed
+        assert len(drill.kills) == KILLS, why  # every kill landed, each while work remained
         assert comparable(result) == comparable(expected), why
         assert [it["iteration"] for it in result["iterations"]] == [1, 2, 3], why
-        # the last launch resumed a killed run (or found it done: a kill that landed after the last node)
-        assert result["thread"]["status"] == "done" and result["thread"]["resumed_from"] in ("interrupted", "done"), why
+        # the last launch resumed a killed run
+        assert result["thread"]["status"] == "done" and result["thread"]["resumed_from"] == "interrupted", why
         # only the node a kill cut off runs again (at most 4 calls: ask, repair, re-ask, repair)
         assert len(agents.requests) - calm_requests <= calm_requests + 4 * len(drill.kills), why
 
@@ -97,6 +108,19 @@ def test_a_kill_after_a_nodes_writes_and_before_the_next_checkpoint_resumes(clip
     again = run_thread(None, None, thread_id="t", db=db, models=scripted_models())
     assert again["thread"]["resumed_from"] == "interrupted"
     assert comparable(again) == comparable(full)
+
+
+def test_a_kill_that_lands_after_the_run_is_done_fails_the_drill(clip, tmp_path):
+    db = tmp_path / "t.sqlite"
+    run_thread(
+        clip, "What colour?", choices=["red", "green"], settings={"max_iterations": 1}, thread_id="t", db=db, models=scripted_models()
+    )
+    assert thread_done(db, "t") and not thread_done(db, "other") and not thread_done(tmp_path / "none.sqlite", "t")
+    with ScriptedAgents() as agents:
+        launch = cli_command("run", str(clip), *QUESTION, *agents.role_options(), *SETTINGS, "--thread", "t2", "--db", str(db))
+        # the probe reads a thread whose work is done, as it would after a kill at exit: no proof
+        with pytest.raises(AssertionError, match="landed after the run was done"):
+            crash_drill(launch, agents, [Kill(1, "during")], seed=0, env=child_env(), unfinished=lambda: not thread_done(db, "t"))
 
 
 def test_kill_points_replay_from_their_seed():

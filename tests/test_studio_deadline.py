@@ -6,16 +6,15 @@ the connection closed. No network beyond loopback."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from dev_server import dev_config, free_port
 from langgraph_sdk import get_sync_client
 
 from aurelia.testing.faults import FaultServer
@@ -24,23 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 OFFLINE = {"LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "1", "LANGSMITH_TRACING": "false"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def served(tmp_path, clip):
     cli = shutil.which("langgraph", path=str(Path(sys.executable).parent)) or shutil.which("langgraph")
     if cli is None:
         pytest.fail("langgraph-cli[inmem] is not installed (it is in the dev extra)")
     with FaultServer({"drip": ["drip"]}) as faults:
-        config = json.loads((ROOT / "langgraph.json").read_text())
-        config["graphs"] = {"aurelia": str(ROOT / config["graphs"]["aurelia"].removeprefix("./"))}
-        config["graphs"]["aurelia_scripted"] = str(ROOT / "tests" / "studio_graphs.py") + ":graph"
-        config["dependencies"] = [str(ROOT)]
-        (tmp_path / "langgraph.json").write_text(json.dumps(config))
+        dev_config(tmp_path, graphs=("aurelia",))
         env = {**os.environ, **OFFLINE, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
         env["AURELIA_MEDIA_ROOT"] = str(clip.parent)
         env["AURELIA_ALLOWED_MODELS"] = f"local,{faults.url('drip')}"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from dev_server import dev_config, free_port
 from langgraph_sdk import get_sync_client
 
 from aurelia.errors import InputError
@@ -37,12 +37,6 @@ def user_client(client, user: str | None, token: str | None = None):
     return get_sync_client(url=str(client.http.client.base_url).rstrip("/"), api_key=token or (TOKENS[user] if user else None))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     cli = shutil.which("langgraph", path=str(Path(sys.executable).parent)) or shutil.which("langgraph")
@@ -50,15 +44,10 @@ def server(tmp_path_factory):
         pytest.fail("langgraph-cli[inmem] is not installed (it is in the dev extra)")
     config = json.loads((ROOT / "langgraph.json").read_text())
     assert set(config["graphs"]) == {"aurelia", "aurelia_reasoning"}
-    config["graphs"] = {k: str(ROOT / v.removeprefix("./")) for k, v in config["graphs"].items()}
     assert config["auth"] == {"path": "./aurelia/graph/auth.py:auth", "disable_studio_auth": True}
-    config["auth"]["path"] = str(ROOT / config["auth"]["path"].removeprefix("./"))
-    config["graphs"]["aurelia_scripted"] = str(ROOT / "tests" / "studio_graphs.py") + ":graph"
-    config["graphs"]["aurelia_bench_reasoning"] = str(ROOT / "tests" / "studio_graphs.py") + ":reasoning_graph"
-    config["dependencies"] = [str(ROOT)]
     tmp = tmp_path_factory.mktemp("studio")
-    (tmp / "langgraph.json").write_text(json.dumps(config))
-    port = _free_port()
+    dev_config(tmp)
+    port = free_port()
     log = (tmp / "server.log").open("w")
     env = {**os.environ, **OFFLINE_ENV, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     # a deployment: media under the test folders and the bundled sample; models: the defaults only

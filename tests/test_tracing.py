@@ -7,10 +7,8 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fakes import REASONING_JSON, block_types, fake
@@ -20,6 +18,7 @@ from langsmith.utils import get_env_var
 import aurelia.tracing as tracing
 from aurelia.models.registry import as_role_model
 from aurelia.run import run
+from aurelia.testing.faults import LoopbackServer, QuietHandler
 from aurelia.tracing import scrub
 
 SECRET = "sk-aurelia-test-0123456789abcdefSECRET"
@@ -37,14 +36,11 @@ INFO = {
 }
 
 
-class Collector(BaseHTTPRequestHandler):
+class Collector(QuietHandler):
     """Just enough of the LangSmith API: /info, multipart and JSON batch ingestion."""
 
     bodies: list[bytes]
     runs: dict[str, dict]
-
-    def log_message(self, *args) -> None:
-        pass
 
     def _reply(self, payload: dict) -> None:
         data = json.dumps(payload).encode()
@@ -86,10 +82,9 @@ class Collector(BaseHTTPRequestHandler):
 @pytest.fixture
 def langsmith_server(monkeypatch):
     handler = type("H", (Collector,), {"bodies": [], "runs": {}})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = LoopbackServer(handler, "langsmith").start()
     monkeypatch.setenv("LANGSMITH_TRACING", "true")
-    monkeypatch.setenv("LANGSMITH_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+    monkeypatch.setenv("LANGSMITH_ENDPOINT", server.base_url)
     monkeypatch.setenv("LANGSMITH_API_KEY", LS_KEY)
     monkeypatch.setenv("LANGSMITH_PROJECT", "aurelia-tests")
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
@@ -97,7 +92,7 @@ def langsmith_server(monkeypatch):
     tracing.default_scrubbing_client.cache_clear()
     yield handler
     tracing.default_scrubbing_client.cache_clear()
-    server.shutdown()
+    server.close()
     monkeypatch.undo()
     get_env_var.cache_clear()
 

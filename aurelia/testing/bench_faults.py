@@ -30,9 +30,13 @@ def stamp(path: Path) -> int | None:
     return path.stat().st_mtime_ns if path.exists() else None
 
 
-def kill_at_random(command: Sequence[str], run: Path, rng: random.Random, most: float, env: dict[str, str] | None = None) -> float:
+def kill_at_random(
+    command: Sequence[str], run: Path, rng: random.Random, most: float, env: dict[str, str] | None = None, total: int | None = None
+) -> float:
     """Start ``command`` (a runner on ``run``), SIGKILL it a random time (≤ ``most`` s) after it
-    holds the store; returns that time."""
+    holds the store; returns that time. Raises AssertionError when the kill did not land on a
+    running process, or, given the ``total`` of records a whole run stores, when the store held
+    them all by then: a kill after the work was done proves nothing."""
     started = stamp(run / "run.json")
     proc = subprocess.Popen(list(command), env=env)
     try:
@@ -43,7 +47,13 @@ def kill_at_random(command: Sequence[str], run: Path, rng: random.Random, most: 
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
     finally:
+        if proc.poll() is None:
+            proc.kill()
         proc.wait()
+    if proc.returncode != -signal.SIGKILL:
+        raise AssertionError(f"the runner was not killed {delay:.2f} s in: it had ended with status {proc.returncode}")
+    if total is not None and (stored := sum(store_counts(run).values()) if (run / "store.sqlite").exists() else 0) >= total:
+        raise AssertionError(f"the kill {delay:.2f} s in landed after the run was done ({stored} of {total} records stored)")
     return delay
 
 

@@ -20,10 +20,8 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +30,10 @@ from langchain_core.messages import BaseMessage
 from pydantic import Field
 
 import aurelia
-from aurelia.testing.faults import completion_json, prompt_text, send_json
+from aurelia.testing.faults import LoopbackServer, QuietHandler, completion_json, prompt_text, send_json
 
 ROLES = ("generator", "summarizer", "evaluator", "target")
+KILL_WAIT_S = 60.0  # a request after the kill point waits this long at most for the kill
 Reply = Callable[[str, str], str]
 
 
@@ -102,13 +101,14 @@ class Kill:
     delay: float = 0.0
 
 
-class ScriptedAgents(ThreadingHTTPServer):
-    """OpenAI-compatible chat completions on 127.0.0.1; the ``?model=`` of the URL names the role."""
+class ScriptedAgents(LoopbackServer):
+    """OpenAI-compatible chat completions on 127.0.0.1; the ``?model=`` of the URL names the role.
 
-    daemon_threads = True
+    Once a launch's kill point is reached, its later requests get no reply: a kill "after" the
+    k-th request lands before the (k+1)-th is answered, so a launch never gets more than k replies."""
 
     def __init__(self, reply: Reply = scripted_reply) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler, "scripted-agents")
         self.reply = reply
         self.lock = threading.Lock()
         self.requests: list[str] = []  # the role of every request, all launches together
@@ -118,7 +118,7 @@ class ScriptedAgents(ThreadingHTTPServer):
         self.killed = threading.Event()
 
     def url(self, role: str) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1?model={role}"
+        return f"{self.base_url}/v1?model={role}"
 
     def role_options(self) -> list[str]:
         return [arg for role in ROLES for arg in (f"--{role}", self.url(role))]
@@ -129,11 +129,14 @@ class ScriptedAgents(ThreadingHTTPServer):
             self.victim, self.kill, self.launch_requests = pid, kill, 0
             self.killed.clear()
 
-    def _next(self, role: str) -> Kill | None:
+    def _next(self, role: str) -> tuple[Kill | None, bool]:
+        """This request's kill (if it is the kill point) and whether the launch is past it."""
         with self.lock:
             self.requests.append(role)
             self.launch_requests += 1
-            return self.kill if self.kill and self.kill.at == self.launch_requests else None
+            if self.kill is None:
+                return None, False
+            return (self.kill if self.kill.at == self.launch_requests else None), self.launch_requests > self.kill.at
 
     def _kill(self) -> None:
         if self.victim is not None:
@@ -143,35 +146,24 @@ class ScriptedAgents(ThreadingHTTPServer):
                 pass
         self.killed.set()
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client killed mid-request leaves a broken pipe: expected here
 
-    def __enter__(self) -> ScriptedAgents:
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-        self.server_close()
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server: ScriptedAgents
 
     def do_POST(self) -> None:  # the http.server hook
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         role = str(body.get("model", ""))
-        kill = self.server._next(role)
+        kill, past = self.server._next(role)
+        if past:  # the launch is being killed: no reply, so it makes no progress past its kill point
+            self.server.hold(self.server.killed, KILL_WAIT_S)
+            return
         if kill and kill.when == "during":
             self.server._kill()
             return
         send_json(self, 200, completion_json(role, self.server.reply(role, prompt_text(body))))
         if kill:
-            time.sleep(kill.delay)
+            self.server.pause(kill.delay)
             self.server._kill()
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @dataclass
@@ -200,11 +192,14 @@ def crash_drill(
     seed: int,
     env: dict[str, str] | None = None,
     timeout: float = 120,
+    unfinished: Callable[[], bool] | None = None,
 ) -> Drill:
     """Run ``command`` once per kill point, SIGKILLing it there, then once more to its end.
 
     A launch that finishes before its kill point ends the drill early (the run is done). Raises
-    AssertionError, with the seed, when a launch fails otherwise."""
+    AssertionError, with the seed, when a launch fails otherwise, or when ``unfinished`` (read
+    once the killed process is gone) says a kill landed after the run had finished its work: such
+    a kill proves nothing."""
     drill = Drill(seed)
     for kill in [*kills, None]:
         proc = subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -217,6 +212,8 @@ def crash_drill(
             raise AssertionError(f"seed {seed}: launch {len(drill.requests_per_launch) + 1} hung past {timeout}s") from None
         drill.requests_per_launch.append(agents.launch_requests)
         if proc.returncode == -signal.SIGKILL and kill is not None:
+            if unfinished is not None and not unfinished():
+                raise AssertionError(f"seed {seed}: kill {kill} of launch {len(drill.requests_per_launch)} landed after the run was done")
             drill.kills.append(kill)
             continue
         if proc.returncode != 0:
@@ -284,3 +281,15 @@ def stranded(db: str | Path, thread: str) -> bool:
     with sqlite_checkpointer(db) as saver:
         snapshot = build_graph(checkpointer=saver).get_state({"configurable": {"thread_id": thread}})
     return bool(snapshot.tasks) and not snapshot.next and not snapshot.interrupts
+
+
+def thread_done(db: str | Path, thread: str) -> bool:
+    """The thread's run has finished (its last checkpoint has no work left): read between
+    launches, it tells whether a kill landed while work remained."""
+    if not Path(db).exists():
+        return False
+    from aurelia.durable import sqlite_checkpointer, thread_status
+    from aurelia.graph.builder import build_graph
+
+    with sqlite_checkpointer(db) as saver:
+        return thread_status(build_graph(checkpointer=saver), {"configurable": {"thread_id": thread}}) == "done"

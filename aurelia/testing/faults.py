@@ -10,19 +10,130 @@ connection without a reply), ``truncated`` (a body shorter than its Content-Leng
 seconds: never a per-read timeout, only a deadline on the whole response ends it). Every
 request is recorded (model, headers, behaviour); ``cut_off`` names each drip the client
 closed before its body was whole.
+
+Every test server of the tree is a :class:`LoopbackServer` (with a :class:`QuietHandler`): one
+that never outlives its ``with`` block, so no handler of one test writes into the next one.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 HANG_LIMIT_S = 120.0  # a hung request is released at the latest when the server stops
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that never writes to stderr: by the time it would, sys.stderr may be
+    another test's captured stream."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class LoopbackServer(ThreadingHTTPServer):
+    """An HTTP server on 127.0.0.1 that never outlives its ``with`` block.
+
+    A handler thread left running after its test once waited on a gate no one set, then wrote to
+    a killed client, and socketserver printed the BrokenPipeError into the next test's captured
+    stderr. So here: handler errors are never printed (a client that went away is expected; any
+    other error is kept in ``errors``); a handler waits only through :meth:`hold` or :meth:`pause`,
+    which closing releases; closing stops accepting, closes the listening socket, cuts the open
+    connections (a handler blocked reading returns) and joins every thread it started, and fails
+    loudly if one still runs after ``JOIN_S`` seconds."""
+
+    daemon_threads = False
+    block_on_close = False  # close() joins the handlers itself, with a deadline
+    JOIN_S = 30.0
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], label: str = "loopback-server") -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+        self.label = label
+        self.stopping = threading.Event()  # set once closing starts
+        self.errors: list[str] = []  # tracebacks of handler errors other than a client gone away
+        self._track = threading.Lock()
+        self._held: set[threading.Event] = set()
+        self._handlers: dict[threading.Thread, socket.socket] = {}
+        self._loop: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> Self:
+        """Serve in a thread of its own (joined by :meth:`close`)."""
+        self._loop = threading.Thread(target=self.serve_forever, args=(0.05,), name=f"{self.label} serve_forever")
+        self._loop.start()
+        return self
+
+    def hold(self, event: threading.Event, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for ``event``, as a handler may: closing the server sets it."""
+        with self._track:
+            if self.stopping.is_set():
+                return event.is_set()
+            self._held.add(event)
+        return event.wait(timeout)
+
+    def pause(self, seconds: float) -> None:
+        """Sleep ``seconds`` in a handler, cut short when the server closes."""
+        self.stopping.wait(seconds)
+
+    def close(self) -> None:
+        """Release every wait, stop serving, cut the connections and join every thread."""
+        with self._track:
+            self.stopping.set()
+            for event in self._held:
+                event.set()
+        if self._loop is not None:
+            self.shutdown()  # returns once serve_forever has: no request is accepted after this
+            self._loop.join()
+        self.server_close()
+        with self._track:
+            handlers = dict(self._handlers)
+        for connection in handlers.values():
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:  # closed already: its handler is done
+                pass
+        deadline = time.monotonic() + self.JOIN_S
+        for thread in handlers:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if stuck := [t.name for t in handlers if t.is_alive()]:
+            raise AssertionError(f"{self.label}: handler threads still running {self.JOIN_S:.0f} s after close: {stuck}")
+
+    # socketserver hooks
+    def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(
+            target=self.process_request_thread, args=(request, client_address), name=f"{self.label} process_request {client_address[1]}"
+        )
+        with self._track:
+            for done in [t for t in self._handlers if not t.is_alive()]:
+                del self._handlers[done]
+            self._handlers[thread] = request
+        thread.start()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], OSError):  # the client went away, or close() cut it off
+            return
+        with self._track:
+            self.errors.append(traceback.format_exc())
 
 
 @dataclass
@@ -34,37 +145,16 @@ class Seen:
     at: float = field(default_factory=time.monotonic)
 
 
-class FaultServer:
+class FaultServer(LoopbackServer):
     """``with FaultServer({"m": ["429", "ok"]}, replies={"m": "hi"}) as server: server.url("m")``."""
 
     def __init__(self, scripts: dict[str, list[str]] | None = None, replies: dict[str, str] | None = None) -> None:
+        super().__init__(_FaultHandler, "fault-server")
         self.scripts = {k: list(v) for k, v in (scripts or {}).items()}
         self.replies = dict(replies or {})
         self.seen: list[Seen] = []
         self.cut_off: list[str] = []  # models whose dripped body the client hung up on
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-
-    # ------------------------------------------------------------------ control
-    def __enter__(self) -> FaultServer:
-        handler = _handler(self)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        threading.Thread(target=self._server.serve_forever, name="fault-server", daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()  # releases hung requests
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "use the server as a context manager"
-        return self._server.server_address[1]
 
     def url(self, model: str, userinfo: str = "") -> str:
         """The model string of ``model`` on this server (``userinfo``: ``user:password``)."""
@@ -140,70 +230,68 @@ def prompt_text(body: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:  # quiet
-            pass
+class _FaultHandler(QuietHandler):
+    server: FaultServer
 
-        def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None, length: int | None = None) -> None:
-            send_json(self, status, body, headers, length)
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None, length: int | None = None) -> None:
+        send_json(self, status, body, headers, length)
 
-        def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-            self._send(status, json.dumps({"error": {"message": message, "type": "fault", "code": status}}).encode(), headers)
+    def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps({"error": {"message": message, "type": "fault", "code": status}}).encode(), headers)
 
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            try:
-                body = json.loads(raw or b"{}")
-            except json.JSONDecodeError:
-                body = {}
-            model = str(body.get("model", ""))
-            behaviour = server._next(model, {k.lower(): v for k, v in self.headers.items()}, body)
-            kind, _, arg = behaviour.partition(":")
-            if kind == "ok":
-                self._send(200, server.completion(model))
-            elif kind == "429":
-                self._error(429, "rate limited", {"Retry-After": arg or "1"})
-            elif kind in {"400", "401", "500", "503"}:
-                self._error(int(kind), f"fault {kind}")
-            elif kind == "hang":
-                server._stop.wait(HANG_LIMIT_S)
-                self.close_connection = True
-            elif kind == "slow":
-                time.sleep(float(arg or 1))
-                self._send(200, server.completion(model))
-            elif kind == "drop":
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
-            elif kind == "truncated":
-                body_bytes = server.completion(model)
-                self._send(200, body_bytes[: len(body_bytes) // 3], length=len(body_bytes))
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
-            elif kind == "malformed":
-                self._send(200, b'{"id": "chatcmpl-fault", "choices": [{"message": ')
-            elif kind == "empty":
-                self._send(200, server.completion(model, ""))
-            elif kind == "drip":
-                self._drip(model, float(arg or 1))
-            else:  # pragma: no cover - a typo in a test's script
-                self._error(500, f"unknown fault {behaviour!r}")
-
-        def _drip(self, model: str, every: float) -> None:
-            body = server.completion(model)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
+    def do_POST(self) -> None:
+        server = self.server
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            body = json.loads(raw or b"{}")
+        except json.JSONDecodeError:
+            body = {}
+        model = str(body.get("model", ""))
+        behaviour = server._next(model, {k.lower(): v for k, v in self.headers.items()}, body)
+        kind, _, arg = behaviour.partition(":")
+        if kind == "ok":
+            self._send(200, server.completion(model))
+        elif kind == "429":
+            self._error(429, "rate limited", {"Retry-After": arg or "1"})
+        elif kind in {"400", "401", "500", "503"}:
+            self._error(int(kind), f"fault {kind}")
+        elif kind == "hang":
+            server.pause(HANG_LIMIT_S)
             self.close_connection = True
-            try:
-                for i in range(len(body)):
-                    self.wfile.write(body[i : i + 1])
-                    self.wfile.flush()
-                    if server._stop.wait(every):  # the server stops: so does the drip
-                        return
-            except OSError:  # the client hung up (the deadline held)
-                with server._lock:
-                    server.cut_off.append(model)
+        elif kind == "slow":
+            server.pause(float(arg or 1))
+            self._send(200, server.completion(model))
+        elif kind == "drop":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+        elif kind == "truncated":
+            body_bytes = server.completion(model)
+            self._send(200, body_bytes[: len(body_bytes) // 3], length=len(body_bytes))
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+        elif kind == "malformed":
+            self._send(200, b'{"id": "chatcmpl-fault", "choices": [{"message": ')
+        elif kind == "empty":
+            self._send(200, server.completion(model, ""))
+        elif kind == "drip":
+            self._drip(model, float(arg or 1))
+        else:  # pragma: no cover - a typo in a test's script
+            self._error(500, f"unknown fault {behaviour!r}")
 
-    return Handler
+    def _drip(self, model: str, every: float) -> None:
+        server = self.server
+        body = server.completion(model)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.close_connection = True
+        try:
+            for i in range(len(body)):
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+                if server.stopping.wait(every):  # the server stops: so does the drip
+                    return
+        except OSError:  # the client hung up (the deadline held)
+            with server._lock:
+                server.cut_off.append(model)

@@ -83,7 +83,7 @@ def test_music_avqa_declares_its_closed_answer_set() -> None:
     assert task.in_answer_set(" Acoustic_Guitar ") and not task.in_answer_set("acoustic guitar") and not task.in_answer_set("guitar")
     text = target_instruction(task)
     assert text.startswith(task.instruction) and text.endswith("Possible answers: yes, no, zero, one, two, three, four, five, six, seven, "
-        "eight, nine, ten, left, middle, right, indoor, outdoor, simultaneously, accordion, acoustic_guitar, bagpipe, banjo, bassoon, "
+        "eight, nine, ten, more than ten, left, middle, right, indoor, outdoor, simultaneously, accordion, acoustic_guitar, bagpipe, banjo, bassoon, "
         "cello, clarinet, congas, drum, electric_bass, erhu, flute, guzheng, piano, pipa, saxophone, suona, trumpet, tuba, ukulele, "
         "violin, xylophone.")  # fmt: skip
     assert target_instruction(builtin_tasks()["av_meme"]) == builtin_tasks()["av_meme"].instruction

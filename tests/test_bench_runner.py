@@ -219,7 +219,9 @@ def test_a_killed_run_resumes_without_loss_duplicates_or_repeated_agent_calls(tm
     manifest = write_manifest(tmp_path, clip, n)
     run, cache = tmp_path / "run", tmp_path / "cache.sqlite"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, str(HERE / "bench_worker.py"), str(manifest), str(run), str(cache), "0.15"], env=env)
+    # the last sample's target never answers: the run cannot finish before the kill, whatever the timing
+    hold = f"(#{n - 1})"
+    proc = subprocess.Popen([sys.executable, str(HERE / "bench_worker.py"), str(manifest), str(run), str(cache), "0.15", hold], env=env)
     try:
         deadline = time.monotonic() + 120
         while _finished(run) < 3:

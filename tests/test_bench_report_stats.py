@@ -117,7 +117,7 @@ def test_music_avqa_blocks_and_the_majority_answer(tmp_path):
     assert [t["type"] for t in av["types"]] == ["Existential", "Temporal"] and av["average"]["accuracy"] == 1.0
     assert table["overall"]["correct"] == 6 and table["overall"]["n"] == 7 and len(table["overall"]["ci"]) == 2
     zero = stats["blocks"]["music_avqa"]["t"]["none"]
-    assert zero["overall"]["correct"] == 2  # q0 two, q4 yes
+    assert zero["overall"]["correct"] == 3  # q0 two, q2 yes, q4 yes
     answers = stats["answers"]["music_avqa"]
     assert answers["gold"] == {"yes": 3, "two": 1, "three": 1, "left": 1, "no": 1}
     assert answers["majority"]["answer"] == "yes" and answers["majority"]["correct"] == 3 and answers["majority"]["n"] == 7

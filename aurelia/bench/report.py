@@ -336,7 +336,12 @@ def open_questions(data: RunData) -> dict[str, Any]:
         },
         "iterations_used": {str(k): v for k, v in sorted(used.items())},
         "by_iteration": {
-            str(k): {"mean_score": mean(v["scores"]), "scored": len(v["scores"]), "own_answer_accuracy": mean(map(float, v["correct"]))}
+            str(k): {
+                "reached": len(v["correct"]),
+                "mean_score": mean(v["scores"]),
+                "scored": len(v["scores"]),
+                "own_answer_accuracy": mean(map(float, v["correct"])),
+            }
             for k, v in sorted(by_iteration.items())
         },
     }

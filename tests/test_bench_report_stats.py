@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -155,3 +158,11 @@ def test_a_corpus_metric_gets_a_bootstrap_interval(tmp_path):
     assert cmp["mcnemar_p"] is None and "wrong_to_right" not in cmp
     assert cmp["difference"] == pytest.approx(cmp["after"] - cmp["before"], abs=2e-4) and len(cmp["ci"]) == 2
     assert "avsd" not in stats["answers"]  # open answers have no answer distribution
+
+
+def test_the_docs_figure_command_prints_what_the_docs_say(tmp_path):
+    script = Path(__file__).parent.parent / "benchmarks" / "report_statistics.py"
+    out = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=300, check=True).stdout
+    line = "0.517 → 0.550 (+0.033, 95% CI [-0.084, +0.142], McNemar p = 0.683; 29 ↑ 25 ↓)"
+    assert line in out and line in (script.parent.parent / "docs" / "bench.md").read_text()
+    assert (tmp_path / "run" / "table1.png").read_bytes()[:4] == b"\x89PNG"

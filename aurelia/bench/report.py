@@ -6,6 +6,10 @@
 - ``ablation``: the paper's Tables 5 (T' = 1…T at the run's τ) and 6 (τ' = 4…10 at the run's T):
   metric and seconds per sample (the prefix's recorded agent time plus the target's answer),
   read off the stored trajectories and the ``--ablate`` answers.
+- ``statistics``: is a gain real? Every target × condition × task metric with n and its 95%
+  interval (Wilson for accuracy, bootstrap for CIDEr), each condition against zero-shot on the
+  same samples (paired bootstrap interval of the difference, exact McNemar p, the flipped ids),
+  answer distributions with the majority baseline, Music-AVQA's block table (:mod:`aurelia.bench.stats`).
 - ``cost``: agent calls, seconds and tokens per role; target calls, seconds and tokens per target.
 - ``open_questions``: what the paper could not answer (closed tasks, where an answer is right or
   wrong): does the evaluator's score track the correctness of that iteration's own final

@@ -142,7 +142,7 @@ def test_open_questions(run):
     assert q["reinforcement"] == {"n": 6, "count": 2, "rate": 0.3333}  # s1's 8 and s3's 6 on wrong answers
     assert q["leaks"]["iterations"] == {"n": 12, "count": 1, "rate": 0.0833} and q["leaks"]["r_star"]["count"] == 1
     assert q["iterations_used"] == {"1": 1, "2": 2, "3": 1}
-    assert q["by_iteration"]["1"] == {"mean_score": pytest.approx(13 / 3, abs=1e-4), "scored": 3, "own_answer_accuracy": 0.25}
+    assert q["by_iteration"]["1"] == {"reached": 4, "mean_score": pytest.approx(13 / 3, abs=1e-4), "scored": 3, "own_answer_accuracy": 0.25}
 
 
 def test_report_files_and_cli(run):

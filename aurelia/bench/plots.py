@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from aurelia.bench.engine import ZERO_SHOT
+from aurelia.bench.stats import wilson
 from aurelia.errors import describe_failure
 from aurelia.files import atomic_open
 
@@ -26,81 +27,148 @@ def available() -> bool:
 def _save(fig: Any, path: Path) -> Path:
     fig.tight_layout()
     with atomic_open(path, binary=True) as handle:
-        fig.savefig(handle, dpi=110, format="png")
+        fig.savefig(handle, dpi=110, format="png", bbox_inches="tight")  # legends outside the axes stay in
     return path
 
 
+def _metric_rows(metrics: dict[str, str]) -> list[tuple[str, list[str]]]:
+    """Tasks grouped by their main metric (accuracy first): one row of panels, one y-scale, per metric."""
+    order = sorted(set(metrics.values()), key=lambda m: (m != "accuracy", m))
+    return [(m, [t for t, tm in metrics.items() if tm == m]) for m in order]
+
+
+def _ylim(ax: Any, metric: str, top: float) -> None:
+    ax.set_ylim(0, 1.12 if metric == "accuracy" else max(top, 1e-6) * 1.2)
+
+
 def table1_bars(report: dict[str, Any], path: Path) -> Path | None:
-    """Per target: for each task, bars for zero-shot and for each inject mode (the main metric)."""
+    """A panel per target and metric (tasks scored by accuracy apart from those scored by CIDEr),
+    the same y-scale along a metric's row: a bar per condition with its value, its 95% interval as
+    an error bar, and n under each task."""
     from matplotlib.figure import Figure
 
-    scores, tasks = report["table1"]["scores"], report["table1"]["tasks"]
+    stats = report.get("statistics", {}).get("accuracy", {})
     targets, modes = report["targets"], report["inject"]
-    if not targets or not tasks:
+    groups = _metric_rows(report["table1"]["metrics"])
+    if not targets or not groups:
         return None
-    fig = Figure(figsize=(max(5.0, 1.6 * len(tasks)) * len(targets), 3.8))
+    most = max(len(tasks) for _, tasks in groups)
+    fig = Figure(figsize=(max(4.5, 1.2 * most * len(modes)) * len(targets) + 1.5, 3.6 * len(groups)))
     width = 0.8 / len(modes)
-    for k, target in enumerate(targets):
-        ax = fig.add_subplot(1, len(targets), k + 1)
-        for j, mode in enumerate(modes):
-            metrics = report["table1"]["metrics"]
-            values = [scores[target].get(mode, {}).get("tasks", {}).get(name, {}).get(metrics[name]) or 0.0 for name in tasks]
-            label = "zero-shot" if mode == ZERO_SHOT else f"with r* ({mode})"
-            ax.bar([i + (j - (len(modes) - 1) / 2) * width for i in range(len(tasks))], values, width, label=label)
-        ax.set_xticks(range(len(tasks)), tasks, rotation=30, ha="right")
-        ax.set_title(target, fontsize=9)
-        ax.set_ylim(bottom=0)
-        ax.set_ylabel("accuracy (CIDEr for open answers)")
-        ax.legend(fontsize=7)
+    handles: dict[str, Any] = {}
+    for row, (metric, tasks) in enumerate(groups):
+        axes = [fig.add_subplot(len(groups), len(targets), row * len(targets) + k + 1) for k in range(len(targets))]
+        top = 0.0
+        for ax, target in zip(axes, targets, strict=True):
+            ns = []
+            for j, mode in enumerate(modes):
+                cells = [stats.get(target, {}).get(mode, {}).get(name) for name in tasks]
+                values = [c["value"] if c and c["value"] is not None else 0.0 for c in cells]
+                low = [v - c["ci"][0] if c and c["ci"] else 0.0 for v, c in zip(values, cells, strict=True)]
+                high = [c["ci"][1] - v if c and c["ci"] else 0.0 for v, c in zip(values, cells, strict=True)]
+                top = max([top, *(v + h for v, h in zip(values, high, strict=True))])
+                xs = [i + (j - (len(modes) - 1) / 2) * width for i in range(len(tasks))]
+                label = "zero-shot" if mode == ZERO_SHOT else f"with r* ({mode})"
+                bars = ax.bar(xs, values, width, yerr=[low, high], capsize=3, label=label, error_kw={"elinewidth": 1})
+                ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], fontsize=7, padding=2)
+                handles.setdefault(label, bars)
+                ns.append([c["n"] if c else 0 for c in cells])
+            n_text = [f"{name}\nn = {max(col)}" for name, col in zip(tasks, zip(*ns, strict=True), strict=True)]
+            ax.set_xticks(range(len(tasks)), n_text, fontsize=8)
+            ax.set_title(target, fontsize=9)
+            ax.set_ylabel(metric + (" (95% Wilson interval)" if metric == "accuracy" else " (95% bootstrap interval)"), fontsize=8)
+        for ax in axes:
+            _ylim(ax, metric, top)
+    fig.legend(list(handles.values()), list(handles), fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return _save(fig, path)
 
 
+def _wilson_bars(accuracies: list[float | None], ns: list[int]) -> list[list[float]]:
+    """Error bar lengths (below, above) of Wilson intervals for accuracies over n samples each."""
+    low, high = [], []
+    for a, n in zip(accuracies, ns, strict=True):
+        ci = None if a is None else wilson(round(a * n), n)
+        low.append(0.0 if ci is None else a - ci[0])
+        high.append(0.0 if ci is None else ci[1] - a)
+    return [low, high]
+
+
 def iteration_lines(report: dict[str, Any], path: Path) -> Path | None:
-    """Mean evaluator score and the accuracy of the iteration's own final answer, per iteration."""
+    """Mean evaluator score and the accuracy of the iteration's own final answer, per iteration,
+    with how many samples reached each one (with early stop, a later iteration holds only the
+    samples that had not yet passed: a selected subset, which the plot says)."""
     from matplotlib.figure import Figure
 
     rows = report["open_questions"]["by_iteration"]
     if not rows:
         return None
     xs = [int(k) for k in rows]
-    fig = Figure(figsize=(5.5, 3.6))
+    reached = [rows[str(x)].get("reached", rows[str(x)]["scored"]) for x in xs]
+    fig = Figure(figsize=(7.5, 4.0))
     ax = fig.add_subplot(1, 1, 1)
-    ax.plot(xs, [rows[str(x)]["mean_score"] for x in xs], marker="o", color="tab:blue", label="mean score")
-    ax.axhline(report["threshold"], color="tab:blue", linestyle=":", linewidth=1, label="τ")
-    ax.set_xlabel("iteration")
+    ax.plot(xs, [rows[str(x)]["mean_score"] for x in xs], marker="o", color="tab:blue", label="mean evaluator score (left)")
+    ax.axhline(report["threshold"], color="tab:blue", linestyle=":", linewidth=1, label=f"τ = {report['threshold']} (left)")
+    ax.set_xlabel("iteration (n = samples that reached it)")
     ax.set_ylabel("evaluator score (1-10)")
     ax.set_ylim(0, 10.5)
-    ax.set_xticks(xs)
+    ax.set_xticks(xs, [f"{x}\nn = {n}" for x, n in zip(xs, reached, strict=True)])
     right = ax.twinx()
-    right.plot(xs, [rows[str(x)]["own_answer_accuracy"] for x in xs], marker="s", color="tab:orange", label="own answer accuracy")
+    acc = [rows[str(x)]["own_answer_accuracy"] for x in xs]
+    right.errorbar(
+        xs, acc, yerr=_wilson_bars(acc, reached), marker="s", capsize=3, color="tab:orange", label="own answer accuracy, 95% CI (right)"
+    )
+    for x, a in zip(xs, acc, strict=True):
+        if a is not None:
+            right.annotate(f"{a:.2f}", (x, a), textcoords="offset points", xytext=(6, 4), fontsize=7, color="tab:orange")
     right.set_ylabel("accuracy of the iteration's final answer")
-    right.set_ylim(0, 1)
-    fig.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.1, 0.95))
+    right.set_ylim(0, 1.05)
+    if report.get("early_stop", True) and len(set(reached)) > 1:
+        ax.set_title("early stop: a later iteration holds only the samples not yet passed (a selected subset)", fontsize=8)
+    fig.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 0.95))
     return _save(fig, path)
 
 
 def ablation_lines(report: dict[str, Any], path: Path) -> Path | None:
-    """The main metric per task against T' and against τ' (each target, each inject mode)."""
+    """The main metric per task against T' and against τ' (each target, each inject mode), one row
+    of panels per metric with a shared y-scale, 95% intervals for accuracies, integer ticks."""
     from matplotlib.figure import Figure
 
     ablation = report.get("ablation")
     if not ablation:
         return None
-    fig = Figure(figsize=(10, 3.8))
-    axes = {"T": fig.add_subplot(1, 2, 1), "tau": fig.add_subplot(1, 2, 2)}
-    for target, modes in ablation["tables"].items():
-        for mode, tables in modes.items():
-            for axis, rows in tables.items():
-                key = "T" if axis == "T" else "tau"
-                for name, metric in report["table1"]["metrics"].items():
-                    ys = [r["tasks"].get(name, {}).get(metric) for r in rows]
-                    if any(y is not None for y in ys):
-                        axes[axis].plot([r[key] for r in rows], ys, marker="o", label=f"{target} · {mode} · {name}")
-    axes["T"].set_xlabel(f"T' (τ = {ablation['threshold']})")
-    axes["tau"].set_xlabel(f"τ' (T = {ablation['max_iterations']})")
-    for ax in axes.values():
-        ax.set_ylabel("accuracy (CIDEr for open answers)")
-    axes["tau"].legend(fontsize=6)
+    groups = _metric_rows(report["table1"]["metrics"])
+    fig = Figure(figsize=(11, 3.8 * len(groups)))
+    for row, (metric, tasks) in enumerate(groups):
+        axes = {"T": fig.add_subplot(len(groups), 2, 2 * row + 1), "tau": fig.add_subplot(len(groups), 2, 2 * row + 2)}
+        top = 0.0
+        for target, modes in ablation["tables"].items():
+            for mode, tables in modes.items():
+                for axis, rows in tables.items():
+                    key = "T" if axis == "T" else "tau"
+                    for name in tasks:
+                        ys = [r["tasks"].get(name, {}).get(metric) for r in rows]
+                        if not any(y is not None for y in ys):
+                            continue
+                        xs = [r[key] for r in rows]
+                        ns = [r["tasks"].get(name, {}).get("n", 0) for r in rows]
+                        yerr = _wilson_bars(ys, ns) if metric == "accuracy" else None
+                        line = axes[axis].errorbar(
+                            xs, ys, yerr=yerr, marker="o", capsize=3, label=f"{target} · {mode} · {name} (n = {max(ns)})"
+                        )
+                        for x, y in zip(xs, ys, strict=True):
+                            if y is not None:
+                                axes[axis].annotate(
+                                    f"{y:.2f}", (x, y), textcoords="offset points", xytext=(5, 3), fontsize=7, color=line[0].get_color()
+                                )
+                        top = max([top, *(y for y in ys if y is not None)])
+        axes["T"].set_xlabel(f"T' (τ = {ablation['threshold']})")
+        axes["T"].set_xticks(range(1, ablation["max_iterations"] + 1))
+        axes["tau"].set_xlabel(f"τ' (T = {ablation['max_iterations']})")
+        axes["tau"].set_xticks(range(4, 11))
+        for ax in axes.values():
+            ax.set_ylabel(metric + (" (95% Wilson interval)" if metric == "accuracy" else ""), fontsize=8)
+            _ylim(ax, metric, top)
+        axes["tau"].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     return _save(fig, path)
 
 

@@ -98,6 +98,105 @@ def table1_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def ci_text(ci: list[float] | None, sign: str = "") -> str:
+    return "—" if ci is None else f"[{ci[0]:{sign}.3f}, {ci[1]:{sign}.3f}]"
+
+
+def p_text(p: float | None) -> str:
+    return "—" if p is None else f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
+def comparison_text(c: dict[str, Any]) -> str:
+    """'0.412 → 0.455 (+0.043, 95% CI [+0.010, +0.077], McNemar p = 0.012; 31 ↑ 18 ↓)'."""
+    if c["difference"] is None:
+        return "— (no sample answered in both)"
+    head = f"{num(c['before'])} → {num(c['after'])} ({c['difference']:+.3f}, 95% CI {ci_text(c['ci'], '+')}"
+    if c.get("mcnemar_p") is None:
+        return head + ")"
+    return head + f", McNemar p = {p_text(c['mcnemar_p'])}; {len(c['wrong_to_right'])} ↑ {len(c['right_to_wrong'])} ↓)"
+
+
+def ids_text(ids: list[str], most: int = 20) -> str:
+    return ", ".join(f"`{inline(i)}`" for i in ids[:most]) + (f" and {len(ids) - most} more" if len(ids) > most else "") or "none"
+
+
+def statistics_lines(report: dict[str, Any]) -> list[str]:
+    st = report.get("statistics")
+    if not st:
+        return []
+    method = st["method"]
+    lines = [
+        "## Is the gain real?",
+        "",
+        f"95% intervals: Wilson for an accuracy; a percentile bootstrap over samples ({method['corpus_resamples']} resamples, "
+        f"seed {method['seed']}) for a corpus metric (CIDEr). Each condition against zero-shot on the samples both answered: "
+        f"the difference with a paired bootstrap interval ({method['resamples']} resamples; {method['corpus_resamples']} for a "
+        "corpus metric) and, for right/wrong answers, the exact two-sided McNemar p-value; ↑ wrong → right, ↓ right → wrong.",
+        "",
+    ]
+    for target, modes in st["accuracy"].items():
+        tasks = sorted({t for m in modes.values() for t in m})
+        body = []
+        for mode, cells in modes.items():
+            row = [("zero-shot" if mode == ZERO_SHOT else mode)]
+            for t in tasks:
+                c = cells.get(t)
+                row.append("—" if c is None else f"{num(c['value'])} {ci_text(c['ci'])}, n {c['n']}")
+            body.append(row)
+        lines += [f"### `{inline(target)}`: each condition with its 95% interval", ""]
+        lines += table(["condition", *(f"{t} ({report['table1']['metrics'].get(t, '')})" for t in tasks)], body)
+    for target, modes in st["comparisons"].items():
+        lines += [f"### `{inline(target)}`: each condition against zero-shot", ""]
+        for mode, tasks in modes.items():
+            for name, c in tasks.items():
+                excluded = f"; {c['excluded']} left out (no answer on one side)" if c["excluded"] else ""
+                lines.append(f"- `{inline(mode)}`, {inline(name)} ({c['metric']}, n {c['n']}{excluded}): {comparison_text(c)}")
+                if c.get("mcnemar_p") is not None:
+                    lines.append(f"  - wrong → right: {ids_text(c['wrong_to_right'])}")
+                    lines.append(f"  - right → wrong: {ids_text(c['right_to_wrong'])}")
+        lines.append("")
+    for name, a in st["answers"].items():
+        maj = a["majority"]
+        lines += [
+            f"### {inline(name)}: answers and the majority baseline",
+            "",
+            f"Always answering the most common gold answer `{inline(maj['answer'])}` scores {num(maj['accuracy'])} "
+            f"{ci_text(maj['ci'])} ({maj['correct']} of {maj['n']}).",
+            "",
+        ]
+        shown = list(a["gold"])[:10]
+        rows = [["gold", *(a["gold"].get(k, 0) for k in shown), sum(v for k, v in a["gold"].items() if k not in shown)]]
+        for target, modes in a["predicted"].items():
+            for mode, counts in modes.items():
+                label = f"`{target}` {'zero-shot' if mode == ZERO_SHOT else mode}"
+                rows.append([label, *(counts.get(k, 0) for k in shown), sum(v for k, v in counts.items() if k not in shown)])
+        lines += table(["answers", *shown, "other"], rows)
+    for name, targets in st["blocks"].items():
+        for target, modes in targets.items():
+            first = next(iter(modes.values()))
+            body = []
+            for b_index, block in enumerate(first["blocks"]):
+                for t_index, entry in enumerate(block["types"]):
+                    cells = [_block_cell(m["blocks"], b_index, t_index) for m in modes.values()]
+                    body.append([block["block"], entry["type"], *cells])
+                body.append([f"**{block['block']}**", "average", *(_block_cell(m["blocks"], b_index, None) for m in modes.values())])
+            body.append(
+                [
+                    "**all**",
+                    "average",
+                    *(f"{num(m['overall']['accuracy'])} {ci_text(m['overall']['ci'])}, n {m['overall']['n']}" for m in modes.values()),
+                ]
+            )
+            lines += [f"### {inline(name)}: the standard table, `{inline(target)}` (accuracy, 95% Wilson interval, n)", ""]
+            lines += table(["block", "question type", *(("zero-shot" if m == ZERO_SHOT else m) for m in modes)], body)
+    return lines
+
+
+def _block_cell(blocks: list[dict[str, Any]], b: int, t: int | None) -> str:
+    entry = blocks[b]["average"] if t is None else blocks[b]["types"][t]
+    return f"{num(entry['accuracy'])} {ci_text(entry['ci'])}, n {entry['n']}"
+
+
 def category_lines(report: dict[str, Any]) -> list[str]:
     t1 = report["table1"]
     lines: list[str] = []
@@ -201,7 +300,14 @@ def open_question_lines(report: dict[str, Any]) -> list[str]:
 
 def render_markdown(report: dict[str, Any], plots: list[Path]) -> str:
     lines = [f"# AVReasonBench run `{inline(Path(report['run']).name)}`", "", *settings_lines(report)]
-    lines += table1_lines(report) + category_lines(report) + ablation_lines(report) + cost_lines(report) + open_question_lines(report)
+    lines += (
+        table1_lines(report)
+        + statistics_lines(report)
+        + category_lines(report)
+        + ablation_lines(report)
+        + cost_lines(report)
+        + open_question_lines(report)
+    )
     if plots:
         lines += ["## Plots", "", *(f"![{p.stem}]({p.name})" for p in plots), ""]
     return "\n".join(lines)

@@ -6,6 +6,10 @@
 - ``ablation``: the paper's Tables 5 (T' = 1…T at the run's τ) and 6 (τ' = 4…10 at the run's T):
   metric and seconds per sample (the prefix's recorded agent time plus the target's answer),
   read off the stored trajectories and the ``--ablate`` answers.
+- ``statistics``: is a gain real? Every target × condition × task metric with n and its 95%
+  interval (Wilson for accuracy, bootstrap for CIDEr), each condition against zero-shot on the
+  same samples (paired bootstrap interval of the difference, exact McNemar p, the flipped ids),
+  answer distributions with the majority baseline, Music-AVQA's block table (:mod:`aurelia.bench.stats`).
 - ``cost``: agent calls, seconds and tokens per role; target calls, seconds and tokens per target.
 - ``open_questions``: what the paper could not answer (closed tasks, where an answer is right or
   wrong): does the evaluator's score track the correctness of that iteration's own final
@@ -23,7 +27,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from langchain_core.language_models import BaseChatModel
 
@@ -31,14 +35,25 @@ from aurelia.bench.ablation import TAUS, prefix, reasoning_hash
 from aurelia.bench.engine import ZERO_SHOT
 from aurelia.bench.judge import judge_answers
 from aurelia.bench.manifest import Sample
-from aurelia.bench.metrics import ACCURACY, is_correct, read_output
-from aurelia.bench.score import score
+from aurelia.bench.metrics import ACCURACY, answer_letter, corpus_scores, is_correct, normalize_answer, read_output
+from aurelia.bench.score import Row, Tokens, score, scored_rows, summarize
+from aurelia.bench.stats import (
+    CORPUS_RESAMPLES,
+    LEVEL,
+    RESAMPLES,
+    SEED,
+    bootstrap_interval,
+    paired_accuracy,
+    paired_corpus_interval,
+    wilson,
+)
 from aurelia.bench.store import ResultStore, read_run_json
 from aurelia.bench.tasks import CLOSED_KINDS, Task, builtin_tasks
 from aurelia.errors import InputError
 from aurelia.files import atomic_write_text
 from aurelia.models.registry import RoleModel
 from aurelia.models.structured import total_usage
+from aurelia.parsing import parse_member
 
 JUDGE_FILE = "judge.json"
 
@@ -59,6 +74,16 @@ def relative_gain(before: float | None, after: float | None) -> float | None:
 def mean(values: Iterable[float]) -> float | None:
     items = list(values)
     return round(sum(items) / len(items), 4) if items else None
+
+
+class Outcome(NamedTuple):
+    """One target × inject mode read against every sample: the scored rows (a sample without an
+    answer is unparsed), the tokenised open answers, and the ids that have a recorded answer."""
+
+    rows: list[Row]
+    tokens: Tokens
+    answered: frozenset[str]
+    predictions: dict[str, str]
 
 
 class RunData:
@@ -91,6 +116,15 @@ class RunData:
         self.targets = list(dict.fromkeys([*self.run["settings"].get("targets", []), *(r["target"] for r in self.results)]))
         self.modes = list(dict.fromkeys(r["inject"] for r in self.results))
         self.modes.sort(key=lambda m: (m != ZERO_SHOT, m))
+        self._outcomes: dict[tuple[str, str], Outcome] = {}
+
+    def outcome(self, target: str, mode: str) -> Outcome:
+        """The scored answers of ``target`` in ``mode`` (computed once: open answers cost a Java call)."""
+        if (target, mode) not in self._outcomes:
+            predictions = {r["id"]: r["output"] for r in self.records(target, mode) if not r.get("error")}
+            rows, tokens = scored_rows(self.samples, predictions, self.tasks)
+            self._outcomes[target, mode] = Outcome(rows, tokens, frozenset(predictions), predictions)
+        return self._outcomes[target, mode]
 
     def records(self, target: str, mode: str) -> list[dict[str, Any]]:
         return [r for r in self.results if r["target"] == target and r["inject"] == mode]
@@ -120,8 +154,9 @@ def table1(data: RunData) -> dict[str, Any]:
         scores[target] = {}
         for mode in data.modes:
             records = data.records(target, mode)
-            predictions = {r["id"]: r["output"] for r in records if not r.get("error")}
-            entry = scored(data, predictions)
+            out = data.outcome(target, mode)
+            entry = summarize(data.samples, out.predictions, out.rows, out.tokens)
+            entry["missing"] = len(entry["missing"])
             entry["failed"] = sum(bool(r.get("error")) for r in records)
             ok = [r for r in records if not r.get("error")]
             entry["seconds_per_sample"] = mean((r.get("seconds") or 0.0) + (r.get("reasoning_seconds") or 0.0) for r in ok)
@@ -305,9 +340,193 @@ def open_questions(data: RunData) -> dict[str, Any]:
         },
         "iterations_used": {str(k): v for k, v in sorted(used.items())},
         "by_iteration": {
-            str(k): {"mean_score": mean(v["scores"]), "scored": len(v["scores"]), "own_answer_accuracy": mean(map(float, v["correct"]))}
+            str(k): {
+                "reached": len(v["correct"]),
+                "mean_score": mean(v["scores"]),
+                "scored": len(v["scores"]),
+                "own_answer_accuracy": mean(map(float, v["correct"])),
+            }
             for k, v in sorted(by_iteration.items())
         },
+    }
+
+
+# --- is the gain real? ------------------------------------------------------------------------
+
+UNPARSED = "(unparsed)"
+# Music-AVQA's standard table (Li et al., CVPR 2022): modality blocks and their question types, in
+# the papers' order; a block or type the records name that is not listed here follows, sorted.
+BLOCKS = ("Audio", "Visual", "Audio-Visual")
+TYPES = ("Counting", "Comparative", "Location", "Existential", "Temporal")
+
+
+def r4(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
+def interval(ci: tuple[float, float] | None) -> list[float] | None:
+    return None if ci is None else [round(ci[0], 4), round(ci[1], 4)]
+
+
+def proportion(verdicts: list[bool]) -> dict[str, Any]:
+    """An accuracy with n, the count right and its Wilson 95% interval."""
+    n, k = len(verdicts), sum(verdicts)
+    return {"n": n, "correct": k, "accuracy": r4(k / n) if n else None, "ci": interval(wilson(k, n))}
+
+
+def corpus_metric(ids: list[str], tokens: Tokens, metric: str) -> Any:
+    """The corpus ``metric`` (CIDEr…) of the samples at the given positions of ``ids``, recomputed
+    by the COCO toolkit on that corpus (a sample drawn twice counts twice)."""
+    cands, refs = tokens
+
+    def value(positions: list[int] | range) -> float:
+        picked = [ids[i] for i in positions]
+        got = corpus_scores({str(j): cands[i] for j, i in enumerate(picked)}, {str(j): refs[i] for j, i in enumerate(picked)}, (metric,))
+        return float(got[metric])
+
+    return value
+
+
+def by_task(rows: list[Row]) -> dict[str, list[Row]]:
+    out: dict[str, list[Row]] = defaultdict(list)
+    for r in rows:
+        out[r.sample.task].append(r)
+    return out
+
+
+def accuracy_entry(data: RunData, name: str, rows: list[Row], tokens: Tokens, corpus_resamples: int, seed: int) -> dict[str, Any]:
+    """The task's main metric with n and its 95% interval: Wilson for accuracy, bootstrap for a corpus metric."""
+    metric = main_metric(data.tasks[name])
+    if metric == ACCURACY:
+        p = proportion([bool(r.correct) for r in rows])
+        return {"metric": metric, "value": p["accuracy"], "n": p["n"], "correct": p["correct"], "ci": p["ci"], "interval": "wilson"}
+    ids = [r.sample.id for r in rows]
+    value = corpus_metric(ids, tokens, metric)
+    ci = bootstrap_interval(len(ids), value, resamples=corpus_resamples, seed=seed)
+    return {"metric": metric, "value": r4(value(range(len(ids)))), "n": len(ids), "ci": interval(ci), "interval": "bootstrap"}
+
+
+def comparison(data: RunData, name: str, base: Outcome, cond: Outcome, resamples: int, corpus_resamples: int, seed: int) -> dict[str, Any]:
+    """A condition against zero-shot on the samples of ``name`` that both answered (a failed or
+    missing answer on either side leaves the pair out: ``excluded``)."""
+    metric = main_metric(data.tasks[name])
+    rows = {r.sample.id: r for r in base.rows if r.sample.task == name}
+    after = {r.sample.id: r for r in cond.rows if r.sample.task == name}
+    ids = [i for i in rows if i in base.answered and i in cond.answered]
+    out: dict[str, Any] = {"metric": metric, "excluded": len(rows) - len(ids)}
+    if metric == ACCURACY:
+        paired = paired_accuracy(
+            {i: bool(rows[i].correct) for i in ids}, {i: bool(after[i].correct) for i in ids}, resamples=resamples, seed=seed
+        )
+        return out | {
+            "n": paired["n"],
+            "before": r4(paired["before"]),
+            "after": r4(paired["after"]),
+            "difference": r4(paired["difference"]),
+            "ci": interval(paired["ci"]),
+            "mcnemar_p": paired["mcnemar_p"],
+            "wrong_to_right": paired["wrong_to_right"],
+            "right_to_wrong": paired["right_to_wrong"],
+        }
+    before_fn, after_fn = corpus_metric(ids, base.tokens, metric), corpus_metric(ids, cond.tokens, metric)
+    b, a = (before_fn(range(len(ids))), after_fn(range(len(ids)))) if ids else (None, None)
+    ci = paired_corpus_interval(len(ids), before_fn, after_fn, resamples=corpus_resamples, seed=seed)
+    diff = None if a is None or b is None else a - b
+    return out | {"n": len(ids), "before": r4(b), "after": r4(a), "difference": r4(diff), "ci": interval(ci), "mcnemar_p": None}
+
+
+def gold_key(sample: Sample, task: Task) -> str:
+    """The gold answer as the readers write a parsed answer: a letter, a member of the set, or normalised text."""
+    if task.answer_kind == "choice":
+        return answer_letter(sample.answer, sample.choices or []) or sample.answer
+    if task.answer_set:
+        return parse_member(sample.answer, list(task.answer_set)) or normalize_answer(sample.answer)
+    return normalize_answer(sample.answer)
+
+
+def answers(data: RunData) -> dict[str, Any]:
+    """Per closed task: the gold answers' distribution, the majority-answer baseline (always giving
+    the most common gold answer, scored by the same rules) and each target's answer distribution."""
+    out: dict[str, Any] = {}
+    for name in sorted({s.task for s in data.samples}):
+        task = data.tasks[name]
+        if task.answer_kind not in CLOSED_KINDS:
+            continue
+        samples = [s for s in data.samples if s.task == name]
+        gold = Counter(gold_key(s, task) for s in samples)
+        top = gold.most_common(1)[0][0]
+        verdicts = [
+            bool(is_correct(top, task.answer_kind, s.answer, s.references or [], s.choices, answer_set=task.answer_set)) for s in samples
+        ]
+        predicted = {
+            target: {
+                mode: dict(Counter(r.parsed or UNPARSED for r in data.outcome(target, mode).rows if r.sample.task == name).most_common())
+                for mode in data.modes
+            }
+            for target in data.targets
+        }
+        out[name] = {"gold": dict(gold.most_common()), "majority": {"answer": top, **proportion(verdicts)}, "predicted": predicted}
+    return out
+
+
+def _order(names: Iterable[str], known: tuple[str, ...]) -> list[str]:
+    names = set(names)
+    return [n for n in known if n in names] + sorted(names - set(known))
+
+
+def block_table(rows: list[Row]) -> dict[str, Any] | None:
+    """Music-AVQA's standard table from the records' category paths (block, question type): each
+    type's accuracy, each block's average over all its questions (pooled, as the dataset's
+    evaluation code computes it) and the overall accuracy; None when no sample has a path."""
+    keyed = [r for r in rows if len(r.sample.category) >= 2]
+    if not keyed:
+        return None
+    blocks = []
+    for block in _order((r.sample.category[0] for r in keyed), BLOCKS):
+        inside = [r for r in keyed if r.sample.category[0] == block]
+        types = [
+            {"type": t, **proportion([bool(r.correct) for r in inside if r.sample.category[1] == t])}
+            for t in _order((r.sample.category[1] for r in inside), TYPES)
+        ]
+        blocks.append({"block": block, "types": types, "average": proportion([bool(r.correct) for r in inside])})
+    return {"blocks": blocks, "overall": proportion([bool(r.correct) for r in keyed])}
+
+
+def statistics(data: RunData, *, resamples: int = RESAMPLES, corpus_resamples: int = CORPUS_RESAMPLES, seed: int = SEED) -> dict[str, Any]:
+    """Intervals for every target × condition × task, each condition against zero-shot (paired),
+    the answer distributions with the majority baseline, and the block tables (Music-AVQA)."""
+    acc: dict[str, Any] = {}
+    comparisons: dict[str, Any] = {}
+    blocks: dict[str, Any] = {}
+    for target in data.targets:
+        for mode in data.modes:
+            out = data.outcome(target, mode)
+            for name, rows in sorted(by_task(out.rows).items()):
+                acc.setdefault(target, {}).setdefault(mode, {})[name] = accuracy_entry(data, name, rows, out.tokens, corpus_resamples, seed)
+                if "category_path" in data.tasks[name].breakdown and main_metric(data.tasks[name]) == ACCURACY:
+                    table = block_table(rows)
+                    if table is not None:
+                        blocks.setdefault(name, {}).setdefault(target, {})[mode] = table
+                if mode != ZERO_SHOT and ZERO_SHOT in data.modes:
+                    base = data.outcome(target, ZERO_SHOT)
+                    comparisons.setdefault(target, {}).setdefault(mode, {})[name] = comparison(
+                        data, name, base, out, resamples, corpus_resamples, seed
+                    )
+    return {
+        "method": {
+            "level": LEVEL,
+            "accuracy_interval": "wilson",
+            "corpus_interval": "percentile bootstrap over samples",
+            "difference_interval": "paired percentile bootstrap over samples",
+            "test": "exact two-sided McNemar (binomial on the discordant pairs)",
+            "resamples": resamples,
+            "corpus_resamples": corpus_resamples,
+            "seed": seed,
+        },
+        "accuracy": acc,
+        "comparisons": comparisons,
+        "answers": answers(data),
+        "blocks": blocks,
     }
 
 
@@ -357,8 +576,11 @@ def judge_lines(judged: dict[str, Any]) -> list[str]:
     return lines
 
 
-def build_report(run_dir: str | Path) -> dict[str, Any]:
-    """Every number of the report, as ``report.json`` holds it."""
+def build_report(
+    run_dir: str | Path, *, resamples: int = RESAMPLES, corpus_resamples: int = CORPUS_RESAMPLES, seed: int = SEED
+) -> dict[str, Any]:
+    """Every number of the report, as ``report.json`` holds it; ``resamples`` (per-sample metrics)
+    and ``corpus_resamples`` (CIDEr…, each one a full recomputation) set the bootstraps, ``seed`` their draws."""
     data = RunData(run_dir)
     counts = Counter(s.task for s in data.samples)
     return {
@@ -372,6 +594,7 @@ def build_report(run_dir: str | Path) -> dict[str, Any]:
         "targets": data.targets,
         "inject": data.modes,
         "table1": table1(data),
+        "statistics": statistics(data, resamples=resamples, corpus_resamples=corpus_resamples, seed=seed),
         "ablation": ablation(data),
         "cost": cost(data),
         "open_questions": open_questions(data),

@@ -56,6 +56,9 @@ class Row:
     correct: bool | None
 
 
+Tokens = tuple[dict[str, str], dict[str, list[str]]]  # PTB-tokenised open answers and references, by id
+
+
 def _rows(samples: list[Sample], predictions: dict[str, str], tasks: dict[str, Task]) -> list[Row]:
     rows = []
     for s in samples:
@@ -67,7 +70,7 @@ def _rows(samples: list[Sample], predictions: dict[str, str], tasks: dict[str, T
     return rows
 
 
-def _metrics(rows: list[Row], tokens: tuple[dict[str, str], dict[str, list[str]]]) -> dict[str, Any]:
+def _metrics(rows: list[Row], tokens: Tokens) -> dict[str, Any]:
     """The task's metrics over ``rows``, then ``n`` and ``unparsed``."""
     task = rows[0].task
     if task.answer_kind in OPEN_KINDS:
@@ -95,9 +98,30 @@ def score(
         raise InputError(
             f"{len(unknown)} predictions name ids that are not in the manifest: {', '.join(shown(u, 80) for u in unknown[:5])}"
         )
+    rows, tokens = scored_rows(samples, predictions, tasks)
+    result = summarize(samples, predictions, rows, tokens)
+    samples_out = [{"id": r.sample.id, "task": r.sample.task, "parsed": r.parsed, "correct": r.correct} for r in rows]
+    if judge is not None:
+        result["judge"], verdicts = _judge(rows, judge)
+        for entry in samples_out:
+            if entry["id"] in verdicts:
+                entry["judge"] = verdicts[entry["id"]]
+    result["samples"] = samples_out
+    return result
+
+
+def scored_rows(samples: list[Sample], predictions: dict[str, str], tasks: dict[str, Task]) -> tuple[list[Row], Tokens]:
+    """Each sample read and judged (a missing prediction is unparsed), and the open answers and
+    their references PTB-tokenised (one Java call): what every metric, and the report's
+    intervals, are computed from."""
     rows = _rows(samples, predictions, tasks)
     open_rows = [r for r in rows if r.task.answer_kind in OPEN_KINDS]
     tokens = tokenize_pairs({r.sample.id: r.parsed or "" for r in open_rows}, {r.sample.id: r.sample.all_references() for r in open_rows})
+    return rows, tokens
+
+
+def summarize(samples: list[Sample], predictions: dict[str, str], rows: list[Row], tokens: Tokens) -> dict[str, Any]:
+    """``tasks``, ``categories`` and ``missing`` of :func:`score` from :func:`scored_rows`."""
     by_task: dict[str, list[Row]] = defaultdict(list)
     by_category: dict[str, dict[str, list[Row]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
@@ -109,13 +133,6 @@ def score(
         "categories": {name: {k: _metrics(v, tokens) for k, v in sorted(cats.items())} for name, cats in by_category.items()},
         "missing": [s.id for s in samples if s.id not in predictions],
     }
-    samples_out = [{"id": r.sample.id, "task": r.sample.task, "parsed": r.parsed, "correct": r.correct} for r in rows]
-    if judge is not None:
-        result["judge"], verdicts = _judge(rows, judge)
-        for entry in samples_out:
-            if entry["id"] in verdicts:
-                entry["judge"] = verdicts[entry["id"]]
-    result["samples"] = samples_out
     return result
 
 

@@ -93,6 +93,8 @@ def test_the_target_reads_the_task_and_the_judge_is_reported_apart(manifest: Pat
     table = written["table1"]["scores"][target]["none"]["tasks"]["music_avqa"]
     assert table["accuracy"] == 0.5  # the rule-based metric: "two" is right once, whatever the judge says
     assert any(line.startswith("judge ") for line in report.output.splitlines())
+    markdown = (out / "report.md").read_text()  # report.md shows the judge too, in its own section
+    assert "## LLM judge" in markdown and "| music_avqa | 0.500 | 2 | 0 |" in markdown
 
 
 def test_a_judge_on_a_run_without_open_answers_is_one_line(tmp_path: Path, clip: Path) -> None:

@@ -298,6 +298,24 @@ def open_question_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def judge_section(report: dict[str, Any]) -> list[str]:
+    """The LLM judge's verdicts on open answers (``--judge``), apart from the rule-based metrics."""
+    judged = report.get("judge")
+    if not judged:
+        return []
+    lines = [f"## LLM judge `{inline(judged.get('model'))}` (apart from the metrics above)", ""]
+    rows = [
+        [f"`{inline(target)}`", "zero-shot" if mode == ZERO_SHOT else mode, task, num(v.get("accuracy")), v.get("n"), v.get("unjudged")]
+        for target, modes in judged.get("scores", {}).items()
+        for mode, tasks in modes.items()
+        for task, v in tasks.items()
+    ]
+    lines += table(["target", "inject", "task", "judged right", "n", "unjudged"], rows)
+    if judged.get("failures"):
+        lines += [f"Judge failures: {len(judged['failures'])} (RUN/judge.json lists them).", ""]
+    return lines
+
+
 def render_markdown(report: dict[str, Any], plots: list[Path]) -> str:
     lines = [f"# AVReasonBench run `{inline(Path(report['run']).name)}`", "", *settings_lines(report)]
     lines += (
@@ -307,17 +325,19 @@ def render_markdown(report: dict[str, Any], plots: list[Path]) -> str:
         + ablation_lines(report)
         + cost_lines(report)
         + open_question_lines(report)
+        + judge_section(report)
     )
     if plots:
         lines += ["## Plots", "", *(f"![{p.stem}]({p.name})" for p in plots), ""]
     return "\n".join(lines)
 
 
-def write_report(run_dir: str | Path) -> dict[str, Any]:
+def write_report(run_dir: str | Path, **statistics: Any) -> dict[str, Any]:
     """Write report.json and report.md, then the plots (report.md is rewritten to show the ones
-    drawn); returns the paths and notes. A plot that cannot be drawn is a note, never a lost report."""
+    drawn); returns the paths and notes. A plot that cannot be drawn is a note, never a lost report.
+    ``statistics``: ``resamples``, ``corpus_resamples``, ``seed`` for :func:`build_report`."""
     folder = Path(run_dir).expanduser()
-    report = redact_deep(build_report(folder))  # also a run.json written before URLs were redacted
+    report = redact_deep(build_report(folder, **statistics))  # also a run.json written before URLs were redacted
     _write(folder / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     _write(folder / "report.md", render_markdown(report, []))
     notes = [] if available() else ["no plots: matplotlib is not installed (pip install 'aurelia[bench]')"]

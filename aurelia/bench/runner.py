@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +24,11 @@ from aurelia.bench.store import ResultStore, write_run_json
 from aurelia.bench.tasks import builtin_tasks
 from aurelia.errors import InputError
 from aurelia.graph.builder import build_graph
-from aurelia.graph.context import Context
+from aurelia.graph.context import Context, make_context
 from aurelia.models.registry import RoleModel, as_role_model, validate_model_string
 from aurelia.prompts.format import INJECT_MODES
 from aurelia.redact import redact_text
-from aurelia.run import check_review, make_context, public_context
+from aurelia.run import check_review, public_context
 from aurelia.targets import Target, TargetSettings, load_target
 
 REASONING_SOURCES = ("generate", "imported")
@@ -47,13 +47,9 @@ class RunResult:
 
 
 def bench_context(context: Context | Mapping[str, Any] | None = None, **overrides: Any) -> Context:
-    """A validated reasoning Context; a setting this installed version lacks is an InputError
-    (never silently dropped), and review is refused (a benchmark has no human in the loop)."""
-    names = {f.name for f in fields(Context)}
-    given = [] if context is None or isinstance(context, Context) else list(context)
-    unknown = sorted({*given, *(k for k, v in overrides.items() if v is not None)} - names)
-    if unknown:
-        raise InputError(f"this installed version of aurelia has no run setting {', '.join(map(repr, unknown))} (not a Context field)")
+    """A validated reasoning Context (:func:`~aurelia.graph.context.make_context`: a setting this
+    installed version lacks is an InputError, never silently dropped); review is refused (a
+    benchmark has no human in the loop)."""
     ctx = make_context(context, **overrides)
     check_review(ctx, True)
     return ctx

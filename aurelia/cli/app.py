@@ -33,9 +33,10 @@ from aurelia.cli.options import FeedbackOpt, MaxIterationsOpt, ModelOpt, Thresho
 from aurelia.cli.progress import QuietOpt, observer, watching
 from aurelia.durable import DEFAULT_DB, NO_DECISION, run_thread
 from aurelia.errors import InputError
+from aurelia.graph.context import make_context
 from aurelia.nodes.common import ROLES
 from aurelia.prompts.format import INJECT_MODES, format_reasoning, score_text
-from aurelia.run import SAMPLE_CHOICES, SAMPLE_QUESTION, make_context, run, sample_clip
+from aurelia.run import SAMPLE_CHOICES, SAMPLE_QUESTION, run, sample_clip
 
 DB_HELP = "SQLite file holding the checkpoints of --thread runs."
 

@@ -21,7 +21,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from aurelia.errors import InputError
 from aurelia.models.retry import DEFAULT_TIMEOUT_S
 from aurelia.schemas import AnswerKind, FeedbackMode, InjectMode, InjectPosition, choice_problem
-from aurelia.targets.base import TARGET_MAX_TOKENS
+from aurelia.targets.base import TARGET_MAX_TOKENS, TargetSettings
 
 PromptSetName = Literal["aurelia", "paper"]
 # how LangGraph templates mark a field as a model picker in Studio
@@ -123,6 +123,20 @@ class Context:
         # the run's clock (not a field: never in a schema, a checkpoint or a result); LangGraph
         # builds the context once per run, and ``dataclasses.replace`` restarts it
         object.__setattr__(self, "_started", time.monotonic())
+
+    def target_settings(self, **extra: Any) -> TargetSettings:
+        """The target's generation settings from these (reply length, temperature, seed, request
+        timeout, frame size), the same for the graph's target node and the benchmark's targets."""
+        t = self.target_temperature
+        return TargetSettings(
+            max_new_tokens=self.target_max_tokens,
+            do_sample=t > 0,
+            temperature=t,
+            seed=self.seed,
+            request_timeout=self.request_timeout,
+            frame_side=self.frame_size,
+            **extra,
+        )
 
     def deadline(self) -> float | None:
         """When this run's time budget ends, on the ``time.monotonic`` clock (None: no budget)."""

@@ -22,7 +22,7 @@ from aurelia.targets import TargetSample
 from aurelia.testing.faults import FaultServer
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fakes import REASONING_JSON  # noqa: E402
+from fakes import REASONING_JSON
 
 TYPO = "no setting 'threshhold' (did you mean 'threshold'?)"
 BAD_INJECT = "inject must be one of steps, steps_answers, full, none, got 'stpes'"
@@ -91,9 +91,11 @@ def test_temperature_and_seed_from_the_cli_reach_the_generator(clip):
     with FaultServer(replies=replies) as server:
         result = runner.invoke(
             app,
-            ["run", str(clip), "-q", "Colour?", "--reasoning-only", "--max-iterations", "2", "--threshold", "10", "--quiet"]
-            + ["--generator", server.url("gen"), "--summarizer", server.url("sum"), "--evaluator", server.url("ev")]
-            + ["--temperature", "0.3", "--seed", "7", "--max-tokens", "200", "--json"],
+            [
+                *("run", str(clip), "-q", "Colour?", "--reasoning-only", "--max-iterations", "2", "--threshold", "10", "--quiet"),
+                *("--generator", server.url("gen"), "--summarizer", server.url("sum"), "--evaluator", server.url("ev")),
+                *("--temperature", "0.3", "--seed", "7", "--max-tokens", "200", "--json"),
+            ],
         )
         seen = [s.body for s in server.seen if s.model == "gen"]
     assert result.exit_code == 0, result.output

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from aurelia.errors import InputError
+from aurelia.errors import SettingError
 from aurelia.models.retry import DEFAULT_TIMEOUT_S
 from aurelia.schemas import AnswerKind, FeedbackMode, InjectMode, InjectPosition, choice_problem
 from aurelia.targets.base import TARGET_MAX_TOKENS, TargetSettings
@@ -177,17 +177,17 @@ def validate_context(ctx: Context) -> Context:
         try:
             adapter.validate_python(value, strict=True)
         except ValidationError as exc:
-            raise InputError(_problem(name, value, exc)) from exc
+            raise SettingError(_problem(name, value, exc)) from exc
     return ctx
 
 
 SETTINGS: tuple[str, ...] = tuple(f.name for f in fields(Context))
 
 
-def unknown_setting(name: Any) -> InputError:
+def unknown_setting(name: Any) -> SettingError:
     """The one line for a setting that does not exist, with the closest name when there is one."""
     close = difflib.get_close_matches(str(name), SETTINGS, n=1, cutoff=0.6)
-    return InputError(f"no setting {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return SettingError(f"no setting {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
 
 
 def check_setting_names(values: Mapping[str, Any]) -> None:
@@ -205,7 +205,7 @@ def make_context(values: Context | Mapping[str, Any] | None = None, /, **overrid
     ``no setting 'threshhold' (did you mean 'threshold'?)``; the result is a fresh Context
     (its run budget starts now)."""
     if values is not None and not isinstance(values, Context | Mapping):
-        raise InputError(f"settings must be a mapping of setting names to values, got {type(values).__name__}")
+        raise SettingError(f"settings must be a mapping of setting names to values, got {type(values).__name__}")
     given = {} if values is None or isinstance(values, Context) else dict(values)
     given.update((k, v) for k, v in overrides.items() if v is not None)
     check_setting_names(given)

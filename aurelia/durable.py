@@ -28,12 +28,12 @@ from langgraph.types import Command
 
 from aurelia.errors import InputError, StoreError, ThreadBusyError
 from aurelia.graph.builder import build_graph
-from aurelia.graph.context import Context
+from aurelia.graph.context import Context, make_context
 from aurelia.models.registry import RoleModel
 from aurelia.nodes.common import ROLES
 from aurelia.nodes.review import apply_decision
 from aurelia.redact import MASK, redact_url
-from aurelia.run import OnEvent, check_review, make_context, make_inputs, public_context, public_state, run_config, stream_graph
+from aurelia.run import OnEvent, check_review, make_inputs, public_context, public_state, run_config, stream_graph
 
 try:
     import fcntl
@@ -168,6 +168,61 @@ def _check_same_input(values: Mapping[str, Any], given: Mapping[str, Any], threa
             raise InputError(f"thread {thread_id!r} holds a run with another {key} ({values.get(key)!r}); use a new --thread")
 
 
+def _check_thread_id(thread_id: Any) -> None:
+    if not isinstance(thread_id, str) or not thread_id.strip():
+        raise InputError("the thread id is empty")
+    if len(thread_id) > 200 or any(ord(ch) < 32 for ch in thread_id):
+        raise InputError("a thread id is at most 200 printable characters")
+
+
+def _thread_settings(saver: SqliteSaver, thread_id: str, explicit: dict[str, Any], reasoning_only: bool | None) -> tuple[bool, Context]:
+    """The thread's reasoning_only and settings: as it was started (``explicit`` may only repeat
+    them, or change the operational ones), or, for a new thread, from ``explicit``."""
+    given = make_context(None, **explicit)  # an unknown or mistyped setting is refused the same way everywhere
+    saved = _saved_settings(saver, thread_id)
+    if saved is None:
+        check_review(given, bool(reasoning_only))
+        return bool(reasoning_only), given
+    if reasoning_only is not None and reasoning_only != bool(saved[0]):
+        raise InputError(f"thread {thread_id!r} was started with reasoning_only={bool(saved[0])}; use a new --thread to change")
+    stored = saved[1]
+    clash = {
+        k: v
+        for k, v in explicit.items()
+        if k in stored and k not in OPERATIONAL and stored[k] != (redact_url(v) if k in MODEL_FIELDS else v)
+    }
+    if clash:
+        raise InputError(
+            f"thread {thread_id!r} was started with {', '.join(f'{k}={stored[k]!r}' for k in clash)}; use a new --thread to change"
+        )
+    ctx = make_context(_restore_credentials(stored, explicit, thread_id), **{k: explicit.get(k) for k in OPERATIONAL})
+    return bool(saved[0]), ctx
+
+
+def _stored_result(snapshot: Any, ctx: Context, thread_id: str, status: str) -> dict[str, Any]:
+    """A finished thread's result, or its pending review request: nothing to run."""
+    result = {**public_state(snapshot.values), "node_seconds": {}, "total_seconds": 0.0, "context": public_context(ctx)}
+    if status == "review":
+        result["interrupt"] = snapshot.interrupts[0].value
+    return {**result, "thread": {"id": thread_id, "status": status, "resumed_from": status}}
+
+
+def _check_resumption(snapshot: Any, given: dict[str, Any], status: str, thread_id: str, decision: Any) -> None:
+    """The input given again must be the thread's own; a decision needs a pending review."""
+    _check_same_input(snapshot.values, {k: v for k, v in given.items() if k != "sample_id" and v not in ("", None)}, thread_id)
+    if decision is not NO_DECISION and status != "review":
+        raise InputError(f"thread {thread_id!r} is not waiting for a review (it is {status})")
+
+
+def _resume_value(snapshot: Any, status: str, decision: Any) -> Any:
+    """What to stream to continue: the review decision (a bad edit refused before resuming), or
+    None (from the last checkpoint)."""
+    if status != "review":
+        return None
+    apply_decision(decision, snapshot.values.get("reasoning_star") or {})
+    return Command(resume=decision)
+
+
 def run_thread(
     video: str | Path | None,
     question: str | None,
@@ -192,33 +247,14 @@ def run_thread(
     waiting for review returns its review request until ``decision`` is given. A finished one
     returns its stored result without calling any model. ``reasoning_only=None`` means: as the
     thread was started (a new thread: False). ``on_event`` sees the run as it goes, as for
-    :func:`aurelia.run.run`.
+    :func:`aurelia.run.run`. ``settings`` are built as everywhere (:func:`~aurelia.graph.context.make_context`).
     """
-    if not isinstance(thread_id, str) or not thread_id.strip():
-        raise InputError("the thread id is empty")
-    if len(thread_id) > 200 or any(ord(ch) < 32 for ch in thread_id):
-        raise InputError("a thread id is at most 200 printable characters")
+    _check_thread_id(thread_id)
+    if settings is not None and not isinstance(settings, Mapping):
+        raise InputError(f"settings must be a mapping of setting names to values, got {type(settings).__name__}")
     explicit = {k: v for k, v in dict(settings or {}).items() if v is not None}
     with store_errors(db), sqlite_checkpointer(db) as saver, thread_lock(db, thread_id):
-        saved = _saved_settings(saver, thread_id)
-        if saved is not None:
-            if reasoning_only is not None and reasoning_only != bool(saved[0]):
-                raise InputError(f"thread {thread_id!r} was started with reasoning_only={bool(saved[0])}; use a new --thread to change")
-            reasoning_only, stored = saved
-            clash = {
-                k: v
-                for k, v in explicit.items()
-                if k in stored and k not in OPERATIONAL and stored[k] != (redact_url(v) if k in MODEL_FIELDS else v)
-            }
-            if clash:
-                raise InputError(
-                    f"thread {thread_id!r} was started with {', '.join(f'{k}={stored[k]!r}' for k in clash)}; use a new --thread to change"
-                )
-            ctx = make_context(_restore_credentials(stored, explicit, thread_id), **{k: explicit.get(k) for k in OPERATIONAL})
-        else:
-            reasoning_only = bool(reasoning_only)
-            ctx = make_context(None, **explicit)
-            check_review(ctx, reasoning_only)
+        reasoning_only, ctx = _thread_settings(saver, thread_id, explicit, reasoning_only)
         graph = build_graph(models=models, reasoning_only=reasoning_only, checkpointer=saver)
         config = run_config(sample_id, thread_id=thread_id)
         status = thread_status(graph, config)
@@ -230,20 +266,10 @@ def run_thread(
         else:
             snapshot = graph.get_state(config)
             given = make_inputs(video or "", question or "", audio, choices, None, audio_candidates)
-            given = {k: v for k, v in given.items() if k != "sample_id" and v not in ("", None)}
-            _check_same_input(snapshot.values, given, thread_id)
-            if decision is not NO_DECISION and status != "review":
-                raise InputError(f"thread {thread_id!r} is not waiting for a review (it is {status})")
+            _check_resumption(snapshot, given, status, thread_id, decision)
             if status in ("done", "review") and decision is NO_DECISION:
-                # nothing to run: the stored result, or the pending review request
-                result = {**public_state(snapshot.values), "node_seconds": {}, "total_seconds": 0.0, "context": public_context(ctx)}
-                if status == "review":
-                    result["interrupt"] = snapshot.interrupts[0].value
-                return {**result, "thread": {"id": thread_id, "status": status, "resumed_from": status}}
-            if status == "review":
-                apply_decision(decision, snapshot.values.get("reasoning_star") or {})  # refuse a bad edit before resuming
-            inputs = Command(resume=decision) if status == "review" else None
+                return _stored_result(snapshot, ctx, thread_id, status)  # nothing to run
+            inputs = _resume_value(snapshot, status, decision)
         result = stream_graph(graph, inputs, ctx, config, durability="sync", on_event=on_event, models=models)
-        after = thread_status(graph, config)
-        result["thread"] = {"id": thread_id, "status": after, "resumed_from": status}
+        result["thread"] = {"id": thread_id, "status": thread_status(graph, config), "resumed_from": status}
         return result

@@ -20,10 +20,9 @@ from pydantic import BaseModel, Field
 
 from aurelia.errors import AureliaError
 from aurelia.graph.builder import build_graph, build_reasoning_graph
-from aurelia.graph.context import Context
+from aurelia.graph.context import Context, make_context
 from aurelia.models.registry import RoleModel
 from aurelia.prompts.format import format_reasoning, score_text
-from aurelia.run import make_context
 
 Models = Mapping[str, BaseChatModel | RoleModel]
 

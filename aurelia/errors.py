@@ -28,6 +28,11 @@ class InputError(AureliaError):
     """The question, choices or run settings are invalid."""
 
 
+class SettingError(InputError, ValueError):
+    """A run setting that does not exist or has a bad value. A ValueError too, so that a
+    LangGraph server shows a client its message (it hides those of other exception types)."""
+
+
 class ModelConfigError(AureliaError):
     """A model string is unknown, or its provider cannot be used (package or key missing)."""
 

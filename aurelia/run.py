@@ -13,7 +13,7 @@ from langchain_core.language_models import BaseChatModel
 
 from aurelia.errors import InputError
 from aurelia.graph.builder import build_graph
-from aurelia.graph.context import Context, validate_context
+from aurelia.graph.context import Context, make_context
 from aurelia.models.registry import RoleModel
 from aurelia.nodes.common import Models
 from aurelia.redact import redact_deep
@@ -41,17 +41,6 @@ def sample_clip() -> Path:
 def public_context(ctx: Context) -> dict[str, Any]:
     """The settings as a result or a thread table records them: model URLs without credentials."""
     return redact_deep({f.name: getattr(ctx, f.name) for f in fields(Context)})
-
-
-def make_context(context: Context | Mapping[str, Any] | None = None, **overrides: Any) -> Context:
-    """A validated Context from a Context, a dict, and/or keyword overrides (None values ignored)."""
-    if isinstance(context, Context):
-        base = context
-    else:
-        names = {f.name for f in fields(Context)}
-        base = Context(**{k: v for k, v in dict(context or {}).items() if k in names})
-    base = replace(base, **{k: v for k, v in overrides.items() if v is not None})
-    return validate_context(base)
 
 
 def check_review(ctx: Context, reasoning_only: bool) -> None:

@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal, get_args
+
 from pydantic import BaseModel, Field
 
 from aurelia.errors import InputError
+
+# The only lists of these settings' allowed values (the run settings in aurelia.graph.context
+# use them; the prompt formatting and the targets, layers below, read them from here)
+InjectMode = Literal["steps", "steps_answers", "full", "none"]
+InjectPosition = Literal["after_choices", "before_question"]
+AnswerKind = Literal["short", "sentence", "caption"]
+FeedbackMode = Literal["score_only", "rationale", "critic"]
+
+
+def choice_problem(name: str, value: Any, choices: Any) -> str:
+    """The one line saying a setting is not one of its allowed values (``choices``: a Literal or a tuple)."""
+    values = get_args(choices) if not isinstance(choices, tuple) else choices
+    return f"{name} must be one of {', '.join(map(str, values))}, got {value!r}"
+
+
+def check_choice(name: str, value: Any, literal: Any) -> None:
+    """Refuse a value that is not one of the ``Literal``'s (an InputError, the line settings use)."""
+    if value not in get_args(literal):
+        raise InputError(choice_problem(name, value, literal))
+
 
 MAX_STEPS = 6
 MAX_CHOICES = 26  # lettered A-Z

@@ -94,7 +94,7 @@ def test_a_setting_this_version_lacks_is_refused_not_dropped(manifest: Path, tmp
     from aurelia.bench import run_benchmark
     from aurelia.errors import InputError
 
-    with pytest.raises(InputError, match="no run setting 'colour'"):
+    with pytest.raises(InputError, match="no setting 'colour'"):
         run_benchmark(manifest, ["ollama:x"], tmp_path / "run", context={"colour": "red"})
     assert not (tmp_path / "run").exists()
 

@@ -340,7 +340,7 @@ def test_bad_settings_are_input_errors(tmp_path, clip):
         run_benchmark(manifest, t, tmp_path / "r", inject="sideways", cache=tmp_path / "c.sqlite")
     with pytest.raises(InputError, match="unknown task"):
         run_benchmark(manifest, t, tmp_path / "r", tasks=["nope"], cache=tmp_path / "c.sqlite")
-    with pytest.raises(InputError, match="no run setting 'colour'"):
+    with pytest.raises(InputError, match="no setting 'colour'"):
         run_benchmark(manifest, t, tmp_path / "r", context={"colour": "red"}, cache=tmp_path / "c.sqlite")
     with pytest.raises(InputError, match="at least one target"):
         run_benchmark(manifest, {}, tmp_path / "r", cache=tmp_path / "c.sqlite")

@@ -224,6 +224,10 @@ def test_served_runs_refuse_other_models_and_paths_outside_the_media_root(server
     assert errors[1].replace("/etc/passwd", "X") == errors[2].replace("/etc/no-such-file.mp4", "X")
     assert "not allowed: give a file under the media root" in errors[1]
     assert "review: input should be a valid boolean, got 'no'" in errors[3]
+    typo = client.runs.wait(
+        None, "aurelia", input={"video": str(clip), "question": "Colour?"}, context={"threshhold": 9}, raise_error=False
+    )
+    assert "no setting 'threshhold' (did you mean 'threshold'?)" in str(typo)  # not dropped silently by the server
     assert "resolves to /etc/passwd" in log.read_text()  # the details are in the server's log only
 
 

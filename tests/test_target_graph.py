@@ -45,7 +45,7 @@ def test_graph_with_a_local_hf_omni_target(clip, tmp_path_factory):
     from tiny_hf import tiny_model
 
     omni = tiny_model("omni", tmp_path_factory)
-    ctx = {"max_iterations": 1, "target_model": f"hf:{omni}", "max_tokens": 16, "inject": "steps_answers"}
+    ctx = {"max_iterations": 1, "target_model": f"hf:{omni}", "max_tokens": 16, "target_max_tokens": 16, "inject": "steps_answers"}
     result = aurelia.run(clip, QUESTION, choices=CHOICES, context=ctx, models=loop_models())
     info = result["target"]
     assert info["model"] == f"hf:{omni}" and info["received"][0] == "text" and info["received"][1].startswith("video:")

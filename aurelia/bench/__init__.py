@@ -15,7 +15,7 @@ from aurelia.bench.metrics import COCO_METRICS, coco_scores, normalize_answer, r
 from aurelia.bench.records import Problem
 from aurelia.bench.render import write_report
 from aurelia.bench.report import build_report, judge_run
-from aurelia.bench.runner import RunResult, run_benchmark
+from aurelia.bench.runner import BenchConfig, RunResult, run_benchmark
 from aurelia.bench.sample import write_sample_benchmark
 from aurelia.bench.score import read_predictions, score, score_files
 from aurelia.bench.tasks import Task, builtin_tasks, load_task_file, load_tasks, target_instruction
@@ -23,6 +23,7 @@ from aurelia.bench.tasks import Task, builtin_tasks, load_task_file, load_tasks,
 __all__ = [
     "COCO_METRICS",
     "FORMATS",
+    "BenchConfig",
     "ImportReport",
     "Manifest",
     "ManifestError",

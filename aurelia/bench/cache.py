@@ -31,7 +31,8 @@ from aurelia.redact import redact_deep
 # Context fields that do not shape the reasoning: the target's answer, a human review, and the
 # limits on a call or a run (a reasoning that finishes is the same under any of them)
 NOT_REASONING = frozenset(
-    {"target_model", "inject", "inject_position", "answer_kind", "extractor_model", "review", "request_timeout", "run_budget"}
+    {"target_model", "target_max_tokens", "target_temperature", "inject", "inject_position", "answer_kind", "extractor_model"}
+    | {"review", "request_timeout", "run_budget"}
 )
 
 SCHEMA = """

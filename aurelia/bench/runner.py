@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +24,11 @@ from aurelia.bench.store import ResultStore, write_run_json
 from aurelia.bench.tasks import builtin_tasks
 from aurelia.errors import InputError
 from aurelia.graph.builder import build_graph
-from aurelia.graph.context import Context
+from aurelia.graph.context import Context, make_context
 from aurelia.models.registry import RoleModel, as_role_model, validate_model_string
 from aurelia.prompts.format import INJECT_MODES
 from aurelia.redact import redact_text
-from aurelia.run import check_review, make_context, public_context
+from aurelia.run import check_review, public_context
 from aurelia.targets import Target, TargetSettings, load_target
 
 REASONING_SOURCES = ("generate", "imported")
@@ -47,13 +47,9 @@ class RunResult:
 
 
 def bench_context(context: Context | Mapping[str, Any] | None = None, **overrides: Any) -> Context:
-    """A validated reasoning Context; a setting this installed version lacks is an InputError
-    (never silently dropped), and review is refused (a benchmark has no human in the loop)."""
-    names = {f.name for f in fields(Context)}
-    given = [] if context is None or isinstance(context, Context) else list(context)
-    unknown = sorted({*given, *(k for k, v in overrides.items() if v is not None)} - names)
-    if unknown:
-        raise InputError(f"this installed version of aurelia has no run setting {', '.join(map(repr, unknown))} (not a Context field)")
+    """A validated reasoning Context (:func:`~aurelia.graph.context.make_context`: a setting this
+    installed version lacks is an InputError, never silently dropped); review is refused (a
+    benchmark has no human in the loop)."""
     ctx = make_context(context, **overrides)
     check_review(ctx, True)
     return ctx
@@ -109,117 +105,130 @@ def local_reasoner(models: Mapping[str, BaseChatModel | RoleModel] | None) -> Re
     return reason
 
 
-def run_benchmark(
-    manifest: str | Path | Manifest,
-    targets: Sequence[TargetLike] | Mapping[str, TargetLike],
-    out: str | Path,
-    *,
-    context: Context | Mapping[str, Any] | None = None,
-    models: Mapping[str, BaseChatModel | RoleModel] | None = None,
-    inject: Sequence[str] | str = ("steps",),
-    tasks: Sequence[str] | None = None,
-    limit: int | None = None,
-    concurrency: int = 4,
-    ablate: bool = False,
-    cache: str | Path | None = None,
-    retry_failed: bool = False,
-    media_root: str | Path | None = None,
-    skip_invalid: bool = False,
-    reasoning: str = "generate",
-    server: str | None = None,
-    server_graph: str = "aurelia_reasoning",
-    server_send_keys: bool = False,
-    langsmith: bool = False,
-    target_settings: TargetSettings | None = None,
-    progress: Progress | None = None,
-) -> RunResult:
-    """Run (or resume) a benchmark into the folder ``out``; see the module docstring.
+@dataclass(frozen=True)
+class BenchConfig:
+    """How a benchmark runs, besides the agents' settings (a Context) and the targets: what
+    ``aurelia bench run`` builds from its options and :func:`run_benchmark` takes (``config=``,
+    or these names as keyword arguments).
 
-    ``targets``: model strings, chat models or Targets (a mapping names them). ``context``:
-    the agents' settings (τ, T, model per role, prompt set, …); ``models``: agent chat model
-    instances by role, named in the cache key by their label. ``inject``: the inject modes
-    answered besides the zero-shot baseline. ``reasoning='imported'`` uses each sample's
-    imported r* instead of generating one. ``server``: send the reasoning runs to a LangGraph
-    server (its ``server_graph``); ``server_send_keys`` lets the environment's LangGraph/LangSmith
-    key and model URLs with credentials go to it (by default neither does). ``langsmith`` records the finished run in LangSmith (a
-    dataset and one experiment per target and inject mode). ``progress`` receives one event
-    dict per finished sample.
+    ``inject``: the inject modes answered besides the zero-shot baseline. ``reasoning='imported'``
+    uses each sample's imported r* instead of generating one. ``server``: send the reasoning runs
+    to a LangGraph server (its ``server_graph``); ``server_send_keys`` lets the environment's
+    LangGraph/LangSmith key and model URLs with credentials go to it (by default neither does).
+    ``langsmith`` records the finished run in LangSmith (a dataset and one experiment per target
+    and inject mode). ``batch_size``: most samples per target batch.
     """
-    if concurrency < 1:
-        raise InputError(f"--concurrency must be at least 1, got {concurrency}")
-    if reasoning not in REASONING_SOURCES:
-        raise InputError(f"reasoning must be one of {', '.join(REASONING_SOURCES)}, got {reasoning!r}")
-    ctx = bench_context(context)
-    if ablate and ctx.early_stop:
-        raise InputError("--ablate reads the T/τ runs off full trajectories: add --no-early-stop")
-    if ablate and reasoning == "imported":
-        raise InputError("--ablate needs generated trajectories, not an imported r*")
-    if langsmith:
-        from aurelia.bench.experiments import check_langsmith
 
-        check_langsmith()
-    modes = inject_modes(inject)
-    if not isinstance(manifest, Manifest):
-        manifest = load_manifest(manifest, media_root, skip_invalid=skip_invalid)
-    samples = select_samples(manifest, tasks, limit)
-    labels = {role: as_role_model(m, name=f"{role}-instance").spec.label for role, m in (models or {}).items()}
+    inject: Sequence[str] | str = ("steps",)
+    tasks: Sequence[str] | None = None
+    limit: int | None = None
+    concurrency: int = 4
+    ablate: bool = False
+    cache: str | Path | None = None
+    retry_failed: bool = False
+    media_root: str | Path | None = None
+    skip_invalid: bool = False
+    reasoning: str = "generate"
+    server: str | None = None
+    server_graph: str = "aurelia_reasoning"
+    server_send_keys: bool = False
+    langsmith: bool = False
+    batch_size: int = 8
+
+    def check(self, ctx: Context) -> None:
+        """Refuse options that cannot work (alone or with the agents' settings) before anything opens."""
+        if self.concurrency < 1:
+            raise InputError(f"--concurrency must be at least 1, got {self.concurrency}")
+        if self.reasoning not in REASONING_SOURCES:
+            raise InputError(f"--reasoning must be one of {', '.join(REASONING_SOURCES)}, got {self.reasoning!r}")
+        if self.ablate and ctx.early_stop:
+            raise InputError("--ablate reads the T/τ runs off full trajectories: add --no-early-stop")
+        if self.ablate and self.reasoning == "imported":
+            raise InputError("--ablate needs generated trajectories, not an imported r*")
+        if self.langsmith:
+            from aurelia.bench.experiments import check_langsmith
+
+            check_langsmith()
+
+
+def _named_targets(targets: Sequence[TargetLike] | Mapping[str, TargetLike]) -> None:
+    """At least one target, and each model string usable (before anything is opened or loaded)."""
     named = list(targets.items()) if isinstance(targets, Mapping) else [(None, t) for t in targets]
     if not named:
         raise InputError("give at least one target model (--target)")
     for _, model in named:
         if isinstance(model, str):
-            validate_model_string(model)  # before anything is opened or loaded
-    out = Path(out).expanduser()
-    store = ResultStore(out, exclusive=True)
-    reasoning_cache = ReasoningCache(cache)
-    try:
-        store.check_reasoning_settings(reasoning_identity(ctx, labels, reasoning))
-        resolved = resolve_targets(targets, target_settings or TargetSettings())  # hf: targets load their weights here
-        if server:
-            from aurelia.bench.remote import server_reasoner
+            validate_model_string(model)
 
-            reasoner, reasoner_name = server_reasoner(server, server_graph, ctx=ctx, send_keys=server_send_keys), "server"
-        else:
-            reasoner, reasoner_name = local_reasoner(models), "graph"
+
+def _reasoner(config: BenchConfig, ctx: Context, models: Mapping[str, BaseChatModel | RoleModel] | None) -> tuple[Reasoner, str]:
+    if config.server:
+        from aurelia.bench.remote import server_reasoner
+
+        return server_reasoner(config.server, config.server_graph, ctx=ctx, send_keys=config.server_send_keys), "server"
+    return local_reasoner(models), "graph"
+
+
+def _open_run(
+    out: Path,
+    targets: Sequence[TargetLike] | Mapping[str, TargetLike],
+    config: BenchConfig,
+    ctx: Context,
+    models: Mapping[str, BaseChatModel | RoleModel] | None,
+    labels: dict[str, str],
+    target_settings: TargetSettings | None,
+) -> tuple[ResultStore, ReasoningCache, dict[str, Target], tuple[Reasoner, str]]:
+    """The run's store (refusing other reasoning settings than it was started with), the
+    reasoning cache, the loaded targets (``hf:`` weights load here) and the reasoner; what was
+    opened is closed again if any of it fails."""
+    store = ResultStore(out, exclusive=True)
+    reasoning_cache = ReasoningCache(config.cache)
+    try:
+        store.check_reasoning_settings(reasoning_identity(ctx, labels, config.reasoning))
+        resolved = resolve_targets(targets, target_settings or ctx.target_settings(batch_size=config.batch_size))
+        return store, reasoning_cache, resolved, _reasoner(config, ctx, models)
     except BaseException:
         store.close()
         reasoning_cache.close()
         raise
-    settings = {
+
+
+def _settings_record(
+    config: BenchConfig,
+    manifest: Manifest,
+    resolved: dict[str, Target],
+    modes: list[str],
+    n_samples: int,
+    cache: ReasoningCache,
+    ctx: Context,
+    labels: dict[str, str],
+) -> dict[str, Any]:
+    """What RUN/run.json records of the run's settings (a URL's credentials are never written)."""
+    return {
         "manifest": str(manifest.path),
         "media_root": str(manifest.root),
         "targets": list(resolved),
         "targets_described": {n: t.describe() for n, t in resolved.items()},
         "inject": modes,
-        "tasks": list(tasks) if tasks else None,
-        "limit": limit,
-        "samples": len(samples),
-        "concurrency": concurrency,
-        "ablate": ablate,
-        "retry_failed": retry_failed,
-        "reasoning": reasoning,
-        "server": redact_text(server) if server else None,  # a URL's credentials are never written
-        "cache": str(reasoning_cache.path),
+        "tasks": list(config.tasks) if config.tasks else None,
+        "limit": config.limit,
+        "samples": n_samples,
+        "concurrency": config.concurrency,
+        "ablate": config.ablate,
+        "retry_failed": config.retry_failed,
+        "reasoning": config.reasoning,
+        "server": redact_text(config.server) if config.server else None,
+        "cache": str(cache.path),
         "context": public_context(ctx),
         "model_instances": labels,
         "prompts_fingerprint": prompts_fingerprint(),
     }
-    plan = Plan(
-        ctx=ctx,
-        modes=modes,
-        tasks=builtin_tasks(),
-        model_labels=labels,
-        concurrency=concurrency,
-        ablate=ablate,
-        retry_failed=retry_failed,
-        source=reasoning,
-        full_trajectories=not ctx.early_stop,
-    )
-    engine = Engine(
-        plan, store=store, cache=reasoning_cache, reasoner=reasoner, reasoner_name=reasoner_name, targets=resolved, progress=progress
-    )
-    if ablate:
-        store.set_meta("ablate", True)  # the report builds Tables 5-6 (also when every r* is the main one)
+
+
+def _run_engine(
+    engine: Engine, samples: list[Sample], out: Path, settings: dict[str, Any], store: ResultStore, cache: ReasoningCache
+) -> tuple[Counts, int]:
+    """Run every sample; RUN/run.json and RUN/results.jsonl are rewritten however it ends."""
     write_run_json(out, settings, Counts().to_dict(), "running")
     status = "interrupted"
     try:
@@ -230,10 +239,55 @@ def run_benchmark(
         n = len(store.results())
         store.export_results()
         store.close()
-        reasoning_cache.close()
+        cache.close()
+    return counts, n
+
+
+def run_benchmark(
+    manifest: str | Path | Manifest,
+    targets: Sequence[TargetLike] | Mapping[str, TargetLike],
+    out: str | Path,
+    *,
+    context: Context | Mapping[str, Any] | None = None,
+    models: Mapping[str, BaseChatModel | RoleModel] | None = None,
+    config: BenchConfig | None = None,
+    target_settings: TargetSettings | None = None,
+    progress: Progress | None = None,
+    **options: Any,
+) -> RunResult:
+    """Run (or resume) a benchmark into the folder ``out``; see the module docstring.
+
+    ``targets``: model strings, chat models or Targets (a mapping names them). ``context``:
+    the agents' settings (τ, T, model per role, prompt set, …; the targets' reply length and
+    temperature too, unless ``target_settings`` is given); ``models``: agent chat model instances
+    by role, named in the cache key by their label. ``config`` (or its fields as keyword
+    ``options``): see :class:`BenchConfig`. ``progress`` receives one event dict per finished sample.
+    """
+    config = replace(config or BenchConfig(), **options)
+    ctx = bench_context(context)
+    config.check(ctx)
+    modes = inject_modes(config.inject)
+    if not isinstance(manifest, Manifest):
+        manifest = load_manifest(manifest, config.media_root, skip_invalid=config.skip_invalid)
+    samples = select_samples(manifest, config.tasks, config.limit)
+    labels = {role: as_role_model(m, name=f"{role}-instance").spec.label for role, m in (models or {}).items()}
+    _named_targets(targets)
+    out = Path(out).expanduser()
+    store, reasoning_cache, resolved, (reasoner, reasoner_name) = _open_run(out, targets, config, ctx, models, labels, target_settings)
+    settings = _settings_record(config, manifest, resolved, modes, len(samples), reasoning_cache, ctx, labels)
+    plan = Plan(
+        ctx=ctx, modes=modes, tasks=builtin_tasks(), model_labels=labels, concurrency=config.concurrency, ablate=config.ablate,
+        retry_failed=config.retry_failed, source=config.reasoning, full_trajectories=not ctx.early_stop,
+    )  # fmt: skip
+    engine = Engine(
+        plan, store=store, cache=reasoning_cache, reasoner=reasoner, reasoner_name=reasoner_name, targets=resolved, progress=progress
+    )
+    if config.ablate:
+        store.set_meta("ablate", True)  # the report builds Tables 5-6 (also when every r* is the main one)
+    counts, n = _run_engine(engine, samples, out, settings, store, reasoning_cache)
     engine.emit({"event": "end", "counts": counts.to_dict(), "run": str(out)})
     recorded = None
-    if langsmith:
+    if config.langsmith:
         from aurelia.bench.experiments import record_in_langsmith
 
         recorded = record_in_langsmith(out)

@@ -15,7 +15,7 @@ from aurelia.cli.fidelity import AnswerKindOpt, ExtractorOpt, InjectPositionOpt
 from aurelia.cli.progress import QuietOpt, watching
 from aurelia.models.registry import validate_model_string
 from aurelia.prompts.format import INJECT_MODES
-from aurelia.targets.base import TargetAnswer, TargetSample, TargetSettings
+from aurelia.targets.base import TARGET_MAX_TOKENS, TargetAnswer, TargetSample, TargetSettings
 
 console = Console()
 
@@ -62,7 +62,9 @@ def answer_cmd(
     max_pixels: Annotated[int, typer.Option(help="Most pixels per frame for dynamic-resolution processors (Qwen-VL/Omni).")] = 256
     * 28
     * 28,
-    max_new_tokens: Annotated[int, typer.Option(help="Most tokens the target may generate.")] = 64,
+    max_new_tokens: Annotated[
+        int, typer.Option("--max-new-tokens", "--target-max-tokens", help="Most tokens the target may generate.")
+    ] = TARGET_MAX_TOKENS,
     dtype: Annotated[str, typer.Option(help="auto (bfloat16 on GPU, float32 on CPU), bfloat16, float16 or float32.")] = "auto",
     timeout: Annotated[float, typer.Option(help="Seconds one request to a hosted or served target may take.")] = 120.0,
     inject_position: InjectPositionOpt = None,

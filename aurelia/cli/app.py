@@ -17,7 +17,6 @@ from aurelia.cli.answer import answer_cmd
 from aurelia.cli.bench import bench_app
 from aurelia.cli.errors import err_console, fail, one_line_errors
 from aurelia.cli.fidelity import (
-    AnswerKindOpt,
     ExtractorOpt,
     FeedbackModeOpt,
     InjectPositionOpt,
@@ -29,13 +28,14 @@ from aurelia.cli.fidelity import (
 )
 from aurelia.cli.help import App
 from aurelia.cli.media import media_app
-from aurelia.cli.options import FeedbackOpt, MaxIterationsOpt, ModelOpt, ThresholdOpt
+from aurelia.cli.options import with_settings
 from aurelia.cli.progress import QuietOpt, observer, watching
 from aurelia.durable import DEFAULT_DB, NO_DECISION, run_thread
 from aurelia.errors import InputError
+from aurelia.graph.context import SETTINGS, make_context
 from aurelia.nodes.common import ROLES
-from aurelia.prompts.format import INJECT_MODES, format_reasoning, score_text
-from aurelia.run import SAMPLE_CHOICES, SAMPLE_QUESTION, make_context, run, sample_clip
+from aurelia.prompts.format import format_reasoning, score_text
+from aurelia.run import SAMPLE_CHOICES, SAMPLE_QUESTION, run, sample_clip
 
 DB_HELP = "SQLite file holding the checkpoints of --thread runs."
 
@@ -162,6 +162,7 @@ def _execute_thread(
 
 
 @app.command("run")
+@with_settings(SETTINGS)
 def run_cmd(
     video: Annotated[Path, typer.Argument(help="Video file (its audio track is used unless --audio is given).")],
     question: Annotated[str, typer.Option("--question", "-q", help="The question about the video.")],
@@ -170,46 +171,18 @@ def run_cmd(
     option: Annotated[
         list[Path] | None, typer.Option("--option", help="A candidate audio clip to choose between, labelled A, B, C… (repeat for each).")
     ] = None,
-    threshold: ThresholdOpt = None,
-    max_iterations: MaxIterationsOpt = None,
-    generator: ModelOpt = None,
-    summarizer: ModelOpt = None,
-    evaluator: ModelOpt = None,
-    feedback: FeedbackOpt = None,
-    target: ModelOpt = None,
-    inject: Annotated[str | None, typer.Option(help=f"What of r* the target sees: {', '.join(INJECT_MODES)} (default steps).")] = None,
-    frames: Annotated[int | None, typer.Option(help="Most keyframes per video (default 5).")] = None,
-    max_tokens: Annotated[int | None, typer.Option(help="Most tokens per agent call (default 384).")] = None,
-    timeout: Annotated[
-        float | None, typer.Option(help="Seconds one request to a hosted or served model may take, whole response included (default 120).")
-    ] = None,
-    budget: Annotated[
-        float | None, typer.Option(help="Seconds the whole run may take; cuts a model request in flight (default 3600; 0: none).")
-    ] = None,
-    prompt_set: PromptSetOpt = None,
-    feedback_mode: FeedbackModeOpt = None,
-    no_early_stop: NoEarlyStopOpt = False,
-    inject_position: InjectPositionOpt = None,
-    extractor: ExtractorOpt = None,
-    answer_kind: AnswerKindOpt = None,
     reasoning_only: Annotated[bool, typer.Option("--reasoning-only", help="Stop after the loop: r* without a target answer.")] = False,
-    review: Annotated[
-        bool, typer.Option("--review", help="Pause before injection for a human to approve or edit r* (needs --thread).")
-    ] = False,
     thread: Annotated[str | None, typer.Option(help="Durable run: checkpoint every node under this id; rerun to resume.")] = None,
     db: Annotated[Path, typer.Option(help=DB_HELP)] = DEFAULT_DB,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
     quiet: QuietOpt = False,
+    *,
+    settings: dict[str, Any],
 ) -> None:
-    """Reason about VIDEO, inject the best reasoning r* into the target model, and answer."""
-    settings = dict(
-        threshold=threshold, max_iterations=max_iterations, generator_model=generator, summarizer_model=summarizer,
-        evaluator_model=evaluator, feedback_model=feedback, target_model=target, inject=inject, num_frames=frames,
-        max_tokens=max_tokens, review=review or None, request_timeout=timeout, run_budget=budget,
-        **fidelity_settings(prompt_set, feedback_mode, no_early_stop, inject_position, extractor, answer_kind),
-    )  # fmt: skip
+    """Reason about VIDEO, inject the best reasoning r* into the target model, and answer.
+    Every run setting has an option (--review pauses before injection and needs --thread)."""
     if thread is None:
-        if review:
+        if settings.get("review"):
             fail(InputError("--review pauses the run: give it a --thread so that it can be resumed"))
         _execute(video, question, audio, choice or None, as_json, reasoning_only, option or None, quiet, **settings)
     else:

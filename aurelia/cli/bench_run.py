@@ -23,14 +23,12 @@ from aurelia.bench.export import EXPORT_FORMATS, export_reasoning, rebuild_resul
 from aurelia.bench.progress import choose_progress, summary_line
 from aurelia.bench.render import write_report
 from aurelia.bench.report import judge_lines, judge_run
-from aurelia.bench.runner import REASONING_SOURCES, run_benchmark
+from aurelia.bench.runner import BenchConfig, RunResult, run_benchmark
 from aurelia.cli.errors import one_line_errors
-from aurelia.cli.fidelity import FeedbackModeOpt, InjectPositionOpt, NoEarlyStopOpt, PromptSetOpt, fidelity_settings
-from aurelia.cli.options import FeedbackOpt, MaxIterationsOpt, ModelOpt, ThresholdOpt
+from aurelia.cli.options import BENCH_SETTINGS, with_settings
 from aurelia.cli.progress import QuietOpt
 from aurelia.errors import InputError
 from aurelia.prompts.format import INJECT_MODES
-from aurelia.targets import TargetSettings
 
 
 @contextmanager
@@ -61,6 +59,7 @@ def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+@with_settings(BENCH_SETTINGS)
 def run_cmd(
     manifest: Annotated[Path, typer.Argument(help="Manifest (JSONL, one sample a line).")],
     target: Annotated[list[str], typer.Option("--target", "-t", help="A target model string (repeat for each).")],
@@ -71,7 +70,6 @@ def run_cmd(
     inject: Annotated[
         str, typer.Option(help=f"Inject modes besides zero-shot, comma-separated: {', '.join(INJECT_MODES[:-1])}.")
     ] = "steps",
-    no_early_stop: NoEarlyStopOpt = False,
     ablate: Annotated[
         bool, typer.Option("--ablate", help="Answer every distinct r* of T' = 1…T and τ' = 4…10 (target calls only).")
     ] = False,
@@ -94,75 +92,36 @@ def run_cmd(
         bool, typer.Option("--langsmith", help="Record the run in LangSmith: a dataset and one experiment per target.")
     ] = False,
     batch_size: Annotated[int, typer.Option(help="Most samples per target batch.")] = 8,
-    target_max_tokens: Annotated[int, typer.Option(help="Most tokens per target answer.")] = 64,
-    generator: ModelOpt = None,
-    summarizer: ModelOpt = None,
-    evaluator: ModelOpt = None,
-    feedback: FeedbackOpt = None,
-    threshold: ThresholdOpt = None,
-    max_iterations: MaxIterationsOpt = None,
-    prompt_set: PromptSetOpt = None,
-    feedback_mode: FeedbackModeOpt = None,
-    inject_position: InjectPositionOpt = None,
-    frames: Annotated[int | None, typer.Option(help="Most keyframes per video (default 5).")] = None,
-    max_tokens: Annotated[int | None, typer.Option(help="Most tokens per agent call (default 384).")] = None,
-    temperature: Annotated[float | None, typer.Option(help="Generator sampling temperature.")] = None,
-    timeout: Annotated[float | None, typer.Option(help="Seconds one request to a hosted or served model may take (default 120).")] = None,
-    budget: Annotated[float | None, typer.Option(help="Seconds the reasoning of one sample may take (default 3600; 0: none).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed for local models.")] = None,
     quiet: QuietOpt = False,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="Progress as JSON lines on stdout (one per sample), for logs.")] = False,
     judge: JudgeOpt = None,
+    *,
+    settings: dict[str, Any],
 ) -> None:
     """Answer every sample zero-shot and with r* for each target; rerun the same command to resume."""
     with one_line_errors():
         if quiet and jsonl:
             raise InputError("give --quiet or --jsonl, not both")
-        if reasoning not in REASONING_SOURCES:
-            raise InputError(f"--reasoning must be one of {', '.join(REASONING_SOURCES)}, got {reasoning!r}")
-        context = {
-            k: v
-            for k, v in dict(
-                threshold=threshold, max_iterations=max_iterations, generator_model=generator, summarizer_model=summarizer,
-                evaluator_model=evaluator, feedback_model=feedback, num_frames=frames, max_tokens=max_tokens,
-                temperature=temperature, seed=seed, request_timeout=timeout, run_budget=budget,
-                **fidelity_settings(prompt_set, feedback_mode, no_early_stop, inject_position, None),
-            ).items()
-            if v is not None
-        }  # fmt: skip
+        config = BenchConfig(
+            inject=inject, tasks=_csv(tasks), limit=limit, concurrency=concurrency, ablate=ablate, cache=cache, retry_failed=retry_failed,
+            media_root=media_root, skip_invalid=skip_invalid, reasoning=reasoning, server=server, server_graph=server_graph,
+            server_send_keys=server_send_keys, langsmith=langsmith, batch_size=batch_size,
+        )  # fmt: skip
         reporter = choose_progress(quiet=quiet, jsonl=jsonl)
         with reporter, stop_on_ctrl_c(out):
-            result = run_benchmark(
-                manifest,
-                target,
-                out,
-                context=context,
-                inject=inject,
-                tasks=_csv(tasks),
-                limit=limit,
-                concurrency=concurrency,
-                ablate=ablate,
-                cache=cache,
-                retry_failed=retry_failed,
-                media_root=media_root,
-                skip_invalid=skip_invalid,
-                reasoning=reasoning,
-                server=server,
-                server_graph=server_graph,
-                server_send_keys=server_send_keys,
-                langsmith=langsmith,
-                target_settings=TargetSettings(
-                    batch_size=batch_size, max_new_tokens=target_max_tokens, **({"request_timeout": timeout} if timeout else {})
-                ),
-                progress=reporter,
-            )
+            result = run_benchmark(manifest, target, out, context=settings, config=config, progress=reporter)
+    _print_outcome(result, judge, jsonl)
+
+
+def _print_outcome(result: RunResult, judge: str | None, jsonl: bool) -> None:
+    """The summary (not with --jsonl: stdout stays JSON lines), the judge's scores, LangSmith's record."""
     if not jsonl:
         typer.echo(summary_line(result.counts.to_dict()))
         typer.echo(f"{result.out}: {result.results} records in results.jsonl; `aurelia bench report {result.out}` writes the report")
     if judge:
         with one_line_errors():
             judged = judge_run(result.out, judge)
-        if jsonl:  # stdout stays JSON lines
+        if jsonl:
             typer.echo(
                 json.dumps({"event": "judge", "model": judged["model"], "scores": judged["scores"], "failures": len(judged["failures"])})
             )

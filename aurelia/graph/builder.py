@@ -14,8 +14,9 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph_sdk.runtime import ServerRuntime
 
-from aurelia.graph.context import Context
+from aurelia.graph.context import Context, check_setting_names
 from aurelia.graph.state import InputState, OutputState, State
 from aurelia.models.registry import RoleModel
 from aurelia.nodes.common import Models
@@ -114,13 +115,26 @@ def build_reasoning_graph(**kwargs: Any) -> CompiledStateGraph:
     return build_graph(reasoning_only=True, **kwargs)
 
 
-def make_graph(config: RunnableConfig | None = None) -> CompiledStateGraph:
+def check_served_context(runtime: Any) -> None:
+    """A served run's context as the client sent it (the factory's ``runtime`` holds it for a run):
+    a name that is not a setting is refused with the line every entry point gives. LangGraph's
+    server would drop it silently before the graph sees it; the values' types are checked by the
+    ``prepare`` node, as for every run."""
+    context = getattr(runtime, "context", None)
+    if isinstance(context, Mapping):
+        check_setting_names(context)
+
+
+def make_graph(config: RunnableConfig | None = None, runtime: ServerRuntime | None = None) -> CompiledStateGraph:
     """The full pipeline, as ``langgraph.json`` registers it for Studio: a graph factory, so
     nothing compiles at import (run-time settings come per run in the context, not ``config``).
-    Served: clients choose only allowed models and media under the media root."""
+    Served: clients choose only allowed models and media under the media root, and only settings
+    that exist."""
+    check_served_context(runtime)
     return build_graph(served=True)
 
 
-def make_reasoning_graph(config: RunnableConfig | None = None) -> CompiledStateGraph:
+def make_reasoning_graph(config: RunnableConfig | None = None, runtime: ServerRuntime | None = None) -> CompiledStateGraph:
     """The reasoning loop alone, as ``langgraph.json`` registers it for Studio (served)."""
+    check_served_context(runtime)
     return build_reasoning_graph(served=True)

@@ -1,26 +1,29 @@
 """Run-time settings of a run (Studio shows them as a form; each field has a description).
 
-Every field is checked against its declared type and bounds (:func:`validate_context`) wherever
-a run starts, served or local: LangGraph builds the dataclass from a client's dict unchecked.
+:func:`make_context` is the one way to build them, for every entry point (the Python API, the
+CLI, durable threads, embedding, the benchmark and the served graph): an unknown name or a value
+of the wrong type or out of range is one InputError line, the same from each. Every field is
+also checked (:func:`validate_context`) where a run starts, served or local: LangGraph builds
+the dataclass from a client's dict unchecked.
 """
 
 from __future__ import annotations
 
+import difflib
 import time
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from functools import cache
 from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from aurelia.errors import InputError
+from aurelia.errors import SettingError
 from aurelia.models.retry import DEFAULT_TIMEOUT_S
+from aurelia.schemas import AnswerKind, FeedbackMode, InjectMode, InjectPosition, choice_problem
+from aurelia.targets.base import TARGET_MAX_TOKENS, TargetSettings
 
-InjectMode = Literal["steps", "steps_answers", "full", "none"]
 PromptSetName = Literal["aurelia", "paper"]
-FeedbackMode = Literal["score_only", "rationale", "critic"]
-InjectPosition = Literal["after_choices", "before_question"]
-AnswerKind = Literal["short", "sentence", "caption"]
 # how LangGraph templates mark a field as a model picker in Studio
 ModelString = Annotated[str, {"__template_metadata__": {"kind": "llm"}}]
 
@@ -97,6 +100,12 @@ class Context:
         default=0.7,
         metadata={"description": "Generator sampling temperature from iteration 2 on (iteration 1 and the other agents are greedy)."},
     )
+    target_max_tokens: Annotated[int, Field(ge=1, le=32768)] = field(
+        default=TARGET_MAX_TOKENS, metadata={"description": "Most tokens the target may generate per answer (the agents': max_tokens)."}
+    )
+    target_temperature: Annotated[float, Field(ge=0.0, le=2.0)] = field(
+        default=0.0, metadata={"description": "Target sampling temperature (0: greedy, reproducible answers)."}
+    )
     seed: int = field(default=0, metadata={"description": "Seed for local models, so runs are reproducible."})
     review: bool = field(default=False, metadata={"description": "Pause before injection for a human to approve or edit r*."})
     request_timeout: Annotated[float, Field(gt=0, le=3600)] = field(
@@ -114,6 +123,20 @@ class Context:
         # the run's clock (not a field: never in a schema, a checkpoint or a result); LangGraph
         # builds the context once per run, and ``dataclasses.replace`` restarts it
         object.__setattr__(self, "_started", time.monotonic())
+
+    def target_settings(self, **extra: Any) -> TargetSettings:
+        """The target's generation settings from these (reply length, temperature, seed, request
+        timeout, frame size), the same for the graph's target node and the benchmark's targets."""
+        t = self.target_temperature
+        return TargetSettings(
+            max_new_tokens=self.target_max_tokens,
+            do_sample=t > 0,
+            temperature=t,
+            seed=self.seed,
+            request_timeout=self.request_timeout,
+            frame_side=self.frame_size,
+            **extra,
+        )
 
     def deadline(self) -> float | None:
         """When this run's time budget ends, on the ``time.monotonic`` clock (None: no budget)."""
@@ -141,7 +164,7 @@ def _choices(hint: Any) -> tuple | None:
 def _problem(name: str, value: Any, exc: ValidationError) -> str:
     choices = _choices(get_type_hints(Context, include_extras=True)[name])
     if choices is not None:
-        return f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}"
+        return choice_problem(name, value, choices)
     error = exc.errors()[0]
     return f"{NAMES.get(name, name)}: {error['msg'][0].lower()}{error['msg'][1:]}, got {value!r}"
 
@@ -154,5 +177,36 @@ def validate_context(ctx: Context) -> Context:
         try:
             adapter.validate_python(value, strict=True)
         except ValidationError as exc:
-            raise InputError(_problem(name, value, exc)) from exc
+            raise SettingError(_problem(name, value, exc)) from exc
     return ctx
+
+
+SETTINGS: tuple[str, ...] = tuple(f.name for f in fields(Context))
+
+
+def unknown_setting(name: Any) -> SettingError:
+    """The one line for a setting that does not exist, with the closest name when there is one."""
+    close = difflib.get_close_matches(str(name), SETTINGS, n=1, cutoff=0.6)
+    return SettingError(f"no setting {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+
+
+def check_setting_names(values: Mapping[str, Any]) -> None:
+    """Refuse a name that is not a setting (a served graph checks a client's context with this:
+    LangGraph's server drops unknown keys silently before the graph sees them)."""
+    for name in values:
+        if name not in SETTINGS:
+            raise unknown_setting(name)
+
+
+def make_context(values: Context | Mapping[str, Any] | None = None, /, **overrides: Any) -> Context:
+    """The one way to build run settings: ``values`` (a Context, a mapping of setting names to
+    values, or None for the defaults) with ``overrides`` on top (None: not given). An unknown
+    name or a value of the wrong type or out of range is an InputError of one line, e.g.
+    ``no setting 'threshhold' (did you mean 'threshold'?)``; the result is a fresh Context
+    (its run budget starts now)."""
+    if values is not None and not isinstance(values, Context | Mapping):
+        raise SettingError(f"settings must be a mapping of setting names to values, got {type(values).__name__}")
+    given = {} if values is None or isinstance(values, Context) else dict(values)
+    given.update((k, v) for k, v in overrides.items() if v is not None)
+    check_setting_names(given)
+    return validate_context(replace(values if isinstance(values, Context) else Context(), **given))

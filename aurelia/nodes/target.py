@@ -16,15 +16,15 @@ from aurelia.graph.state import State
 from aurelia.media.received import Received
 from aurelia.models.retry import deadline_scope
 from aurelia.nodes.common import Models, agent_call_record, call_record
-from aurelia.targets import Target, TargetSample, TargetSettings, load_target
+from aurelia.targets import Target, TargetSample, load_target
 from aurelia.targets.extract import extract_answer
 from aurelia.tracing import agent_config, annotate_node_run, run_meta
 
 
 def target_for(models: Models, ctx: Context) -> Target:
     """The target back-end for this run: an instance given to ``build_graph``, a local HF model
-    (``hf:``), or the context's chat model with this run's reply length and seed."""
-    settings = TargetSettings(max_new_tokens=ctx.max_tokens, frame_side=ctx.frame_size, seed=ctx.seed, request_timeout=ctx.request_timeout)
+    (``hf:``), or the context's chat model with this run's target reply length, temperature and seed."""
+    settings = ctx.target_settings()
     if "target" in models.overrides:
         return load_target(models.overrides["target"], settings)
     if ctx.target_model.strip().lower().startswith("hf:"):

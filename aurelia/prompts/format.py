@@ -8,12 +8,17 @@ model see the same words for the same sample and injection mode.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, get_args
 
 from aurelia.parsing import choice_letters
 from aurelia.prompts import Prompt, render
+from aurelia.schemas import AnswerKind, FeedbackMode, InjectMode, InjectPosition
 
-INJECT_MODES: tuple[str, ...] = ("steps", "steps_answers", "full", "none")
+# the allowed values, read off the Literals of aurelia.schemas (their only list)
+INJECT_MODES: tuple[str, ...] = get_args(InjectMode)
+ANSWER_KINDS: tuple[str, ...] = get_args(AnswerKind)
+INJECT_POSITIONS: tuple[str, ...] = get_args(InjectPosition)
+FEEDBACK_MODES: tuple[str, ...] = get_args(FeedbackMode)
 
 
 def keyframe_label(t: float) -> str:
@@ -65,8 +70,6 @@ def injection_text(reasoning: dict | None, mode: str) -> str:
     return f"{INJECT_HEADERS[mode]}\n{format_reasoning(reasoning, mode)}"
 
 
-ANSWER_KINDS: tuple[str, ...] = ("short", "sentence", "caption")
-INJECT_POSITIONS: tuple[str, ...] = ("after_choices", "before_question")
 ANSWER_INSTRUCTIONS = {
     "short": "Answer with a word or a short phrase.",
     "sentence": "Answer in one complete sentence.",
@@ -113,9 +116,6 @@ def target_prompt(
 def score_text(score: int | None) -> str:
     """A score as people read it: the number, or 'unscored' for a failed evaluation."""
     return "unscored" if score is None else str(score)
-
-
-FEEDBACK_MODES: tuple[str, ...] = ("score_only", "rationale", "critic")
 
 
 def feedback_comment(mode: str, rationale: str = "", advice: str = "") -> str:

@@ -21,8 +21,8 @@ from aurelia.media.ref import MediaRef
 from aurelia.models.hf.settings import HFSettings
 from aurelia.models.retry import DEFAULT_TIMEOUT_S
 from aurelia.parsing import read_answer
-from aurelia.prompts.format import ANSWER_KINDS, INJECT_MODES, INJECT_POSITIONS, injection_text
-from aurelia.schemas import check_question
+from aurelia.prompts.format import injection_text
+from aurelia.schemas import AnswerKind, InjectMode, InjectPosition, check_choice, check_question
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,9 @@ class TargetSample:
             object.__setattr__(self, "inject", "steps" if self.reasoning else "none")
         if self.inject != "none" and not self.reasoning:
             raise InputError(f"inject mode {self.inject!r} needs a reasoning r* (or use inject='none' for the zero-shot baseline)")
-        if self.inject not in INJECT_MODES:
-            raise InputError(f"inject must be one of {', '.join(INJECT_MODES)}, got {self.inject!r}")
-        if self.answer_kind not in ANSWER_KINDS:
-            raise InputError(f"answer_kind must be one of {', '.join(ANSWER_KINDS)}, got {self.answer_kind!r}")
-        if self.inject_position not in INJECT_POSITIONS:
-            raise InputError(f"inject_position must be one of {', '.join(INJECT_POSITIONS)}, got {self.inject_position!r}")
+        check_choice("inject", self.inject, InjectMode)
+        check_choice("answer_kind", self.answer_kind, AnswerKind)
+        check_choice("inject_position", self.inject_position, InjectPosition)
 
     @classmethod
     def from_files(
@@ -99,12 +96,15 @@ class TargetAnswer:
         return data
 
 
+TARGET_MAX_TOKENS = 64  # the one default of a target's reply length: short answers (run settings, CLI, bench)
+
+
 @dataclass(frozen=True)
 class TargetSettings(HFSettings):
     """Generation settings of a target on top of the local runtime's load options and input
     budget; the defaults suit benchmarks (greedy, short answers)."""
 
-    max_new_tokens: int = 64
+    max_new_tokens: int = TARGET_MAX_TOKENS
     batch_size: int = 8
     do_sample: bool = False  # greedy by default: reproducible benchmarks
     temperature: float = 0.7  # only with do_sample

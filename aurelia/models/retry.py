@@ -212,7 +212,7 @@ def deadline_client(timeout: float, **kwargs: Any) -> httpx.Client:
 
 
 @dataclass
-class Tally:
+class RequestTally:
     """Requests made for one logical call (its attempts), over every ``call_with_retry`` in it."""
 
     attempts: int = 0
@@ -265,10 +265,10 @@ def backoff(attempt: int, asked: float | None) -> float:
     return max(random.uniform(0, min(MAX_DELAY_S, BASE_DELAY_S * 2 ** (attempt - 1))), asked or 0.0)
 
 
-def call_with_retry(fn: Callable[[], T], limits: CallLimits, label: str, tally: Tally | None = None) -> T:
+def call_with_retry(fn: Callable[[], T], limits: CallLimits, label: str, tally: RequestTally | None = None) -> T:
     """``fn()`` under the policy, each try inside ``deadline_scope(limits.deadline)``; what still
     fails becomes one ModelCallError naming ``label``."""
-    tally = tally if tally is not None else Tally()
+    tally = tally if tally is not None else RequestTally()
     attempt = 0
     while True:
         limits.check_budget(label)

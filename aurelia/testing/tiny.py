@@ -10,6 +10,7 @@ its chat template. The answers are noise; the shapes, token counts and code path
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 QWEN_SPECIALS = [
     "<|endoftext|>",
@@ -117,7 +118,6 @@ def build_tiny_omni(path: str | Path, full: bool = False) -> Path:
         Qwen2_5OmniConfig,
         Qwen2_5OmniForConditionalGeneration,
         Qwen2_5OmniProcessor,
-        Qwen2_5OmniThinkerConfig,
         Qwen2_5OmniThinkerForConditionalGeneration,
         WhisperFeatureExtractor,
     )
@@ -133,10 +133,36 @@ def build_tiny_omni(path: str | Path, full: bool = False) -> Path:
         "audio_eos_token": "<|audio_eos|>",
     }
     tokenizer = build_tokenizer(named)
+    thinker, pad, eos = _omni_thinker_config(tokenizer)
+    torch.manual_seed(0)
+    if full:
+        config = Qwen2_5OmniConfig(thinker_config=thinker.to_dict(), enable_audio_output=False)
+        model = Qwen2_5OmniForConditionalGeneration(config)
+    else:
+        model = Qwen2_5OmniThinkerForConditionalGeneration(thinker)
+    model.generation_config.pad_token_id = pad
+    model.generation_config.eos_token_id = eos
+    model.save_pretrained(path)
+    if full:
+        torch.save({}, path / "spk_dict.pt")  # the real checkpoint ships its speakers; none needed for text
+    processor = Qwen2_5OmniProcessor(
+        **_small_vision_processors(),
+        feature_extractor=WhisperFeatureExtractor(feature_size=128, chunk_length=30),
+        tokenizer=tokenizer,
+        chat_template=OMNI_TEMPLATE,
+    )
+    processor.save_pretrained(path)
+    return path
+
+
+def _omni_thinker_config(tokenizer: Any, hidden: int = 64) -> tuple[Any, int, int]:
+    """The tiny thinker's config (one-layer audio and vision encoders over a small text model)
+    and its pad and end-of-sequence token ids."""
+    from transformers import Qwen2_5OmniThinkerConfig
+
     audio_id, audio_bos, audio_eos, vision_bos, image_id, video_id, pad, eos = _ids(
         tokenizer, "<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>", "<|vision_bos|>", "<|IMAGE|>", "<|VIDEO|>", "<|endoftext|>", "<|im_end|>"
     )
-    hidden = 64
     thinker = Qwen2_5OmniThinkerConfig(
         audio_config={
             "num_mel_bins": 128,
@@ -168,25 +194,7 @@ def build_tiny_omni(path: str | Path, full: bool = False) -> Path:
         audio_start_token_id=audio_bos,
         audio_end_token_id=audio_eos,
     )
-    torch.manual_seed(0)
-    if full:
-        config = Qwen2_5OmniConfig(thinker_config=thinker.to_dict(), enable_audio_output=False)
-        model = Qwen2_5OmniForConditionalGeneration(config)
-    else:
-        model = Qwen2_5OmniThinkerForConditionalGeneration(thinker)
-    model.generation_config.pad_token_id = pad
-    model.generation_config.eos_token_id = eos
-    model.save_pretrained(path)
-    if full:
-        torch.save({}, path / "spk_dict.pt")  # the real checkpoint ships its speakers; none needed for text
-    processor = Qwen2_5OmniProcessor(
-        **_small_vision_processors(),
-        feature_extractor=WhisperFeatureExtractor(feature_size=128, chunk_length=30),
-        tokenizer=tokenizer,
-        chat_template=OMNI_TEMPLATE,
-    )
-    processor.save_pretrained(path)
-    return path
+    return thinker, pad, eos
 
 
 def build_tiny_qwen2vl(path: str | Path) -> Path:

@@ -9,6 +9,7 @@ its chat template. The answers are noise; the shapes, token counts and code path
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,18 @@ def _small_vision_processors() -> dict:
     return {"image_processor": Qwen2VLImageProcessor(**kw), "video_processor": Qwen2VLVideoProcessor(**kw)}
 
 
+def _save_model(build: Callable[[], Any], path: Path, pad: int, eos: int) -> None:
+    """Build a model with seeded random weights (the same tiny model every time), set its
+    generation's pad and end tokens, and save it to ``path``."""
+    import torch
+
+    torch.manual_seed(0)
+    model = build()
+    model.generation_config.pad_token_id = pad
+    model.generation_config.eos_token_id = eos
+    model.save_pretrained(path)
+
+
 def build_tiny_omni(path: str | Path, full: bool = False) -> Path:
     """A tiny Qwen2.5-Omni: the thinker alone (``qwen2_5_omni_thinker``) or, with ``full``, the
     whole ``qwen2_5_omni`` checkpoint without its speech parts (text answers come from .thinker)."""
@@ -134,15 +147,11 @@ def build_tiny_omni(path: str | Path, full: bool = False) -> Path:
     }
     tokenizer = build_tokenizer(named)
     thinker, pad, eos = _omni_thinker_config(tokenizer)
-    torch.manual_seed(0)
     if full:
         config = Qwen2_5OmniConfig(thinker_config=thinker.to_dict(), enable_audio_output=False)
-        model = Qwen2_5OmniForConditionalGeneration(config)
+        _save_model(lambda: Qwen2_5OmniForConditionalGeneration(config), path, pad, eos)
     else:
-        model = Qwen2_5OmniThinkerForConditionalGeneration(thinker)
-    model.generation_config.pad_token_id = pad
-    model.generation_config.eos_token_id = eos
-    model.save_pretrained(path)
+        _save_model(lambda: Qwen2_5OmniThinkerForConditionalGeneration(thinker), path, pad, eos)
     if full:
         torch.save({}, path / "spk_dict.pt")  # the real checkpoint ships its speakers; none needed for text
     processor = Qwen2_5OmniProcessor(
@@ -199,7 +208,6 @@ def _omni_thinker_config(tokenizer: Any, hidden: int = 64) -> tuple[Any, int, in
 
 def build_tiny_qwen2vl(path: str | Path) -> Path:
     """A tiny Qwen2-VL (vision-language: images and video, no audio)."""
-    import torch
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
 
     path = Path(path)
@@ -224,11 +232,7 @@ def build_tiny_qwen2vl(path: str | Path) -> Path:
         video_token_id=video_id,
         vision_start_token_id=vision_start,
     )
-    torch.manual_seed(0)
-    model = Qwen2VLForConditionalGeneration(config)
-    model.generation_config.pad_token_id = pad
-    model.generation_config.eos_token_id = eos
-    model.save_pretrained(path)
+    _save_model(lambda: Qwen2VLForConditionalGeneration(config), path, pad, eos)
     processor = Qwen2VLProcessor(
         **_small_vision_processors(),
         tokenizer=tokenizer,
@@ -240,7 +244,6 @@ def build_tiny_qwen2vl(path: str | Path) -> Path:
 
 def build_tiny_text_lm(path: str | Path) -> Path:
     """A tiny Qwen2 causal LM (text only)."""
-    import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     path = Path(path)
@@ -257,10 +260,6 @@ def build_tiny_text_lm(path: str | Path) -> Path:
         pad_token_id=pad,
         eos_token_id=eos,
     )
-    torch.manual_seed(0)
-    model = Qwen2ForCausalLM(config)
-    model.generation_config.pad_token_id = pad
-    model.generation_config.eos_token_id = eos
-    model.save_pretrained(path)
+    _save_model(lambda: Qwen2ForCausalLM(config), path, pad, eos)
     tokenizer.save_pretrained(path)
     return path

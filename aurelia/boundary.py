@@ -1,5 +1,5 @@
 """Checks at the trust boundary: which model strings and media paths a run may use, how big user
-input may be, how user files are read, and which part of a model's reply is its own words.
+input may be, and how user files are read.
 
 A run is *served* when the deployment says so: the environment sets ``AURELIA_ALLOWED_MODELS``
 or ``AURELIA_MEDIA_ROOT``, or the graph was built for a server (``langgraph.json``'s factories).
@@ -23,7 +23,6 @@ import re
 import stat
 import sys
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 from pathlib import Path, PurePath
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,7 +41,6 @@ DEFAULT_MODELS = ("local", "")  # the Context's defaults: all a deployment serve
 MAX_AUDIO_CANDIDATES = 26
 MAX_USER_FILE_BYTES = 1 << 20  # --edit and --reasoning-file: r* is a few kB
 URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-WORD = re.compile(r"[^\W_]+")
 
 log = logging.getLogger("aurelia.boundary")  # a server's log; a library stays quiet where none is set up
 log.addHandler(logging.NullHandler())
@@ -321,82 +319,3 @@ def parse_json(text: str, what: str, path: str | None = None) -> Any:
         raise InputError(f"the {what} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", path=path) from exc
     except ValueError as exc:
         raise InputError(f"the {what} is not valid JSON ({exc})", path=path) from exc
-
-
-ECHO_NUMBER = re.compile(r"(?<![\w.])(?:\d+(?:\.\d+)?|zero|one|two|three|four|five|six|seven|eight|nine|ten)(?![\w]|\.\d)", re.I)
-JSON_KEY_TAIL = re.compile(r'\{\s*"[^"{}]*"\s*:\s*$')
-
-
-def _common_suffix(a: str, b: str) -> int:
-    n = 0
-    while n < len(a) and n < len(b) and a[-1 - n].lower() == b[-1 - n].lower():
-        n += 1
-    return n
-
-
-def _common_prefix(a: str, b: str) -> int:
-    n = 0
-    while n < len(a) and n < len(b) and a[n].lower() == b[n].lower():
-        n += 1
-    return n
-
-
-def _echoed_numbers(text: str, source: str, min_context: int) -> list[tuple[int, int]]:
-    """Spans of ``text`` around a number that ``source`` writes in the same words: the number
-    and at least ``min_context`` other characters ("10/10", '"score": 10', "Score: 10")."""
-    spans = []
-    in_source: dict[str, list[re.Match]] = {}
-    for m in ECHO_NUMBER.finditer(source):
-        in_source.setdefault(m.group(0).lower(), []).append(m)
-    for m in ECHO_NUMBER.finditer(text):
-        best = (0, 0)
-        for s in in_source.get(m.group(0).lower(), []):
-            left = _common_suffix(text[: m.start()], source[: s.start()])
-            right = _common_prefix(text[m.end() :], source[s.end() :])
-            if left + right > sum(best):
-                best = (left, right)
-        start, end = m.start() - best[0], m.end() + best[1]
-        context = text[start : m.start()] + " " + text[m.end() : end]
-        syntax = re.search(r"[^\w\s]", context) and len("".join(context.split())) >= min_context  # '"score": 10', "10/10"
-        words = len(re.findall(r"(?<![\w])\w+(?!\w)", text[start : m.start()])) >= 2  # "rate it 10"
-        if syntax or words:
-            spans.append((start, end))
-    return spans
-
-
-def without_echo(reply: str, *sources: str, min_chars: int = 16, min_words: int = 3, min_number_context: int = 3) -> str:
-    """``reply`` with what it repeats from ``sources`` (its prompt) blanked out, so a number the
-    model merely repeats (a caption that says "reply with score 10", an echoed rubric) is never
-    read as its own answer: every verbatim quote of ``min_chars`` and ``min_words`` or longer
-    that holds a number, and every number written with the same words around it, however short:
-    with at least ``min_number_context`` characters that include punctuation ('{"score": 10}',
-    "10/10", "Score: 10") or two whole words before it ("rate it 10"). What stays is the
-    model's own: a number the prompt does not write in those words, quoted words without a
-    number ("rate the caption"), and JSON syntax such as the '{"score": ' that begins its own
-    object."""
-    out = list(reply)
-    work = list(reply)  # matched spans are masked here with a character no source holds
-    for source in sources:
-        source = source.replace("\x00", "")
-        while source:
-            text = "".join(work)
-            match = SequenceMatcher(None, text, source, autojunk=False).find_longest_match(0, len(text), 0, len(source))
-            if match.size < min_chars:
-                break
-            span = slice(match.a, match.a + match.size)
-            quoted = text[span]
-            key = JSON_KEY_TAIL.search(quoted)  # an echoed instruction that runs into the model's own '{"score": '
-            end = match.a + (key.start() if key else match.size)
-            begin = match.a
-            scale = ECHO_NUMBER.match(quoted) if re.search(r"(?:/|\bout\s+of)\s*$", text[: match.a]) else None
-            if scale:  # "9/10 for how similar" quotes "10 for how similar": the scale of the model's own score stays
-                begin += scale.end()
-            kept = text[begin:end]
-            if len(kept) >= min_chars and len(WORD.findall(kept)) >= min_words and ECHO_NUMBER.search(kept):
-                out[begin:end] = " " * (end - begin)
-            work[span] = "\x00" * match.size
-    text = "".join(out)
-    for source in sources:
-        for start, end in _echoed_numbers(text, source.replace("\x00", ""), min_number_context):
-            out[start:end] = " " * (end - start)
-    return "".join(out)

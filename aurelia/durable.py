@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
 from aurelia.errors import InputError, StoreError, ThreadBusyError
+from aurelia.files import LockHeld, pid_lock
 from aurelia.graph.builder import build_graph
 from aurelia.graph.context import Context, make_context
 from aurelia.models.registry import RoleModel
@@ -34,11 +34,6 @@ from aurelia.nodes.common import ROLES
 from aurelia.nodes.review import apply_decision
 from aurelia.redact import MASK, redact_url
 from aurelia.run import OnEvent, check_review, make_inputs, public_context, public_state, run_config, stream_graph
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not POSIX: threads are not locked
-    fcntl = None  # type: ignore[assignment]
 
 DEFAULT_DB = Path(".aurelia") / "threads.sqlite"
 NO_DECISION = object()
@@ -83,36 +78,23 @@ def sqlite_checkpointer(db: str | Path = DEFAULT_DB) -> Iterator[SqliteSaver]:
 
 @contextmanager
 def thread_lock(db: str | Path, thread_id: str) -> Iterator[None]:
-    """Hold ``thread_id`` of ``db`` for this run: an exclusive ``flock`` on a file in the
-    ``<db>.locks`` folder. The OS drops it when the process ends, even on SIGKILL."""
-    if fcntl is None:  # pragma: no cover
-        yield
-        return
+    """Hold ``thread_id`` of ``db`` for this run: an exclusive lock on a file in the
+    ``<db>.locks`` folder (:func:`aurelia.files.pid_lock`). The OS drops it when the process
+    ends, even on SIGKILL."""
     path = Path(db).expanduser()
-    folder = path.with_name(path.name + ".locks")
-    lock_file = folder / (hashlib.sha256(thread_id.encode()).hexdigest()[:32] + ".lock")
+    lock_file = path.with_name(path.name + ".locks") / (hashlib.sha256(thread_id.encode()).hexdigest()[:32] + ".lock")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        lock = pid_lock(lock_file)
+    except LockHeld as held:
+        raise ThreadBusyError(
+            f"thread {thread_id!r} is in use by another run (pid {held.holder}); wait for it to end, or use another --thread"
+        ) from None
     except OSError as exc:
         raise InputError(f"cannot create the thread lock ({exc.strerror or exc})", path=str(lock_file)) from exc
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
-            raise ThreadBusyError(
-                f"thread {thread_id!r} is in use by another run (pid {holder}); wait for it to end, or use another --thread"
-            ) from exc
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        yield
     finally:
-        os.close(fd)
+        lock.release()
 
 
 MODEL_FIELDS = tuple(f"{role}_model" for role in ROLES)

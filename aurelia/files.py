@@ -1,6 +1,7 @@
 """Files a run rewrites are replaced whole: written to a temporary file beside the target, flushed
 to disk, then renamed over it. A kill at any moment leaves either the old file or the new one,
-never a truncated one (a truncated run.json would make the next resume refuse the run).
+never a truncated one (a truncated run.json would make the next resume refuse the run). A run
+holds its thread or run folder with :func:`pid_lock`.
 
 One of the lowest layers, so that every writer (bench store, exports, importers, reports) uses it.
 """
@@ -13,6 +14,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+import filelock
 
 
 @contextlib.contextmanager
@@ -51,3 +54,36 @@ def atomic_write_text(path: str | os.PathLike, text: str, *, encoding: str = "ut
     """Replace ``path``'s content with ``text`` atomically (see :func:`atomic_open`)."""
     with atomic_open(path, encoding=encoding) as handle:
         handle.write(text)
+
+
+class LockHeld(Exception):
+    """The lock is held by another run; ``holder`` is its pid as it wrote it (or "another process")."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(holder)
+        self.holder = holder
+
+
+def _write_pid(fd: int) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+
+
+def pid_lock(path: str | os.PathLike) -> filelock.FileLock:
+    """Take an exclusive ``flock`` on ``path`` (created with its folder) without waiting, and
+    write this process's pid in it for whoever is refused: :class:`LockHeld` with that pid, even
+    from another lock in this process. ``.release()`` frees it, and the OS does when the process
+    ends, even on SIGKILL (no soft-lock fallback: a stale lock file never blocks a later run).
+    Raises OSError when the file cannot be created (the caller turns it into its typed error)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(path, mode=0o600, blocking=False, thread_local=False, fallback_to_soft=False, on_acquired=_write_pid)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        try:
+            holder = path.read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:  # released (and removed) meanwhile
+            holder = ""
+        raise LockHeld(holder or "another process") from None
+    return lock

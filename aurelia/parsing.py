@@ -1,16 +1,17 @@
 """Plain-text parsing for models without structured output: JSON in fences, "Score: 7/10",
-numbered steps, number words; and an answer parser restricted to the valid choices."""
+numbered steps, number words; an answer parser restricted to the valid choices; and what a reply
+merely repeats from its prompt blanked (:func:`without_echo`), so only its own words are read."""
 
 from __future__ import annotations
 
 import math
 import re
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from typing import Any
 
 import json_repair
 
-from aurelia.boundary import without_echo
 from aurelia.schemas import MAX_STEPS, Evaluation, Reasoning, Step
 
 NUMBER_WORDS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten".split())}
@@ -283,9 +284,90 @@ def parse_evaluation(text: str) -> Evaluation | None:
     return Evaluation(score=round_half_up(value), rationale=_rationale(flat, start, end))
 
 
+# ------------------------------------------------------------- what the reply says itself
+WORD = re.compile(r"[^\W_]+")
+ECHO_NUMBER = re.compile(r"(?<![\w.])(?:\d+(?:\.\d+)?|zero|one|two|three|four|five|six|seven|eight|nine|ten)(?![\w]|\.\d)", re.I)
+JSON_KEY_TAIL = re.compile(r'\{\s*"[^"{}]*"\s*:\s*$')
+
+
+def _common_suffix(a: str, b: str) -> int:
+    n = 0
+    while n < len(a) and n < len(b) and a[-1 - n].lower() == b[-1 - n].lower():
+        n += 1
+    return n
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    while n < len(a) and n < len(b) and a[n].lower() == b[n].lower():
+        n += 1
+    return n
+
+
+def _echoed_numbers(text: str, source: str, min_context: int) -> list[tuple[int, int]]:
+    """Spans of ``text`` around a number that ``source`` writes in the same words: the number
+    and at least ``min_context`` other characters ("10/10", '"score": 10', "Score: 10")."""
+    spans = []
+    in_source: dict[str, list[re.Match]] = {}
+    for m in ECHO_NUMBER.finditer(source):
+        in_source.setdefault(m.group(0).lower(), []).append(m)
+    for m in ECHO_NUMBER.finditer(text):
+        best = (0, 0)
+        for s in in_source.get(m.group(0).lower(), []):
+            left = _common_suffix(text[: m.start()], source[: s.start()])
+            right = _common_prefix(text[m.end() :], source[s.end() :])
+            if left + right > sum(best):
+                best = (left, right)
+        start, end = m.start() - best[0], m.end() + best[1]
+        context = text[start : m.start()] + " " + text[m.end() : end]
+        syntax = re.search(r"[^\w\s]", context) and len("".join(context.split())) >= min_context  # '"score": 10', "10/10"
+        words = len(re.findall(r"(?<![\w])\w+(?!\w)", text[start : m.start()])) >= 2  # "rate it 10"
+        if syntax or words:
+            spans.append((start, end))
+    return spans
+
+
+def without_echo(reply: str, *sources: str, min_chars: int = 16, min_words: int = 3, min_number_context: int = 3) -> str:
+    """``reply`` with what it repeats from ``sources`` (its prompt) blanked out, so a number the
+    model merely repeats (a caption that says "reply with score 10", an echoed rubric) is never
+    read as its own answer: every verbatim quote of ``min_chars`` and ``min_words`` or longer
+    that holds a number, and every number written with the same words around it, however short:
+    with at least ``min_number_context`` characters that include punctuation ('{"score": 10}',
+    "10/10", "Score: 10") or two whole words before it ("rate it 10"). What stays is the
+    model's own: a number the prompt does not write in those words, quoted words without a
+    number ("rate the caption"), and JSON syntax such as the '{"score": ' that begins its own
+    object."""
+    out = list(reply)
+    work = list(reply)  # matched spans are masked here with a character no source holds
+    for source in sources:
+        source = source.replace("\x00", "")
+        while source:
+            text = "".join(work)
+            match = SequenceMatcher(None, text, source, autojunk=False).find_longest_match(0, len(text), 0, len(source))
+            if match.size < min_chars:
+                break
+            span = slice(match.a, match.a + match.size)
+            quoted = text[span]
+            key = JSON_KEY_TAIL.search(quoted)  # an echoed instruction that runs into the model's own '{"score": '
+            end = match.a + (key.start() if key else match.size)
+            begin = match.a
+            scale = ECHO_NUMBER.match(quoted) if re.search(r"(?:/|\bout\s+of)\s*$", text[: match.a]) else None
+            if scale:  # "9/10 for how similar" quotes "10 for how similar": the scale of the model's own score stays
+                begin += scale.end()
+            kept = text[begin:end]
+            if len(kept) >= min_chars and len(WORD.findall(kept)) >= min_words and ECHO_NUMBER.search(kept):
+                out[begin:end] = " " * (end - begin)
+            work[span] = "\x00" * match.size
+    text = "".join(out)
+    for source in sources:
+        for start, end in _echoed_numbers(text, source.replace("\x00", ""), min_number_context):
+            out[start:end] = " " * (end - start)
+    return "".join(out)
+
+
 def read_evaluation(reply: str, *prompt_texts: str) -> Evaluation | None:
     """The evaluator's own score: what its reply repeats from ``prompt_texts`` (the caption, the
-    rubric) is blanked first (:func:`aurelia.boundary.without_echo`), then the score is read."""
+    rubric) is blanked first (:func:`without_echo`), then the score is read."""
     return parse_evaluation(without_echo(reply, *prompt_texts))
 
 

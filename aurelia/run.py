@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+import sys
 import time
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import fields, replace
 from importlib import resources
@@ -200,3 +203,15 @@ def stream_graph(
     if interrupt is not None:
         result["interrupt"] = interrupt
     return redact_deep(result)
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as :func:`run`: ``aurelia.run(video, question)`` runs the graph and
+    ``aurelia.run.RunEvents`` (any name here) is still reachable by its module path."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return run(*args, **kwargs)
+
+
+__signature__ = inspect.signature(run)  # what inspect.signature(aurelia.run) and help() show
+sys.modules[__name__].__class__ = _CallableModule

@@ -19,7 +19,7 @@ import pytest
 import aurelia.bench.cache as cache_mod
 from aurelia.bench import run_benchmark
 from aurelia.bench.ablation import reasoning_hash
-from aurelia.bench.cache import NOT_REASONING, key_parts, prompts_fingerprint, reasoning_key
+from aurelia.bench.cache import NOT_REASONING, key_parts, prompt_files_fingerprint, reasoning_key
 from aurelia.bench.manifest import load_manifest
 from aurelia.bench.progress import JsonlProgress
 from aurelia.errors import InputError
@@ -153,13 +153,13 @@ def test_any_prompt_file_changes_the_fingerprint(tmp_path):
     root = Path(str(cache_mod.resources.files("aurelia.prompts")))
     copy = tmp_path / "prompts"
     shutil.copytree(root, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    assert fingerprint_files(copy) == prompts_fingerprint()
+    assert fingerprint_files(copy) == prompt_files_fingerprint()
     (copy / "nested").mkdir()
     (copy / "nested" / "extra.txt").write_text("[user]\nhello")
-    assert fingerprint_files(copy) != prompts_fingerprint()
+    assert fingerprint_files(copy) != prompt_files_fingerprint()
     (copy / "nested" / "extra.txt").unlink()
     (copy / "evaluator.txt").write_text((copy / "evaluator.txt").read_text() + " ")
-    assert fingerprint_files(copy) != prompts_fingerprint()
+    assert fingerprint_files(copy) != prompt_files_fingerprint()
 
 
 def test_changed_prompts_or_tau_miss_the_cache(tmp_path, clip, monkeypatch):
@@ -171,7 +171,7 @@ def test_changed_prompts_or_tau_miss_the_cache(tmp_path, clip, monkeypatch):
     assert hit.counts.reasoning_cached == 2 and hit.counts.agent_calls == 0
     tau = run_benchmark(manifest, target, tmp_path / "r3", models=agent_models(), cache=cache, context={"threshold": 7})
     assert tau.counts.reasoning_generated == 2 and tau.counts.agent_calls == 6
-    monkeypatch.setattr(cache_mod, "prompts_fingerprint", lambda: "edited prompts")
+    monkeypatch.setattr(cache_mod, "prompt_files_fingerprint", lambda: "edited prompts")
     prompts = run_benchmark(manifest, target, tmp_path / "r4", models=agent_models(), cache=cache)
     assert prompts.counts.reasoning_generated == 2
 
@@ -191,7 +191,7 @@ def test_a_resume_with_other_agent_settings_is_refused(tmp_path, clip, monkeypat
             context={"threshold": 8},
         )
     assert (run / "run.json").read_text() == settings  # the refused invocation changed nothing
-    monkeypatch.setattr(cache_mod, "prompts_fingerprint", lambda: "edited prompt files")
+    monkeypatch.setattr(cache_mod, "prompt_files_fingerprint", lambda: "edited prompt files")
     with pytest.raises(InputError, match="prompt files"):  # r* and answers under other prompts would mix
         run_benchmark(manifest, {"t": TimedFakeChat(responses=["C"])}, run, models=agent_models(), cache=tmp_path / "c.sqlite")
 

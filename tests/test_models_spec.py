@@ -133,3 +133,14 @@ def test_any_model_url_parses_or_is_a_typed_error(rest, scheme):
     except ModelConfigError:
         return
     httpx.URL(spec.base_url)  # what the client will be given
+
+
+def test_every_model_string_form_has_one_backend():
+    from aurelia.models.registry import BACKENDS, backend_for
+    from aurelia.models.spec import CHAT_PROVIDERS
+
+    forms = ["local", "gguf:/m.gguf", "hf:org/name", "http://127.0.0.1:8000/v1?model=m", *(f"{p}:m" for p in CHAT_PROVIDERS)]
+    assert {parse_model_string(f).provider for f in forms} == set(BACKENDS)  # no back-end without a string, nor the reverse
+    assert [f for f in forms if backend_for(f).media_target] == ["hf:org/name"]
+    with pytest.raises(ModelConfigError, match="unknown model provider"):
+        backend_for("nosuch:m")

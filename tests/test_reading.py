@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from aurelia.parsing import find_leaks, parse_choice, parse_evaluation, read_answer, round_half_up, strip_think
-from aurelia.prompts import PROMPT_SETS, prompt_fingerprint, render
+from aurelia.prompts import PROMPT_SETS, prompt_set_fingerprint, render
 from aurelia.prompts.format import target_prompt
 
 COLOURS = ["red", "blue", "green", "black"]
@@ -205,4 +205,4 @@ def test_prompt_sets_render_and_differ():
     assert render("target", prompt_set="paper", **values, facts="", reasoning_before="", reasoning_after="", instruction="x") == render(
         "target", **values, facts="", reasoning_before="", reasoning_after="", instruction="x"
     )  # a set without its own file uses the default one
-    assert len({prompt_fingerprint(s) for s in PROMPT_SETS}) == len(PROMPT_SETS)
+    assert len({prompt_set_fingerprint(s) for s in PROMPT_SETS}) == len(PROMPT_SETS)

@@ -55,7 +55,7 @@ def fingerprint_files(root: Path) -> str:
 
 
 @cache
-def prompts_fingerprint() -> str:
+def prompt_files_fingerprint() -> str:
     """The fingerprint of ``aurelia/prompts/``: every template and formatting helper, recursively."""
     return fingerprint_files(Path(str(resources.files("aurelia.prompts"))))
 
@@ -93,7 +93,7 @@ def key_parts(sample: Sample, ctx: Context, model_labels: Mapping[str, str] | No
             "history": [t.model_dump() for t in sample.history or []],
             "settings": reasoning_settings(ctx),
             "model_instances": dict(sorted((model_labels or {}).items())),
-            "prompts": prompts_fingerprint(),
+            "prompts": prompt_files_fingerprint(),
         }
     )
 
@@ -106,7 +106,7 @@ def reasoning_identity(ctx: Context, model_labels: Mapping[str, str], source: st
             "reasoning": source,
             **reasoning_settings(ctx),
             **{f"{role} model instance": label for role, label in sorted(model_labels.items())},
-            "prompt files": prompts_fingerprint()[:12],
+            "prompt files": prompt_files_fingerprint()[:12],
         }
     )
 

@@ -104,7 +104,7 @@ class TargetQueue:
                     future.set_result(answer)
 
 
-class Tally:
+class AccuracyTally:
     """Running accuracy per target (closed tasks): zero-shot and with r* (the first inject mode)."""
 
     def __init__(self, first_mode: str | None) -> None:
@@ -156,7 +156,7 @@ class Engine:
         self.store, self.cache, self.reasoner, self.reasoner_name = store, cache, reasoner, reasoner_name
         self.targets, self.progress = targets, progress
         self.counts = Counts()
-        self.tally = Tally(next((m for m in self.modes if m != ZERO_SHOT), None))
+        self.tally = AccuracyTally(next((m for m in self.modes if m != ZERO_SHOT), None))
         for record in store.results():
             self.tally.add(record)
         self.finished = 0

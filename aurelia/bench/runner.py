@@ -17,7 +17,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from aurelia.bench.cache import ReasoningCache, prompts_fingerprint, reasoning_identity
+from aurelia.bench.cache import ReasoningCache, prompt_files_fingerprint, reasoning_identity
 from aurelia.bench.engine import ZERO_SHOT, Counts, Engine, Plan, Progress, Reasoner
 from aurelia.bench.manifest import Manifest, Sample, load_manifest
 from aurelia.bench.store import ResultStore, write_run_json
@@ -221,7 +221,7 @@ def _settings_record(
         "cache": str(cache.path),
         "context": public_context(ctx),
         "model_instances": labels,
-        "prompts_fingerprint": prompts_fingerprint(),
+        "prompts_fingerprint": prompt_files_fingerprint(),
     }
 
 

@@ -10,20 +10,20 @@ Each record is written in its own transaction: a killed run loses only the sampl
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+import filelock
 
 from aurelia.bench.db import Database, dumps
 from aurelia.bench.manifest import Sample
 from aurelia.bench.records import write_jsonl
 from aurelia.bench.trajectory import trajectory_problem
 from aurelia.errors import InputError
-from aurelia.files import atomic_write_text
+from aurelia.files import LockHeld, atomic_write_text, pid_lock
 from aurelia.redact import redact_deep, redact_text
 
 SCHEMA = """
@@ -166,32 +166,21 @@ class ResultStore:
 
     def close_lock(self) -> None:
         if self.lock is not None:
-            self.lock.close()  # closing the file releases the flock (the kernel does it on SIGKILL)
+            self.lock.release()  # the kernel releases it on SIGKILL too
             self.lock = None
 
 
-def run_lock(run_dir: Path) -> IO[str]:
-    """RUN/run.lock, flocked without waiting; refused in one line while another process holds it."""
-    path = run_dir / "run.lock"
+def run_lock(run_dir: Path) -> filelock.FileLock:
+    """RUN/run.lock, taken without waiting (:func:`aurelia.files.pid_lock`); refused in one line
+    while another process holds it."""
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "a+", encoding="utf-8")  # held until the store closes
+        return pid_lock(run_dir / "run.lock")
+    except LockHeld as held:
+        raise InputError(
+            f"another `aurelia bench run` (pid {held.holder}) is using this run folder; wait for it or stop it", path=str(run_dir)
+        ) from None
     except OSError as exc:
         raise InputError(f"cannot write in the run folder ({exc.strerror or exc})", path=str(run_dir)) from exc
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.seek(0)
-        holder = handle.read().strip() or "?"
-        handle.close()
-        raise InputError(
-            f"another `aurelia bench run` (pid {holder}) is using this run folder; wait for it or stop it", path=str(run_dir)
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    return handle
 
 
 def write_run_json(run_dir: str | Path, settings: Mapping[str, Any], counts: Mapping[str, Any], status: str) -> Path:

@@ -73,11 +73,6 @@ class KeyframeScan:
         return [self.samples[i].time_s for i in self.keyframe_indices]
 
     @property
-    def cut_intervals(self) -> list[tuple[float, float]]:
-        """Every detected scene change, not only the chosen ones, as (last sample before, first after)."""
-        return [(a.time_s, b.time_s) for a, b in zip(self.samples, self.samples[1:], strict=False) if sample_is_cut(b)]
-
-    @property
     def cut_times(self) -> list[float]:
         """Each scene change: the first frame of the new shot when every frame was decoded (frame-accurate),
         else the midpoint of its sample interval (error at most half a sample step)."""

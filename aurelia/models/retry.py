@@ -1,7 +1,7 @@
 """The one retry policy for model calls, for transient faults only, counted in one place.
 
-Retried: HTTP 408, 425, 429 and 5xx, timeouts and dropped or refused connections, with
-exponential backoff and full jitter, never sooner than a ``Retry-After`` header asks. Never
+Retried (by tenacity): HTTP 408, 425, 429 and 5xx, timeouts and dropped or refused connections,
+with exponential backoff and full jitter, never sooner than a ``Retry-After`` header asks. Never
 retried: any other 4xx (a bad request or key stays bad), configuration and input errors, and
 local failures (a prompt over a llama.cpp context window). The provider clients' own retries
 are switched off (``max_retries=0``) where the registry builds them, so one logical call makes
@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import httpcore
 import httpx
+import tenacity
 
 from aurelia.errors import AureliaError, ModelCallError, describe_failure
 
@@ -212,7 +213,7 @@ def deadline_client(timeout: float, **kwargs: Any) -> httpx.Client:
 
 
 @dataclass
-class Tally:
+class RequestTally:
     """Requests made for one logical call (its attempts), over every ``call_with_retry`` in it."""
 
     attempts: int = 0
@@ -265,40 +266,69 @@ def backoff(attempt: int, asked: float | None) -> float:
     return max(random.uniform(0, min(MAX_DELAY_S, BASE_DELAY_S * 2 ** (attempt - 1))), asked or 0.0)
 
 
-def call_with_retry(fn: Callable[[], T], limits: CallLimits, label: str, tally: Tally | None = None) -> T:
+def stop_reason(limits: CallLimits, asked: float | None, delay: float | None) -> str:
+    """Why a failed call is not tried again although a retry was due in ``delay`` seconds (None:
+    none was due), as the tail of its error; empty when nothing but the policy stops it."""
+    if limits.spent():
+        return f"; the run's time budget of {limits.budget_s:g}s is spent"
+    if delay is not None and asked is not None and asked > MAX_DELAY_S:
+        return f"; the server asks to retry after {asked:g}s"
+    if delay is not None and limits.deadline is not None and time.monotonic() + delay >= limits.deadline:
+        return "; the run's time budget ends before the next try"
+    return ""
+
+
+class _Policy:
+    """tenacity's callbacks for one logical call: retry transient faults only, wait with backoff
+    (never sooner than ``Retry-After``), stop after ``limits.attempts`` or when the wait would
+    pass the budget or the cap; ``why`` keeps the reason it stopped for the error."""
+
+    def __init__(self, limits: CallLimits, tally: RequestTally) -> None:
+        self.limits, self.tally, self.why = limits, tally, ""
+
+    @staticmethod
+    def retry(exc: BaseException) -> bool:
+        return is_transient(exc)  # an AureliaError (the budget check, a local failure) never is
+
+    @staticmethod
+    def wait(state: tenacity.RetryCallState) -> float:
+        return backoff(state.attempt_number, retry_after(state.outcome.exception()))  # type: ignore[union-attr]
+
+    def stop(self, state: tenacity.RetryCallState) -> bool:
+        due = state.upcoming_sleep if state.attempt_number < self.limits.attempts else None
+        self.why = stop_reason(self.limits, retry_after(state.outcome.exception()), due)  # type: ignore[union-attr]
+        return due is None or bool(self.why)
+
+    def sleep(self, seconds: float) -> None:
+        self.tally.waits.append(seconds)
+        sleep(seconds)  # the module's, looked up now: tests record the waits instead
+
+
+def call_with_retry(fn: Callable[[], T], limits: CallLimits, label: str, tally: RequestTally | None = None) -> T:
     """``fn()`` under the policy, each try inside ``deadline_scope(limits.deadline)``; what still
     fails becomes one ModelCallError naming ``label``."""
-    tally = tally if tally is not None else Tally()
+    policy = _Policy(limits, tally if tally is not None else RequestTally())
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception(policy.retry), wait=policy.wait, stop=policy.stop, sleep=policy.sleep, reraise=True
+    )
     attempt = 0
-    while True:
-        limits.check_budget(label)
-        attempt += 1
-        tally.attempts += 1
-        try:
-            with deadline_scope(limits.deadline):  # the budget ends a request in flight, not only the next try
-                return fn()
-        except AureliaError:
-            raise
-        except Exception as exc:
-            status = status_of(exc)
-            transient = is_transient(exc)
-            asked = retry_after(exc) if transient else None
-            delay = backoff(attempt, asked) if transient and attempt < limits.attempts else None
-            if limits.spent():
-                delay, why = None, f"; the run's time budget of {limits.budget_s:g}s is spent"
-            elif delay is not None and asked is not None and asked > MAX_DELAY_S:
-                delay, why = None, f"; the server asks to retry after {asked:g}s"
-            elif delay is not None and limits.deadline is not None and time.monotonic() + delay >= limits.deadline:
-                delay, why = None, "; the run's time budget ends before the next try"
-            else:
-                why = ""
-            if delay is None:
-                tries = f" after {attempt} attempts" if attempt > 1 else ""
-                raise ModelCallError(
-                    f"model {label!r} failed{tries} ({describe_failure(exc)}){why}", status=status, attempts=attempt
-                ) from exc
-            tally.waits.append(delay)
-            sleep(delay)
+    try:
+        for try_ in retrying:
+            with try_:
+                limits.check_budget(label)
+                attempt += 1
+                policy.tally.attempts += 1
+                with deadline_scope(limits.deadline):  # the budget ends a request in flight, not only the next try
+                    return fn()
+    except AureliaError:
+        raise
+    except Exception as exc:
+        why = policy.why if is_transient(exc) else stop_reason(limits, None, None)
+        tries = f" after {attempt} attempts" if attempt > 1 else ""
+        raise ModelCallError(
+            f"model {label!r} failed{tries} ({describe_failure(exc)}){why}", status=status_of(exc), attempts=attempt
+        ) from exc
+    raise AssertionError("unreachable: tenacity returns or raises")  # pragma: no cover
 
 
 def request_kwargs(provider: str, timeout: float) -> dict[str, Any]:

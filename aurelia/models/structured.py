@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from aurelia.errors import ModelCallError
 from aurelia.models.registry import RoleModel
-from aurelia.models.retry import Tally, call_with_retry
+from aurelia.models.retry import RequestTally, call_with_retry
 from aurelia.prompts import render
 
 REJECTED_FEATURE = {400, 404, 405, 415, 422, 501}  # a server that does not take tools / response_format
@@ -39,7 +39,6 @@ class CallResult:
     status: str  # "structured" | "parsed" | "repaired" | "failed" | "text"
     seconds: float
     usage: dict[str, int] = field(default_factory=dict)
-    calls: int = 1
     attempts: int = 1  # HTTP requests (or local generations), retries included
 
 
@@ -74,7 +73,9 @@ class _Probe(BaseModel):
     ok: bool
 
 
-def invoke(rm: RoleModel, runnable: Any, messages: list[BaseMessage], config: RunnableConfig | None, tally: Tally | None = None) -> Any:
+def invoke(
+    rm: RoleModel, runnable: Any, messages: list[BaseMessage], config: RunnableConfig | None, tally: RequestTally | None = None
+) -> Any:
     """Invoke under the retry policy; what still fails becomes a ModelCallError."""
     return call_with_retry(lambda: runnable.invoke(messages, config=config), rm.limits, rm.spec.label, tally)
 
@@ -83,7 +84,7 @@ def call_text(rm: RoleModel, messages: list[BaseMessage], *, config: RunnableCon
     """A plain-text call (summarizer, feedback critic, target); ``config`` names the traced run."""
     start = time.perf_counter()
     model = rm.model.bind(**bind) if bind else rm.model
-    tally = Tally()
+    tally = RequestTally()
     reply = invoke(rm, model, messages, config, tally)
     usage = reply_usage({}, reply)
     return CallResult(reply_text(reply).strip(), reply_text(reply), "text", time.perf_counter() - start, usage, attempts=tally.attempts)
@@ -102,12 +103,10 @@ def call_structured(
     ``config`` (run name, tags, metadata) applies to every model call made here, for tracing."""
     start = time.perf_counter()
     usage: dict[str, int] = {}
-    tally = Tally()
-    calls = 0
+    tally = RequestTally()
     raw = ""
     out = None
     if supports_structured(rm.model):
-        calls += 1
         try:
             out = invoke(rm, rm.model.with_structured_output(schema, include_raw=True), messages, config, tally)
         except ModelCallError as exc:
@@ -121,23 +120,19 @@ def call_structured(
         if parsed is None and getattr(out.get("raw"), "tool_calls", None):
             raw = json.dumps(out["raw"].tool_calls[0].get("args", {}))
         if isinstance(parsed, schema):
-            return CallResult(
-                parsed, raw or parsed.model_dump_json(), "structured", time.perf_counter() - start, usage, calls, tally.attempts
-            )
+            return CallResult(parsed, raw or parsed.model_dump_json(), "structured", time.perf_counter() - start, usage, tally.attempts)
     else:
-        calls += 1
         reply = invoke(rm, rm.model, messages, config, tally)
         usage = reply_usage(usage, reply)
         raw = reply_text(reply)
     value = parse_text(raw)
     if value is not None:
-        return CallResult(value, raw, "parsed", time.perf_counter() - start, usage, calls, tally.attempts)
+        return CallResult(value, raw, "parsed", time.perf_counter() - start, usage, tally.attempts)
     repair = render("repair", schema=json.dumps(schema.model_json_schema()))
-    calls += 1
     repair_config = {**(config or {}), "run_name": f"{(config or {}).get('run_name', 'agent')} repair"}
     reply = invoke(rm, rm.model, [*messages, AIMessage(content=raw or "(empty)"), HumanMessage(content=repair.user)], repair_config, tally)
     usage = reply_usage(usage, reply)
     repaired_raw = reply_text(reply)
     value = parse_text(repaired_raw)
     status = "repaired" if value is not None else "failed"
-    return CallResult(value, repaired_raw if value is not None else raw, status, time.perf_counter() - start, usage, calls, tally.attempts)
+    return CallResult(value, repaired_raw if value is not None else raw, status, time.perf_counter() - start, usage, tally.attempts)

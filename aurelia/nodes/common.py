@@ -19,7 +19,7 @@ from aurelia.models.registry import RoleModel, as_role_model, resolve_model
 from aurelia.models.retry import CallLimits
 from aurelia.models.spec import parse_model_string
 from aurelia.models.structured import CallResult
-from aurelia.prompts import get_prompt_set, prompt_fingerprint
+from aurelia.prompts import get_prompt_set, prompt_set_fingerprint
 from aurelia.tracing import agent_config, annotate_node_run, run_meta
 
 ROLES = ("generator", "summarizer", "evaluator", "feedback", "target", "extractor")
@@ -124,7 +124,7 @@ def run_settings(ctx: Context, models: Models) -> dict[str, Any]:
     fingerprint of their words), the loop's rules, the injection and the answer reading."""
     return {
         "prompt_set": ctx.prompt_set,
-        "prompts": prompt_fingerprint(ctx.prompt_set),
+        "prompts": prompt_set_fingerprint(ctx.prompt_set),
         "feedback_mode": feedback_mode(ctx, models),
         "early_stop": ctx.early_stop,
         "threshold": ctx.threshold,

@@ -14,6 +14,7 @@ from langgraph.runtime import Runtime
 from aurelia.graph.context import Context
 from aurelia.graph.state import State
 from aurelia.media.received import Received
+from aurelia.models.registry import backend_for
 from aurelia.models.retry import deadline_scope
 from aurelia.nodes.common import Models, agent_call_record, call_record
 from aurelia.targets import Target, TargetSample, load_target
@@ -27,7 +28,7 @@ def target_for(models: Models, ctx: Context) -> Target:
     settings = ctx.target_settings()
     if "target" in models.overrides:
         return load_target(models.overrides["target"], settings)
-    if ctx.target_model.strip().lower().startswith("hf:"):
+    if backend_for(ctx.target_model).media_target:
         return load_target(ctx.target_model, settings)
     return load_target(models.get("target", ctx), settings)
 

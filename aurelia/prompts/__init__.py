@@ -76,7 +76,7 @@ def render(name: str, *, prompt_set: str = "aurelia", **values: object) -> Promp
 
 
 @cache
-def prompt_fingerprint(set_name: str = "aurelia") -> str:
+def prompt_set_fingerprint(set_name: str = "aurelia") -> str:
     """A short hash of every template the set uses: recorded with results, so that two runs
     are known to have read the same words (or not)."""
     digest = hashlib.sha256()

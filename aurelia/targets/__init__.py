@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aurelia.models.registry import backend_for
 from aurelia.parsing import read_answer
 from aurelia.prompts.format import injection_text, target_prompt
 from aurelia.targets.base import Received, Target, TargetAnswer, TargetSample, TargetSettings
@@ -16,11 +17,11 @@ from aurelia.targets.chat import ChatTarget
 
 
 def load_target(model: Any, settings: TargetSettings | None = None) -> Target:
-    """A target for a model string (``hf:...`` -> local Hugging Face, else a chat model) or a
-    LangChain chat model / RoleModel instance."""
+    """A target for a model string (a back-end with its own media pipeline, ``hf:...``, gets its
+    own target; any other a chat target) or a LangChain chat model / RoleModel instance."""
     if isinstance(model, str):
-        if model.strip().lower().startswith("hf:"):
-            from aurelia.targets.hf import HFTarget
+        if backend_for(model).media_target:
+            from aurelia.targets.hf import HFTarget  # the one media back-end; torch only when used
 
             return HFTarget(model.strip(), settings)
         return ChatTarget.from_string(model, settings)

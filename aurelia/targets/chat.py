@@ -15,7 +15,7 @@ from langchain_core.runnables.config import get_executor_for_config
 from aurelia.media.received import Received
 from aurelia.models.messages import TunedModel, build_messages, with_generation_settings
 from aurelia.models.registry import RoleModel, as_role_model, resolve_model
-from aurelia.models.retry import Tally, call_with_retry
+from aurelia.models.retry import RequestTally, call_with_retry
 from aurelia.models.structured import reply_text, reply_usage
 from aurelia.prompts.format import target_prompt
 from aurelia.targets.base import Target, TargetAnswer, TargetSample, TargetSettings
@@ -85,7 +85,7 @@ class ChatTarget(Target):
         """(reply or exception, attempts) per prompt, ``batch_size`` at a time, each under the retry policy."""
 
         def one(messages: list) -> tuple[Any, int]:
-            tally = Tally()
+            tally = RequestTally()
             try:
                 return call_with_retry(
                     lambda: self.rm.model.invoke(messages, config=config), self.rm.limits, self.name, tally

@@ -9,7 +9,9 @@ its chat template. The answers are noise; the shapes, token counts and code path
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 QWEN_SPECIALS = [
     "<|endoftext|>",
@@ -109,6 +111,18 @@ def _small_vision_processors() -> dict:
     return {"image_processor": Qwen2VLImageProcessor(**kw), "video_processor": Qwen2VLVideoProcessor(**kw)}
 
 
+def _save_model(build: Callable[[], Any], path: Path, pad: int, eos: int) -> None:
+    """Build a model with seeded random weights (the same tiny model every time), set its
+    generation's pad and end tokens, and save it to ``path``."""
+    import torch
+
+    torch.manual_seed(0)
+    model = build()
+    model.generation_config.pad_token_id = pad
+    model.generation_config.eos_token_id = eos
+    model.save_pretrained(path)
+
+
 def build_tiny_omni(path: str | Path, full: bool = False) -> Path:
     """A tiny Qwen2.5-Omni: the thinker alone (``qwen2_5_omni_thinker``) or, with ``full``, the
     whole ``qwen2_5_omni`` checkpoint without its speech parts (text answers come from .thinker)."""
@@ -117,7 +131,6 @@ def build_tiny_omni(path: str | Path, full: bool = False) -> Path:
         Qwen2_5OmniConfig,
         Qwen2_5OmniForConditionalGeneration,
         Qwen2_5OmniProcessor,
-        Qwen2_5OmniThinkerConfig,
         Qwen2_5OmniThinkerForConditionalGeneration,
         WhisperFeatureExtractor,
     )
@@ -133,10 +146,32 @@ def build_tiny_omni(path: str | Path, full: bool = False) -> Path:
         "audio_eos_token": "<|audio_eos|>",
     }
     tokenizer = build_tokenizer(named)
+    thinker, pad, eos = _omni_thinker_config(tokenizer)
+    if full:
+        config = Qwen2_5OmniConfig(thinker_config=thinker.to_dict(), enable_audio_output=False)
+        _save_model(lambda: Qwen2_5OmniForConditionalGeneration(config), path, pad, eos)
+    else:
+        _save_model(lambda: Qwen2_5OmniThinkerForConditionalGeneration(thinker), path, pad, eos)
+    if full:
+        torch.save({}, path / "spk_dict.pt")  # the real checkpoint ships its speakers; none needed for text
+    processor = Qwen2_5OmniProcessor(
+        **_small_vision_processors(),
+        feature_extractor=WhisperFeatureExtractor(feature_size=128, chunk_length=30),
+        tokenizer=tokenizer,
+        chat_template=OMNI_TEMPLATE,
+    )
+    processor.save_pretrained(path)
+    return path
+
+
+def _omni_thinker_config(tokenizer: Any, hidden: int = 64) -> tuple[Any, int, int]:
+    """The tiny thinker's config (one-layer audio and vision encoders over a small text model)
+    and its pad and end-of-sequence token ids."""
+    from transformers import Qwen2_5OmniThinkerConfig
+
     audio_id, audio_bos, audio_eos, vision_bos, image_id, video_id, pad, eos = _ids(
         tokenizer, "<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>", "<|vision_bos|>", "<|IMAGE|>", "<|VIDEO|>", "<|endoftext|>", "<|im_end|>"
     )
-    hidden = 64
     thinker = Qwen2_5OmniThinkerConfig(
         audio_config={
             "num_mel_bins": 128,
@@ -168,30 +203,11 @@ def build_tiny_omni(path: str | Path, full: bool = False) -> Path:
         audio_start_token_id=audio_bos,
         audio_end_token_id=audio_eos,
     )
-    torch.manual_seed(0)
-    if full:
-        config = Qwen2_5OmniConfig(thinker_config=thinker.to_dict(), enable_audio_output=False)
-        model = Qwen2_5OmniForConditionalGeneration(config)
-    else:
-        model = Qwen2_5OmniThinkerForConditionalGeneration(thinker)
-    model.generation_config.pad_token_id = pad
-    model.generation_config.eos_token_id = eos
-    model.save_pretrained(path)
-    if full:
-        torch.save({}, path / "spk_dict.pt")  # the real checkpoint ships its speakers; none needed for text
-    processor = Qwen2_5OmniProcessor(
-        **_small_vision_processors(),
-        feature_extractor=WhisperFeatureExtractor(feature_size=128, chunk_length=30),
-        tokenizer=tokenizer,
-        chat_template=OMNI_TEMPLATE,
-    )
-    processor.save_pretrained(path)
-    return path
+    return thinker, pad, eos
 
 
 def build_tiny_qwen2vl(path: str | Path) -> Path:
     """A tiny Qwen2-VL (vision-language: images and video, no audio)."""
-    import torch
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
 
     path = Path(path)
@@ -216,11 +232,7 @@ def build_tiny_qwen2vl(path: str | Path) -> Path:
         video_token_id=video_id,
         vision_start_token_id=vision_start,
     )
-    torch.manual_seed(0)
-    model = Qwen2VLForConditionalGeneration(config)
-    model.generation_config.pad_token_id = pad
-    model.generation_config.eos_token_id = eos
-    model.save_pretrained(path)
+    _save_model(lambda: Qwen2VLForConditionalGeneration(config), path, pad, eos)
     processor = Qwen2VLProcessor(
         **_small_vision_processors(),
         tokenizer=tokenizer,
@@ -232,7 +244,6 @@ def build_tiny_qwen2vl(path: str | Path) -> Path:
 
 def build_tiny_text_lm(path: str | Path) -> Path:
     """A tiny Qwen2 causal LM (text only)."""
-    import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     path = Path(path)
@@ -249,10 +260,6 @@ def build_tiny_text_lm(path: str | Path) -> Path:
         pad_token_id=pad,
         eos_token_id=eos,
     )
-    torch.manual_seed(0)
-    model = Qwen2ForCausalLM(config)
-    model.generation_config.pad_token_id = pad
-    model.generation_config.eos_token_id = eos
-    model.save_pretrained(path)
+    _save_model(lambda: Qwen2ForCausalLM(config), path, pad, eos)
     tokenizer.save_pretrained(path)
     return path

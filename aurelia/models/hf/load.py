@@ -199,8 +199,7 @@ def load_model(name: str, settings: HFSettings | None = None) -> LoadedModel:
 
 
 def _load(name: str, settings: HFSettings) -> LoadedModel:
-    import torch
-    from transformers import AutoConfig, AutoProcessor
+    from transformers import AutoConfig
 
     start = time.perf_counter()
     source = resolve_source(name)
@@ -208,7 +207,36 @@ def _load(name: str, settings: HFSettings) -> LoadedModel:
         config = AutoConfig.from_pretrained(source, trust_remote_code=settings.trust_remote_code)
     except (OSError, ValueError) as exc:
         raise ModelConfigError(f"could not read the model config ({describe_failure(exc)})", path=name) from exc
-    auto_cls = model_class_for(config)
+    auto_cls = model_class_for(config)  # an architecture we cannot run fails before anything loads
+    processor = _load_processor(source, config, name, settings)
+    caps = detect_capabilities(processor, config, name)
+    if hasattr(config, "enable_audio_output"):
+        config.enable_audio_output = False  # omni: text answers only, no talker / speech decoder in memory
+    dtype = _torch_dtype(settings.dtype)
+    model, attn = _load_weights(auto_cls, source, config, dtype, name, settings)
+    text_model = getattr(model, "thinker", None) or model  # omni: the thinker writes the text
+    import inspect
+
+    flag = "use_audio_in_video" in inspect.signature(text_model.forward).parameters
+    return LoadedModel(
+        source=source,
+        model_type=config.model_type,
+        processor=processor,
+        model=text_model,
+        caps=caps,
+        dtype=str(dtype).removeprefix("torch."),
+        device=str(text_model.device),
+        attn_implementation=attn,
+        load_seconds=round(time.perf_counter() - start, 3),
+        accepts_audio_in_video_flag=flag,
+    )
+
+
+def _load_processor(source: str, config: Any, name: str, settings: HFSettings) -> Any:
+    """The model's processor (or tokenizer), set to pad on the left for batched generation; a
+    processor that cannot load is a ModelConfigError saying which encoder's files are missing."""
+    from transformers import AutoProcessor
+
     try:
         processor = AutoProcessor.from_pretrained(source, trust_remote_code=settings.trust_remote_code)
     except (OSError, ValueError, ImportError, TypeError) as exc:
@@ -222,15 +250,18 @@ def _load(name: str, settings: HFSettings) -> LoadedModel:
                 path=name,
             ) from exc
         raise ModelConfigError(f"could not load the processor or tokenizer ({describe_failure(exc)})", path=name) from exc
-    caps = detect_capabilities(processor, config, name)
     tokenizer = getattr(processor, "tokenizer", processor)
     tokenizer.padding_side = "left"  # batched generation appends after the prompt
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    if hasattr(config, "enable_audio_output"):
-        config.enable_audio_output = False  # omni: text answers only, no talker / speech decoder in memory
+    return processor
 
-    dtype = _torch_dtype(settings.dtype)
+
+def _load_weights(auto_cls: Any, source: str, config: Any, dtype: Any, name: str, settings: HFSettings) -> tuple[Any, str]:
+    """The model in eval mode on the GPU when there is one (placed by accelerate with a
+    ``device_map``), and the attention implementation it got (eager where SDPA has no kernel)."""
+    import torch
+
     cuda = torch.cuda.is_available()
     kwargs: dict[str, Any] = {"config": config, "dtype": dtype, "trust_remote_code": settings.trust_remote_code}
     use_map = cuda and settings.device_map is not None and _has_accelerate()
@@ -249,22 +280,7 @@ def _load(name: str, settings: HFSettings) -> LoadedModel:
     if cuda and not use_map:
         model = model.to("cuda")
     model.eval()
-    text_model = getattr(model, "thinker", None) or model  # omni: the thinker writes the text
-    import inspect
-
-    flag = "use_audio_in_video" in inspect.signature(text_model.forward).parameters
-    return LoadedModel(
-        source=source,
-        model_type=config.model_type,
-        processor=processor,
-        model=text_model,
-        caps=caps,
-        dtype=str(dtype).removeprefix("torch."),
-        device=str(text_model.device),
-        attn_implementation=attn,
-        load_seconds=round(time.perf_counter() - start, 3),
-        accepts_audio_in_video_flag=flag,
-    )
+    return model, attn
 
 
 def _has_accelerate() -> bool:

@@ -146,7 +146,9 @@ def main() -> None:
         ratio_time = paper["wall_s"] / ours["wall_s"]
         # The fakes are scripted to add facts at a set rate per retry, so the iteration ratio is
         # this script's choice, not a measurement; only the wall time is measured.
-        print(f"paper/aurelia: iterations x{ratio_iters:.2f} (set by the fakes' script, not measured), wall time x{ratio_time:.2f} (measured)")
+        print(
+            f"paper/aurelia: iterations x{ratio_iters:.2f} (set by the fakes' script, not measured), wall time x{ratio_time:.2f} (measured)"
+        )
 
 
 if __name__ == "__main__":

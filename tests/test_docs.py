@@ -7,7 +7,8 @@ docs/development.md, "Docs that cannot drift"):
 
 - ``<!-- not run: REASON -->``: not run here (a key, a GPU, a minute of the embedded model...).
   A Python block is still compiled and its imports executed, so a renamed module still fails.
-- ``<!-- run: SETUP -->`` or no comment: run. A console block's ``$ `` commands run in bash in
+- ``<!-- run: SETUP -->`` or no comment: run. A Python block runs as a script in the folder
+  below and must exit 0; a ```text block right after it is what it must print. A console block's ``$ `` commands run in bash in
   a folder holding sample.mp4, clip.mp4 (the bundled clip), notes.txt and noise.mp4 (not media),
   r.json (an r* of two steps),
   and what each prints (stdout and stderr) must match the lines the page shows under it, with
@@ -66,6 +67,7 @@ class Block:
     text: str
     marker: tuple[str, str] | None  # ("not run" | "run", argument), from the line before the fence
     figures: str | None  # the script line of the figures block it sits in
+    shown: str | None = None  # a ```text block right after it: what it prints
 
     @property
     def where(self) -> str:
@@ -94,7 +96,12 @@ def blocks_of(page: Path) -> Iterator[Block]:
             before = next((lines[j].strip() for j in range(i - 1, -1, -1) if lines[j].strip()), "")
             found = MARKER.match(before)
             marker = (found.group(1), found.group(2)) if found and found.group(1) != "figures" else None
-            yield Block(page, i + 1, lang, "\n".join(lines[i + 1 : end]), marker, figures)
+            after = next((j for j in range(end + 1, len(lines)) if lines[j].strip()), len(lines))
+            shown = None
+            if after < len(lines) and lines[after].strip() == "```text":
+                close = next((j for j in range(after + 1, len(lines)) if lines[j].startswith("```")), len(lines))
+                shown = "\n".join(lines[after + 1 : close])
+            yield Block(page, i + 1, lang, "\n".join(lines[i + 1 : end]), marker, figures, shown)
             i = end
         i += 1
 
@@ -176,13 +183,17 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def run_console(block: Block, tmp: Path) -> None:
+def run_block(block: Block, tmp: Path) -> None:
     setups = {s.strip() for s in (block.marker[1] if block.marker else "").split(",") if s.strip()}
     assert setups <= SETUPS, f"{block.where}: unknown run setup {sorted(setups - SETUPS)} (known: {sorted(SETUPS)})"
     with workdir(tmp, setups) as replace:
-        steps = commands(block.text)
-        scripted = not steps  # a script without prompts: it must succeed, whatever it prints
-        steps = steps or [(block.text, "...")]
+        if block.lang == "python":
+            steps = [(f"python - <<'PYTHON'\n{block.text}\nPYTHON", "..." if block.shown is None else block.shown)]
+            scripted = True
+        else:
+            steps = commands(block.text)
+            scripted = not steps  # a script without prompts: it must succeed, whatever it prints
+            steps = steps or [(block.text, "...")]
         for cmd, shown in steps:
             for old, new in replace.items():
                 cmd = cmd.replace(old, new)
@@ -221,9 +232,7 @@ def test_block_runs_or_says_why_not(block: Block, tmp_path: Path) -> None:
         if block.lang == "python":
             check_imports(block)
         return
-    if block.lang == "python":
-        pytest.fail(f"{block.where}: Python blocks are not run here; mark it <!-- not run: REASON -->")
-    run_console(block, tmp_path)
+    run_block(block, tmp_path)
 
 
 def test_every_figures_block_is_closed_and_names_a_script() -> None:

@@ -16,7 +16,9 @@ docs/development.md, "Docs that cannot drift"):
   lines. A bash block without prompts runs as a script and must exit 0. SETUP adds to the
   folder: ``rotated`` (rotated.mp4, a synthetic clip with a 90 degree display rotation),
   ``hang`` (an OpenAI-compatible server on 127.0.0.1 that never answers, standing in for the
-  page's ``127.0.0.1:8000``).
+  page's ``127.0.0.1:8000``), ``tiny-omni`` (./tiny-omni, a random-weight Qwen2.5-Omni
+  thinker; pytest marker ``hf``), ``llm`` (no files: the block runs the embedded model; pytest
+  marker ``llm``).
 - inside ``<!-- figures: benchmarks/SCRIPT.py ARGS -->`` ... ``<!-- /figures -->``: written by
   that script (``--write-docs``); checked here only to name a script that exists.
 """
@@ -47,7 +49,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 CHECKED = {"python", "console", "bash", "sh", "shell"}
 MARKER = re.compile(r"^<!--\s*(not run|run|figures)\s*:\s*(.*?)\s*-->$")
 FIGURES_END = "<!-- /figures -->"
-SETUPS = {"rotated", "hang"}
+SETUPS = {"rotated", "hang", "tiny-omni", "llm"}
 # r* the pages' `--reasoning-file r.json` reads
 R_STAR = {
     "steps": [
@@ -107,6 +109,19 @@ def blocks_of(page: Path) -> Iterator[Block]:
 
 
 BLOCKS = [b for page in PAGES for b in blocks_of(page) if b.checked]
+
+
+def setups_of(block: Block) -> set[str]:
+    if not block.marker or block.marker[0] != "run":
+        return set()
+    return {s.strip() for s in block.marker[1].split(",") if s.strip()}
+
+
+def param(block: Block) -> object:
+    """The block as a test case, with the markers that let ``-m "not llm"``/``"not hf"`` skip it."""
+    marks = [pytest.mark.llm] if "llm" in setups_of(block) else []
+    marks += [pytest.mark.hf] if "tiny-omni" in setups_of(block) else []
+    return pytest.param(block, marks=marks, id=block.where)
 
 
 # ---------------------------------------------------------------- comparing output
@@ -169,6 +184,11 @@ def workdir(tmp: Path, setups: set[str]) -> Iterator[dict[str, str]]:
             from conftest import SEGMENTS
 
             make_clip(tmp / "rotated.mp4", SEGMENTS, rotation=90)
+        if "tiny-omni" in setups:
+            build = "from aurelia.testing.tiny import build_tiny_omni; build_tiny_omni('tiny-omni')"
+            subprocess.run(
+                [sys.executable, "-c", build], cwd=tmp, env=child_env(), check=True, capture_output=True, timeout=COMMAND_TIMEOUT_S
+            )
         if "hang" in setups:
             server = stack.enter_context(FaultServer({"m": ["hang"]}))
             replace["127.0.0.1:8000"] = f"127.0.0.1:{server.port}"
@@ -184,7 +204,7 @@ def child_env() -> dict[str, str]:
 
 
 def run_block(block: Block, tmp: Path) -> None:
-    setups = {s.strip() for s in (block.marker[1] if block.marker else "").split(",") if s.strip()}
+    setups = setups_of(block)
     assert setups <= SETUPS, f"{block.where}: unknown run setup {sorted(setups - SETUPS)} (known: {sorted(SETUPS)})"
     with workdir(tmp, setups) as replace:
         if block.lang == "python":
@@ -220,7 +240,7 @@ def check_imports(block: Block) -> None:
 
 
 # ---------------------------------------------------------------- the tests
-@pytest.mark.parametrize("block", BLOCKS, ids=[b.where for b in BLOCKS])
+@pytest.mark.parametrize("block", [param(b) for b in BLOCKS])
 def test_block_runs_or_says_why_not(block: Block, tmp_path: Path) -> None:
     if block.figures is not None:
         script = ROOT / block.figures.split()[0]

@@ -9,7 +9,8 @@ caption states (JSON with a rationale, or the paper's score-only JSON). Its firs
 "unscored" has no score, to show a failed evaluation next to a real one.
 
 Prints, per set, each iteration (score, generator prompt size, leaks, evaluator status), the
-stop reason, r*, the target's answer and the wall time, then the paper/aurelia ratios.
+stop reason, r*, the target's answer and the wall time, then the paper/aurelia ratios: the
+iteration ratio follows from how the fakes are scripted (not a measurement), the wall time is measured.
 
     python benchmarks/prompt_sets.py [--threshold 8] [--max-iterations 5] [--no-early-stop]
 """

@@ -26,6 +26,7 @@ docs/development.md, "Docs that cannot drift"):
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import os
 import re
@@ -281,3 +282,19 @@ def test_the_output_comparison_can_fail() -> None:
     assert not matches("Scene changes (2): 3.0s, 6.0s.", "Scene changes (2): 3.0s, 6.04s.")
     assert not matches("a\n...\nc", "a\nb")
     assert commands("$ a \\\n  b\nout\n$ c") == [("a \\\n  b", "out"), ("c", "")]
+
+
+def test_a_benchmark_rewrites_only_its_figures_block(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("bench_docs", ROOT / "benchmarks" / "_docs.py")
+    docs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(docs)
+    page = tmp_path / "page.md"
+    page.write_text(
+        "intro\n<!-- figures: benchmarks/a.py -->\nold a\n<!-- /figures -->\n<!-- figures: benchmarks/b.py -->\nold b\n<!-- /figures -->\n"
+    )
+    docs.write_block(page, "benchmarks/a.py", docs.console("python benchmarks/a.py", "1.5x\n"))
+    text = page.read_text()
+    assert "```console\n$ python benchmarks/a.py\n1.5x\n```\n<!-- /figures -->" in text
+    assert "old a" not in text and "old b" in text
+    with pytest.raises(SystemExit, match="no block"):
+        docs.write_block(page, "benchmarks/c.py", "x")

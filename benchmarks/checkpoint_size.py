@@ -105,4 +105,6 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from _docs import run as run_with_docs  # benchmarks/ is sys.path[0] when run as a script
+
+    run_with_docs(lambda: main(sys.argv[1:]), "docs/performance.md")

@@ -182,4 +182,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from _docs import run as run_with_docs  # benchmarks/ is sys.path[0] when run as a script
+
+    run_with_docs(main, "docs/performance.md")

@@ -121,6 +121,7 @@ def ids_text(ids: list[str], most: int = 20) -> str:
 
 
 def statistics_lines(report: dict[str, Any]) -> list[str]:
+    """The "Is the gain real?" section: intervals, paired comparisons, answers, standard tables."""
     st = report.get("statistics")
     if not st:
         return []
@@ -134,6 +135,11 @@ def statistics_lines(report: dict[str, Any]) -> list[str]:
         "corpus metric) and, for right/wrong answers, the exact two-sided McNemar p-value; ↑ wrong → right, ↓ right → wrong.",
         "",
     ]
+    return lines + _interval_lines(report, st) + _comparison_lines(st) + _answer_lines(st) + _block_lines(st)
+
+
+def _interval_lines(report: dict[str, Any], st: dict[str, Any]) -> list[str]:
+    lines = []
     for target, modes in st["accuracy"].items():
         tasks = sorted({t for m in modes.values() for t in m})
         body = []
@@ -145,6 +151,11 @@ def statistics_lines(report: dict[str, Any]) -> list[str]:
             body.append(row)
         lines += [f"### `{inline(target)}`: each condition with its 95% interval", ""]
         lines += table(["condition", *(f"{t} ({report['table1']['metrics'].get(t, '')})" for t in tasks)], body)
+    return lines
+
+
+def _comparison_lines(st: dict[str, Any]) -> list[str]:
+    lines = []
     for target, modes in st["comparisons"].items():
         lines += [f"### `{inline(target)}`: each condition against zero-shot", ""]
         for mode, tasks in modes.items():
@@ -155,6 +166,11 @@ def statistics_lines(report: dict[str, Any]) -> list[str]:
                     lines.append(f"  - wrong → right: {ids_text(c['wrong_to_right'])}")
                     lines.append(f"  - right → wrong: {ids_text(c['right_to_wrong'])}")
         lines.append("")
+    return lines
+
+
+def _answer_lines(st: dict[str, Any]) -> list[str]:
+    lines = []
     for name, a in st["answers"].items():
         maj = a["majority"]
         lines += [
@@ -171,6 +187,11 @@ def statistics_lines(report: dict[str, Any]) -> list[str]:
                 label = f"`{target}` {'zero-shot' if mode == ZERO_SHOT else mode}"
                 rows.append([label, *(counts.get(k, 0) for k in shown), sum(v for k, v in counts.items() if k not in shown)])
         lines += table(["answers", *shown, "other"], rows)
+    return lines
+
+
+def _block_lines(st: dict[str, Any]) -> list[str]:
+    lines = []
     for name, targets in st["blocks"].items():
         for target, modes in targets.items():
             first = next(iter(modes.values()))
@@ -180,13 +201,8 @@ def statistics_lines(report: dict[str, Any]) -> list[str]:
                     cells = [_block_cell(m["blocks"], b_index, t_index) for m in modes.values()]
                     body.append([block["block"], entry["type"], *cells])
                 body.append([f"**{block['block']}**", "average", *(_block_cell(m["blocks"], b_index, None) for m in modes.values())])
-            body.append(
-                [
-                    "**all**",
-                    "average",
-                    *(f"{num(m['overall']['accuracy'])} {ci_text(m['overall']['ci'])}, n {m['overall']['n']}" for m in modes.values()),
-                ]
-            )
+            overall = [f"{num(m['overall']['accuracy'])} {ci_text(m['overall']['ci'])}, n {m['overall']['n']}" for m in modes.values()]
+            body.append(["**all**", "average", *overall])
             lines += [f"### {inline(name)}: the standard table, `{inline(target)}` (accuracy, 95% Wilson interval, n)", ""]
             lines += table(["block", "question type", *(("zero-shot" if m == ZERO_SHOT else m) for m in modes)], body)
     return lines

@@ -26,6 +26,7 @@ import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -270,75 +271,98 @@ def own_answer_correct(sample: Sample, task: Task, reasoning: Mapping[str, Any] 
     return bool(is_correct(parsed, task.answer_kind, sample.answer, sample.references or [], sample.choices, answer_set=task.answer_set))
 
 
+@dataclass
+class _OpenCounts:
+    """What the open questions count over a run's trajectories (see :func:`open_questions`)."""
+
+    pairs: list[tuple[int, bool]] = field(default_factory=list)  # (score, own answer right) per scored iteration
+    by_iteration: dict[int, dict[str, list]] = field(default_factory=lambda: defaultdict(lambda: {"scores": [], "correct": []}))
+    used: Counter[int] = field(default_factory=Counter)
+    unscored: int = 0
+    first_wrong: int = 0
+    corrected: int = 0
+    reachable: int = 0
+    wrong_scored: int = 0
+    passed_wrong: int = 0
+    leak_iterations: int = 0
+    leak_known: int = 0
+    star_leaks: int = 0
+    star_known: int = 0
+    closed: int = 0
+
+    def add_leaks(self, iterations: list[dict[str, Any]], star: Any) -> None:
+        for it in iterations:
+            if "leaks" in it:
+                self.leak_known += 1
+                self.leak_iterations += bool(it["leaks"])
+        star_it = next((it for it in iterations if it["reasoning"] == star), None)
+        if star_it is not None and "leaks" in star_it:
+            self.star_known += 1
+            self.star_leaks += bool(star_it["leaks"])
+
+    def add_closed(self, iterations: list[dict[str, Any]], verdicts: list[bool], star_right: bool, threshold: int) -> None:
+        self.closed += 1
+        for it, right in zip(iterations, verdicts, strict=True):
+            self.by_iteration[it["iteration"]]["correct"].append(right)
+            if it.get("score") is None:
+                self.unscored += 1
+                continue
+            self.by_iteration[it["iteration"]]["scores"].append(it["score"])
+            self.pairs.append((it["score"], right))
+            if not right:
+                self.wrong_scored += 1
+                self.passed_wrong += it["score"] >= threshold
+        if not verdicts[0]:
+            self.first_wrong += 1
+            self.corrected += star_right
+            self.reachable += any(verdicts)
+
+    def score_vs_correctness(self) -> dict[str, Any]:
+        by_score: dict[int, list[bool]] = defaultdict(list)
+        for sc, right in self.pairs:
+            by_score[sc].append(right)
+        return {
+            "iterations": len(self.pairs),
+            "unscored": self.unscored,
+            "pearson_r": pearson([float(sc) for sc, _ in self.pairs], [float(right) for _, right in self.pairs]),
+            "mean_score_when_correct": mean(sc for sc, right in self.pairs if right),
+            "mean_score_when_wrong": mean(sc for sc, right in self.pairs if not right),
+            "accuracy_by_score": {str(k): {"n": len(v), "accuracy": mean(map(float, v))} for k, v in sorted(by_score.items())},
+        }
+
+
 def open_questions(data: RunData) -> dict[str, Any]:
-    pairs: list[tuple[int, bool]] = []
-    unscored = 0
-    by_iteration: dict[int, dict[str, list]] = defaultdict(lambda: {"scores": [], "correct": []})
-    first_wrong = corrected = reachable = 0
-    wrong_scored = passed_wrong = 0
-    leak_iterations = leak_known = 0
-    star_leaks = star_known = 0
-    used: Counter[int] = Counter()
-    closed = 0
+    """What the paper could not measure: does the score track correctness, does the loop correct
+    a wrong first answer, do steps leak the answer, how many samples reach each iteration."""
+    counts = _OpenCounts()
     for s in data.samples:
         trajectory = data.trajectories.get(s.id) or {}
         iterations = trajectory.get("iterations") or []
         task = data.tasks[s.task]
         if not iterations:
             continue
-        used[data.used(trajectory)] += 1
-        for it in iterations:
-            if "leaks" in it:
-                leak_known += 1
-                leak_iterations += bool(it["leaks"])
+        counts.used[data.used(trajectory)] += 1
         star = data.star(trajectory)
-        star_it = next((it for it in iterations if it["reasoning"] == star), None)
-        if star_it is not None and "leaks" in star_it:
-            star_known += 1
-            star_leaks += bool(star_it["leaks"])
-        if task.answer_kind not in CLOSED_KINDS:
-            continue
-        closed += 1
-        verdicts = [own_answer_correct(s, task, it["reasoning"]) for it in iterations]
-        for it, right in zip(iterations, verdicts, strict=True):
-            by_iteration[it["iteration"]]["correct"].append(right)
-            if it.get("score") is None:
-                unscored += 1
-                continue
-            by_iteration[it["iteration"]]["scores"].append(it["score"])
-            pairs.append((it["score"], right))
-            if not right:
-                wrong_scored += 1
-                passed_wrong += it["score"] >= data.threshold
-        if not verdicts[0]:
-            first_wrong += 1
-            corrected += own_answer_correct(s, task, star)
-            reachable += any(verdicts)
-    by_score: dict[int, list[bool]] = defaultdict(list)
-    for sc, right in pairs:
-        by_score[sc].append(right)
+        counts.add_leaks(iterations, star)
+        if task.answer_kind in CLOSED_KINDS:
+            verdicts = [own_answer_correct(s, task, it["reasoning"]) for it in iterations]
+            star_right = not verdicts[0] and own_answer_correct(s, task, star)
+            counts.add_closed(iterations, verdicts, star_right, data.threshold)
     return {
-        "closed_samples": closed,
-        "score_vs_correctness": {
-            "iterations": len(pairs),
-            "unscored": unscored,
-            "pearson_r": pearson([float(sc) for sc, _ in pairs], [float(right) for _, right in pairs]),
-            "mean_score_when_correct": mean(sc for sc, right in pairs if right),
-            "mean_score_when_wrong": mean(sc for sc, right in pairs if not right),
-            "accuracy_by_score": {str(k): {"n": len(v), "accuracy": mean(map(float, v))} for k, v in sorted(by_score.items())},
-        },
+        "closed_samples": counts.closed,
+        "score_vs_correctness": counts.score_vs_correctness(),
         "correction": {
-            "first_iteration_wrong": first_wrong,
-            "r_star_correct": rate(corrected, first_wrong),
-            "some_iteration_correct": rate(reachable, first_wrong),
+            "first_iteration_wrong": counts.first_wrong,
+            "r_star_correct": rate(counts.corrected, counts.first_wrong),
+            "some_iteration_correct": rate(counts.reachable, counts.first_wrong),
         },
-        "reinforcement": rate(passed_wrong, wrong_scored),
+        "reinforcement": rate(counts.passed_wrong, counts.wrong_scored),
         "leaks": {
-            "recorded": leak_known > 0,
-            "iterations": rate(leak_iterations, leak_known),
-            "r_star": rate(star_leaks, star_known),
+            "recorded": counts.leak_known > 0,
+            "iterations": rate(counts.leak_iterations, counts.leak_known),
+            "r_star": rate(counts.star_leaks, counts.star_known),
         },
-        "iterations_used": {str(k): v for k, v in sorted(used.items())},
+        "iterations_used": {str(k): v for k, v in sorted(counts.used.items())},
         "by_iteration": {
             str(k): {
                 "reached": len(v["correct"]),
@@ -346,7 +370,7 @@ def open_questions(data: RunData) -> dict[str, Any]:
                 "scored": len(v["scores"]),
                 "own_answer_accuracy": mean(map(float, v["correct"])),
             }
-            for k, v in sorted(by_iteration.items())
+            for k, v in sorted(counts.by_iteration.items())
         },
     }
 

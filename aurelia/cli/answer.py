@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -101,7 +101,11 @@ def answer_cmd(
             result = model.answer(sample)
             if extractor:
                 extract_with(extractor, result, sample)
-    about = model.describe()
+    _print_answer(model.describe(), result, as_json)
+
+
+def _print_answer(about: dict, result: Any, as_json: bool) -> None:
+    """The answer record as JSON, or a few readable lines (target, input, r*, answer, time)."""
     if as_json:
         sys.stdout.write(json.dumps({"target": about, **result.to_dict()}, indent=2) + "\n")
         return

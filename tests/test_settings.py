@@ -71,8 +71,15 @@ def test_the_cli_refuses_a_bad_value_with_the_line_python_gives(clip):
     result = runner.invoke(app, ["run", str(clip), "-q", "Colour?", "--inject", "stpes"])
     assert result.exit_code == 2 and result.output.strip().splitlines()[-1] == f"error: {BAD_INJECT}"
     assert refusal(lambda: make_context({"inject": "stpes"})) == BAD_INJECT
-    typo = runner.invoke(app, ["run", str(clip), "-q", "Colour?", "--threshhold", "9"])
-    assert typo.exit_code == 2 and "--threshhold" in typo.output  # click refuses an unknown flag before anything runs
+    # a mistyped setting flag: the same line as the mistyped key from Python, before anything runs
+    typo_line = refusal(lambda: make_context({"threshhold": 9}))
+    assert typo_line == "no setting 'threshhold' (did you mean 'threshold'?)"
+    for command in (["run", str(clip), "-q", "Colour?"], ["bench", "run", "m.jsonl", "--target", "local"]):
+        typo = runner.invoke(app, [*command, "--threshhold", "9"])
+        assert typo.exit_code == 2 and typo.output.strip().splitlines()[-1] == f"error: {typo_line}", typo.output
+    # an unknown flag nearest to one of the command's own flags keeps click's message (it names that flag)
+    own = runner.invoke(app, ["run", str(clip), "-q", "Colour?", "--jsno"])
+    assert own.exit_code == 2 and "--json" in own.output and "no setting" not in own.output
 
 
 def test_run_help_lists_every_setting_once():

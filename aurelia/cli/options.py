@@ -86,6 +86,7 @@ def with_settings(names: Iterable[str]) -> Callable[[Callable[..., Any]], Callab
         wrapper.__name__, wrapper.__qualname__, wrapper.__doc__ = command.__name__, command.__qualname__, command.__doc__
         wrapper.__module__ = command.__module__
         wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        wrapper.__aurelia_settings__ = tuple(names)  # type: ignore[attr-defined]  # read by help.FlagCommand
         wrapper.__annotations__ = {p.name: p.annotation for p in params}
         return wrapper
 

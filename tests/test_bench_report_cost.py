@@ -1,16 +1,18 @@
 """Cost next to accuracy: each condition's calls, tokens and seconds per sample on a run written
 by hand, against what its records give by hand, whatever the inject modes are named.
 
-Four multiple-choice samples, early stop on. Each sample's trajectory: 2 iterations, the agents
-made 7 calls (generator, summarizer, evaluator per iteration, feedback after the first), 1 s and
-10 in / 2 out tokens each. Conditions:
+Four multiple-choice samples, early stop on. The agents' calls take 1 s and 10 in / 2 out
+tokens each: s0, s1, s2 ran 2 iterations (generator, summarizer, evaluator each, feedback after
+the first: 7 calls), s3 passed at its first (3 calls). Conditions:
 
 - ``none``: one target call, 0.5 s, 100 in / 1 out tokens;
 - ``steps``: one target call (0.6 s, 150 in / 1 out) and the r* of its sample, as the engine
-  records it (``reasoning_calls`` 7, ``reasoning_seconds`` 7.0);
-- ``vote`` (a mode this code never heard of): a record holding 3 sampled calls, 0.5 s and
-  100 in / 5 out each; s3's answer failed (counted apart, not averaged in);
-- ``shuffled``: another sample's r* (``rhash``) but no agent call of its own (``reasoning_calls`` 0).
+  records it (``reasoning_calls`` and ``reasoning_seconds``: 7, 7, 7, 3);
+- ``vote`` (a mode this code never heard of): 3 sampled calls per record, 0.5 s and 100 in /
+  5 out each: s0 and s1 say so with ``target_calls`` and their totals, s2 with a list of its
+  calls; s3's answer failed (counted apart, not averaged in);
+- ``shuffled``: the r* of the next sample (``placebo_of``), no agent call of its own; s3's answer
+  failed, so it is s1's, s2's and s3's r*: 7 + 7 + 3 calls over 3 samples.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ RIGHT = {"none": {"s0"}, "steps": {"s0", "s1", "s2"}, "vote": {"s0", "s1"}, "shu
 
 
 def trajectory(sid: str) -> dict:
+    if sid == "s3":
+        it = {"iteration": 1, "score": 9, "reasoning": {"steps": [{"step": "look", "answer": "green"}], "final_answer": "green"}}
+        calls = [{"role": r, "iteration": 1, "seconds": 1.0, "usage": AGENT_USAGE} for r in ("generator", "summarizer", "evaluator")]
+        return {"iterations": [it], "calls": calls, "reasoning_star": it["reasoning"], "stop_reason": "threshold"}
     its = [
         {
             "iteration": i,
@@ -64,18 +70,16 @@ def run(tmp_path):
         store.add_sample(sample, order)
         store.set_trajectory(sid, "key", "graph", trajectory(sid))
         store.put_result(record(sid, "none", seconds=0.5, usage=usage(100, 1)))
-        store.put_result(
-            record(
-                sid, "steps", seconds=0.6, usage=usage(150, 1), rhash=f"h{sid}", reasoning_calls=7, reasoning_seconds=7.0, iterations_used=2
-            )
-        )
-        sampled = [{"seconds": 0.5, "usage": usage(100, 5)} for _ in range(3)]
-        if sid == "s3":
-            store.put_result(record(sid, "vote") | {"output": None, "parsed": None, "correct": None, "error": "TimeoutError: no answer"})
+        n = 3 if sid == "s3" else 7
+        store.put_result(record(sid, "steps", seconds=0.6, usage=usage(150, 1), rhash=f"h{sid}", reasoning_calls=n, reasoning_seconds=float(n),
+                                iterations_used=n // 3))  # fmt: skip
+        failed = {"output": None, "parsed": None, "correct": None, "error": "TimeoutError: no answer"} if sid == "s3" else {}
+        if sid == "s2":
+            store.put_result(record(sid, "vote", seconds=1.5, calls=[{"seconds": 0.5, "usage": usage(100, 5)} for _ in range(3)]))
         else:
-            store.put_result(record(sid, "vote", seconds=1.5, usage=usage(300, 15), calls=sampled))
+            store.put_result(record(sid, "vote", seconds=1.5, usage=usage(300, 15), target_calls=3) | failed)
         other = IDS[(order + 1) % len(IDS)]
-        store.put_result(record(sid, "shuffled", seconds=0.6, usage=usage(150, 1), rhash=f"h{other}", reasoning_calls=0, placebo_of=other))
+        store.put_result(record(sid, "shuffled", seconds=0.6, usage=usage(150, 1), rhash=f"h{other}", placebo_of=other) | failed)
     store.close()
     context = {"threshold": 8, "max_iterations": 3, "early_stop": True}
     write_run_json(folder, {"targets": ["t"], "context": context, "reasoning": "generate"}, {}, "finished")
@@ -96,22 +100,27 @@ def test_cost_per_condition_equals_the_records_by_hand(run):
         "seconds_per_sample": {"target": 0.5, "agent": 0.0, "total": 0.5},
     }
     steps = cost["steps"]
-    assert (steps["target_calls_per_sample"], steps["agent_calls_per_sample"], steps["calls_per_sample"]) == (1.0, 7.0, 8.0)
-    assert steps["tokens_per_sample"]["agent"] == {"input_tokens": 70.0, "output_tokens": 14.0, "total_tokens": 84.0}  # 7 calls · 10/2
-    assert steps["seconds_per_sample"] == {"target": 0.6, "agent": 7.0, "total": 7.6}
+    assert (steps["target_calls_per_sample"], steps["agent_calls_per_sample"], steps["calls_per_sample"]) == (1.0, 6.0, 7.0)
+    assert steps["tokens_per_sample"]["agent"] == {
+        "input_tokens": 60.0,
+        "output_tokens": 12.0,
+        "total_tokens": 72.0,
+    }  # 24 calls · 10/2, over 4
+    assert steps["seconds_per_sample"] == {"target": 0.6, "agent": 6.0, "total": 6.6}
     vote = cost["vote"]  # three calls per record, counted from the record's own call list
     assert (vote["samples"], vote["failed"], vote["target_calls_per_sample"], vote["agent_calls_per_sample"]) == (3, 1, 3.0, 0.0)
     assert vote["tokens_per_sample"]["target"] == {"input_tokens": 300.0, "output_tokens": 15.0, "total_tokens": 315.0}
     assert vote["seconds_per_sample"]["target"] == 1.5
-    shuffled = cost["shuffled"]  # an r* of another sample, no agent call of its own
-    assert (shuffled["agent_calls_per_sample"], shuffled["tokens_per_sample"]["agent"], shuffled["calls_per_sample"]) == (0.0, {}, 1.0)
+    shuffled = cost["shuffled"]  # the r* it injected was made for another sample: that r*'s calls, not its own sample's
+    assert (shuffled["samples"], shuffled["failed"], shuffled["agent_calls_per_sample"]) == (3, 1, round(17 / 3, 4))
+    assert shuffled["tokens_per_sample"]["agent"]["output_tokens"] == round(17 * 2 / 3, 1)
     assert steps["by_task"]["av_compositional"] == {k: v for k, v in steps.items() if k != "by_task"}
     # r* made once per sample, whichever conditions share it
     assert stats["r_star_cost"] == {
         "samples": 4,
-        "agent_calls_per_sample": 7.0,
-        "agent_seconds_per_sample": 7.0,
-        "agent_tokens_per_sample": {"input_tokens": 70.0, "output_tokens": 14.0, "total_tokens": 84.0},
+        "agent_calls_per_sample": 6.0,
+        "agent_seconds_per_sample": 6.0,
+        "agent_tokens_per_sample": {"input_tokens": 60.0, "output_tokens": 12.0, "total_tokens": 72.0},
     }
 
 
@@ -122,12 +131,12 @@ def test_r_star_from_the_trajectory_when_the_record_does_not_say(run):
     store.put_result(record("s0", "steps", seconds=0.6, usage=usage(150, 1), rhash="hs0"))
     store.close()
     cost = build_report(run)["statistics"]["cost"]["t"]["steps"]
-    assert cost["agent_calls_per_sample"] == 7.0 and cost["seconds_per_sample"]["agent"] == 7.0
+    assert cost["agent_calls_per_sample"] == 6.0 and cost["seconds_per_sample"]["agent"] == 6.0
     meta = json.loads((run / "run.json").read_text())
-    meta["settings"]["context"] |= {"early_stop": False, "threshold": 4}  # stops at iteration 1: 3 calls, no feedback
+    meta["settings"]["context"] |= {"early_stop": False, "threshold": 4}  # every sample stops at iteration 1: 3 calls, no feedback
     (run / "run.json").write_text(json.dumps(meta))
     stats = build_report(run)["statistics"]
-    assert stats["cost"]["t"]["steps"]["agent_calls_per_sample"] == (3 + 7 + 7 + 7) / 4
+    assert stats["cost"]["t"]["steps"]["agent_calls_per_sample"] == (3 + 7 + 7 + 3) / 4  # s1-s3 as their records say
     assert stats["r_star_cost"]["agent_calls_per_sample"] == 3.0
 
 
@@ -135,9 +144,9 @@ def test_report_md_shows_the_cost_table_and_cost_png_is_drawn(run):
     written = write_report(run)
     md = written["markdown"].read_text()
     assert "### What each condition costs per sample" in md
-    assert "| `t` | steps | 4 | 1.00 | 7.00 | 8.00 | 150.0 in, 1.0 out | 70.0 in, 14.0 out | 0.60 | 7.00 |" in md
+    assert "| `t` | steps | 4 | 1.00 | 6.00 | 7.00 | 150.0 in, 1.0 out | 60.0 in, 12.0 out | 0.60 | 6.00 |" in md
     assert "| `t` | vote | 3 (1 failed) | 3.00 | 0.00 | 3.00 | 300.0 in, 15.0 out | — | 1.50 | 0.00 |" in md
     assert "| `t` | zero-shot | 4 | 1.00 | 0.00 | 1.00 |" in md
-    assert "7.00 agent calls and 7.00 s per sample over 4 samples" in md
+    assert "6.00 agent calls and 6.00 s per sample over 4 samples" in md
     assert (run / "cost.png").read_bytes()[:4] == b"\x89PNG" and run / "cost.png" in written["plots"]
     assert "![cost](cost.png)" in md

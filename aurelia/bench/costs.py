@@ -2,15 +2,18 @@
 
 A condition is a target × inject mode. Its cost per answered sample has two parts:
 
-- **target work**, counted from the record: one call, or as many as the record's ``calls`` list
-  holds (self-consistency records carry one entry per sampled answer); tokens and seconds from
-  those call entries when they report them, else from the record's own ``usage`` and ``seconds``.
-- **agent work**: the calls that made the r* the record injected (the engine writes
-  ``reasoning_calls`` and ``reasoning_seconds`` with every r* answer; a record without them that
-  names an r* (``rhash``) is read off its sample's stored trajectory). It is generated once per
-  sample and *shared* by every condition that injects it: the conditions' agent figures are not
-  additive, and :func:`r_star_cost` counts it once for the run. A record that names no r* of its
-  own (zero-shot, a control that asks the target alone) costs no agent call.
+- **target work**, counted from the record: as many calls as its ``calls`` list holds, else its
+  ``target_calls`` (a self-consistency record answers with K sampled calls), else one; tokens
+  and seconds from those call entries when they report them, else the record's own ``usage``
+  and ``seconds``.
+- **agent work**: the calls that made the r* the record injected. The engine writes
+  ``reasoning_calls`` and ``reasoning_seconds`` with every answer to its sample's own r*; a record
+  that names an r* (``rhash``) without them is read off the stored trajectory of the sample
+  whose r* it is: its own, or the one it names in ``placebo_of`` (a placebo makes no agent call
+  of its own: it borrows an r* made for another sample). An r* is generated once per sample and
+  *shared* by every condition that injects it: the conditions' agent figures are not additive,
+  and :func:`r_star_cost` counts it once for the run. A record that names no r* (zero-shot, a
+  control that asks the target alone) costs no agent call.
 
 No mode name is known here: a new inject mode is costed by what its records hold. Failed answers
 are counted apart (``failed``), never averaged in; the ``--ablate`` grid's answers are not a
@@ -64,8 +67,9 @@ def run_star_calls(trajectory: Mapping[str, Any], *, early_stop: bool, threshold
 
 
 def spend(record: Mapping[str, Any], agent: list[Mapping[str, Any]]) -> Spend:
-    """One answered record's work: its target calls (its own ``calls`` list, else one) and the agent calls of its r*."""
+    """One answered record's work: its target calls (its ``calls`` list, else ``target_calls``, else one) and the agent calls of its r*."""
     own = record.get("calls")
+    counted = record.get("target_calls")
     if isinstance(own, list) and own:
         usages = [c.get("usage") for c in own if isinstance(c, Mapping)]
         seconds = [c.get("seconds") for c in own if isinstance(c, Mapping) and c.get("seconds") is not None]
@@ -73,7 +77,8 @@ def spend(record: Mapping[str, Any], agent: list[Mapping[str, Any]]) -> Spend:
         target_seconds = sum(seconds) if seconds else record.get("seconds") or 0.0
         n = len(own)
     else:
-        target_usage, target_seconds, n = [record.get("usage")], record.get("seconds") or 0.0, 1
+        n = counted if isinstance(counted, int) and not isinstance(counted, bool) and counted >= 0 else 1
+        target_usage, target_seconds = [record.get("usage")], record.get("seconds") or 0.0
     recorded = record.get("reasoning_seconds")
     return Spend(
         target_calls=n,
@@ -126,7 +131,8 @@ def condition_cost(records: list[Mapping[str, Any]], trajectories: Mapping[str, 
         if r.get("error"):
             failed[r["task"]] += 1
             continue
-        spends[r["task"]].append(spend(r, star_calls(r, trajectories.get(r["id"]), **star)))
+        source = r.get("placebo_of") or r["id"]  # whose r* the record injected
+        spends[r["task"]].append(spend(r, star_calls(r, trajectories.get(source), **star)))
     tasks = sorted(set(spends) | set(failed))
     everything = [s for t in tasks for s in spends[t]]
     return summary(everything, sum(failed.values())) | {"by_task": {t: summary(spends[t], failed[t]) for t in tasks}}

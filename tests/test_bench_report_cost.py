@@ -18,6 +18,9 @@ the first: 7 calls), s3 passed at its first (3 calls). Conditions:
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -150,3 +153,14 @@ def test_report_md_shows_the_cost_table_and_cost_png_is_drawn(run):
     assert "6.00 agent calls and 6.00 s per sample over 4 samples" in md
     assert (run / "cost.png").read_bytes()[:4] == b"\x89PNG" and run / "cost.png" in written["plots"]
     assert "![cost](cost.png)" in md
+
+
+def test_the_docs_cost_command_prints_what_the_docs_say(tmp_path):
+    script = Path(__file__).parent.parent / "benchmarks" / "report_cost.py"
+    out = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=300, check=True).stdout
+    row = "| `scripted` | steps | 120 | 1.00 | 6.80 | 7.80 | 1500.0 in, 5.0 out | 6120.0 in, 1020.0 out | 0.45 | 8.16 |"
+    assert row in out and row in (script.parent.parent / "docs" / "bench.md").read_text()
+    assert "| `scripted` | sc | 120 | 5.00 | 0.00 | 5.00 |" in out  # K sampled calls, no agent call
+    stats = json.loads((tmp_path / "run" / "report.json").read_text())["statistics"]
+    assert stats["accuracy"]["scripted"]["steps"]["av_compositional"]["ci"] == [0.5022, 0.6754]  # the docs' 0.592 [0.502, 0.675]
+    assert (tmp_path / "run" / "cost.png").read_bytes()[:4] == b"\x89PNG"

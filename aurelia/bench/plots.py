@@ -227,7 +227,14 @@ def cost_points(report: dict[str, Any], path: Path) -> Path | None:
                     label=label, transform=shifted,
                 )  # fmt: skip
                 ax.annotate(
-                    f"{name} {v:.2f}\nn = {e['n']}", (x, v), textcoords="offset points", xytext=(dx + 6, 3), fontsize=7, color=colours[mode]
+                    f"{name} {v:.2f}\nn = {e['n']}",
+                    (x, v),
+                    textcoords="offset points",
+                    xytext=(dx - 6, -4) if dx < 0 else (dx + 6, 3),  # the left one of a side-by-side pair: labelled below left
+                    ha="right" if dx < 0 else "left",
+                    va="top" if dx < 0 else "baseline",
+                    fontsize=7,
+                    color=colours[mode],
                 )
                 handles.setdefault(label, line)
                 top, right = max(top, ci[1] if ci else v), max(right, x)
@@ -236,7 +243,8 @@ def cost_points(report: dict[str, Any], path: Path) -> Path | None:
             ax.set_ylabel(metric + (" (95% Wilson interval)" if metric == "accuracy" else " (95% bootstrap interval)"), fontsize=8)
         for ax in axes:
             _ylim(ax, metric, top)
-            ax.set_xlim(0, right * 1.25 + 0.5)
+            ax.set_xlim(-0.3 * right - 0.5, right * 1.25 + 0.5)  # room for a label left of a point at one call
+            ax.set_xticks([t for t in ax.get_xticks() if 0 <= t <= right * 1.25 + 0.5])
     if not handles:
         return None
     fig.suptitle(

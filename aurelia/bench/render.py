@@ -135,7 +135,7 @@ def statistics_lines(report: dict[str, Any]) -> list[str]:
         "corpus metric) and, for right/wrong answers, the exact two-sided McNemar p-value; ↑ wrong → right, ↓ right → wrong.",
         "",
     ]
-    return lines + _interval_lines(report, st) + _comparison_lines(st) + _cost_lines(st) + _answer_lines(st) + _block_lines(st)
+    return lines + _interval_lines(report, st) + _comparison_lines(st) + condition_cost_lines(st) + _answer_lines(st) + _block_lines(st)
 
 
 def tokens_text(tokens: dict[str, float]) -> str:
@@ -144,7 +144,7 @@ def tokens_text(tokens: dict[str, float]) -> str:
     return f"{num(tokens.get('input_tokens'), 1)} in, {num(tokens.get('output_tokens'), 1)} out"
 
 
-def _cost_lines(st: dict[str, Any]) -> list[str]:
+def condition_cost_lines(st: dict[str, Any]) -> list[str]:
     """What each condition costs per answered sample, beside its accuracy (``cost.png``)."""
     if not st.get("cost"):
         return []

@@ -172,6 +172,88 @@ def ablation_lines(report: dict[str, Any], path: Path) -> Path | None:
     return _save(fig, path)
 
 
+MARKERS = "osD^vP*X"
+
+
+def _cost_points(report: dict[str, Any], task: str) -> list[tuple[str, str, float, dict[str, Any]]]:
+    """(target, condition, calls per sample, accuracy entry) of each condition that answered ``task``."""
+    st = report["statistics"]
+    points = []
+    for target, modes in st["cost"].items():
+        for mode, c in modes.items():
+            x = c["by_task"].get(task, {}).get("calls_per_sample")
+            entry = st["accuracy"].get(target, {}).get(mode, {}).get(task)
+            if x is not None and entry and entry["value"] is not None:
+                points.append((target, mode, x, entry))
+    return points
+
+
+def _dodges(xs: list[float], step: float = 12.0) -> list[float]:
+    """Horizontal offsets (points) that set side by side the points sharing an x (zero-shot and a one-call control)."""
+    out = []
+    for i, x in enumerate(xs):
+        same = [j for j, y in enumerate(xs) if y == x]
+        out.append((same.index(i) - (len(same) - 1) / 2) * step)
+    return out
+
+
+def cost_points(report: dict[str, Any], path: Path) -> Path | None:
+    """Each condition's main metric, with its 95% interval, against its calls per sample (target
+    calls plus the agent calls that made its r*, shared by the conditions that inject it): a
+    panel per task, one y-scale per metric, a point per target × condition labelled with n."""
+    from matplotlib.figure import Figure
+    from matplotlib.transforms import offset_copy
+
+    st = report.get("statistics") or {}
+    if not st.get("cost"):
+        return None
+    groups = _metric_rows(report["table1"]["metrics"])
+    most = max(len(tasks) for _, tasks in groups)
+    fig = Figure(figsize=(4.6 * most + 0.5, 3.8 * len(groups)))
+    colours = {m: f"C{i % 10}" for i, m in enumerate(report["inject"])}
+    markers = {t: MARKERS[i % len(MARKERS)] for i, t in enumerate(report["targets"])}
+    handles: dict[str, Any] = {}
+    for row, (metric, tasks) in enumerate(groups):
+        axes = [fig.add_subplot(len(groups), most, row * most + k + 1) for k in range(len(tasks))]
+        top, right = 0.0, 1.0
+        for ax, task in zip(axes, tasks, strict=True):
+            points = _cost_points(report, task)
+            for (target, mode, x, e), dx in zip(points, _dodges([p[2] for p in points]), strict=True):
+                v, ci = e["value"], e["ci"]
+                name, label = "zero-shot" if mode == ZERO_SHOT else mode, f"{target} · {'zero-shot' if mode == ZERO_SHOT else mode}"
+                shifted = offset_copy(ax.transData, fig=fig, x=dx, units="points")  # side by side, the x value unchanged
+                line = ax.errorbar(
+                    [x], [v], yerr=[[v - ci[0]], [ci[1] - v]] if ci else None, fmt=markers[target], color=colours[mode], capsize=3,
+                    label=label, transform=shifted,
+                )  # fmt: skip
+                ax.annotate(
+                    f"{name} {v:.2f}\nn = {e['n']}",
+                    (x, v),
+                    textcoords="offset points",
+                    xytext=(dx - 6, -4) if dx < 0 else (dx + 6, 3),  # the left one of a side-by-side pair: labelled below left
+                    ha="right" if dx < 0 else "left",
+                    va="top" if dx < 0 else "baseline",
+                    fontsize=7,
+                    color=colours[mode],
+                )
+                handles.setdefault(label, line)
+                top, right = max(top, ci[1] if ci else v), max(right, x)
+            ax.set_title(task, fontsize=9)
+            ax.set_xlabel("calls per sample (target + r*'s agent calls, shared)", fontsize=8)
+            ax.set_ylabel(metric + (" (95% Wilson interval)" if metric == "accuracy" else " (95% bootstrap interval)"), fontsize=8)
+        for ax in axes:
+            _ylim(ax, metric, top)
+            ax.set_xlim(-0.3 * right - 0.5, right * 1.25 + 0.5)  # room for a label left of a point at one call
+            ax.set_xticks([t for t in ax.get_xticks() if 0 <= t <= right * 1.25 + 0.5])
+    if not handles:
+        return None
+    fig.suptitle(
+        "accuracy against cost per sample\nr*'s agent calls are made once per sample, shared by the conditions that inject it", fontsize=9
+    )
+    fig.legend(list(handles.values()), list(handles), fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return _save(fig, path)
+
+
 def write_plots(report: dict[str, Any], folder: Path) -> tuple[list[Path], list[tuple[str, str]]]:
     """Every plot the report has numbers for (none when matplotlib is not installed), and the
     (name, reason) of each that could not be drawn."""
@@ -183,6 +265,7 @@ def write_plots(report: dict[str, Any], folder: Path) -> tuple[list[Path], list[
         "table1.png": table1_bars,
         "iterations.png": iteration_lines,
         "ablation.png": ablation_lines,
+        "cost.png": cost_points,
     }
     drawn, failed = [], []
     with matplotlib.rc_context(PLAIN_TEXT):

@@ -135,7 +135,49 @@ def statistics_lines(report: dict[str, Any]) -> list[str]:
         "corpus metric) and, for right/wrong answers, the exact two-sided McNemar p-value; ↑ wrong → right, ↓ right → wrong.",
         "",
     ]
-    return lines + _interval_lines(report, st) + _comparison_lines(st) + _answer_lines(st) + _block_lines(st)
+    return lines + _interval_lines(report, st) + _comparison_lines(st) + condition_cost_lines(st) + _answer_lines(st) + _block_lines(st)
+
+
+def tokens_text(tokens: dict[str, float]) -> str:
+    if not tokens:
+        return "—"
+    return f"{num(tokens.get('input_tokens'), 1)} in, {num(tokens.get('output_tokens'), 1)} out"
+
+
+def condition_cost_lines(st: dict[str, Any]) -> list[str]:
+    """What each condition costs per answered sample, beside its accuracy (``cost.png``)."""
+    if not st.get("cost"):
+        return []
+    shared = st["r_star_cost"]
+    body = [
+        [
+            f"`{target}`",
+            "zero-shot" if mode == ZERO_SHOT else mode,
+            f"{c['samples']}" + (f" ({c['failed']} failed)" if c["failed"] else ""),
+            num(c["target_calls_per_sample"], 2),
+            num(c["agent_calls_per_sample"], 2),
+            num(c["calls_per_sample"], 2),
+            tokens_text(c["tokens_per_sample"]["target"]),
+            tokens_text(c["tokens_per_sample"]["agent"]),
+            num(c["seconds_per_sample"]["target"], 2),
+            num(c["seconds_per_sample"]["agent"], 2),
+        ]
+        for target, modes in st["cost"].items()
+        for mode, c in modes.items()
+    ]
+    header = ["target", "condition", "samples", "target calls", "agent calls (shared)", "calls", "target tokens", "agent tokens (shared)"]
+    return [
+        "### What each condition costs per sample",
+        "",
+        "Per answered sample, from the records: target calls (a record that holds several, as self-consistency's, counts each), "
+        "the agent calls that made the r* it injected, tokens as reported and seconds. r* is generated once per sample and "
+        "shared by every condition that injects it: the agent columns are the same calls, not additive. "
+        f"The run's r* generation, counted once: {num(shared['agent_calls_per_sample'], 2)} agent calls and "
+        f"{num(shared['agent_seconds_per_sample'], 2)} s per sample over {shared['samples']} samples. "
+        "`cost.png` puts each condition's accuracy against its calls per sample.",
+        "",
+        *table([*header, "target s", "agent s (shared)"], body),
+    ]
 
 
 def _interval_lines(report: dict[str, Any], st: dict[str, Any]) -> list[str]:

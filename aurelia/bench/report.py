@@ -9,7 +9,8 @@
 - ``statistics``: is a gain real? Every target × condition × task metric with n and its 95%
   interval (Wilson for accuracy, bootstrap for CIDEr), each condition against zero-shot on the
   same samples (paired bootstrap interval of the difference, exact McNemar p, the flipped ids),
-  answer distributions with the majority baseline, Music-AVQA's block table (:mod:`aurelia.bench.stats`).
+  answer distributions with the majority baseline, Music-AVQA's block table (:mod:`aurelia.bench.stats`),
+  and what each condition costs per sample next to it (:mod:`aurelia.bench.costs`).
 - ``cost``: agent calls, seconds and tokens per role; target calls, seconds and tokens per target.
 - ``open_questions``: what the paper could not answer (closed tasks, where an answer is right or
   wrong): does the evaluator's score track the correctness of that iteration's own final
@@ -33,6 +34,7 @@ from typing import Any, NamedTuple
 from langchain_core.language_models import BaseChatModel
 
 from aurelia.bench.ablation import TAUS, prefix, reasoning_hash
+from aurelia.bench.costs import condition_cost, r_star_cost
 from aurelia.bench.engine import ZERO_SHOT
 from aurelia.bench.judge import judge_answers
 from aurelia.bench.manifest import Sample
@@ -551,7 +553,19 @@ def statistics(data: RunData, *, resamples: int = RESAMPLES, corpus_resamples: i
         "comparisons": comparisons,
         "answers": answers(data),
         "blocks": blocks,
+        **condition_costs(data),
     }
+
+
+def condition_costs(data: RunData) -> dict[str, Any]:
+    """``cost[target][condition]``: each condition's work per answered sample, read from its
+    records (:mod:`aurelia.bench.costs`); ``r_star_cost``: r* generation, counted once per sample."""
+    star = {"early_stop": data.early_stop, "threshold": data.threshold, "max_iterations": data.max_iterations}
+    cost = {
+        target: {mode: condition_cost(data.records(target, mode), data.trajectories, **star) for mode in data.modes}
+        for target in data.targets
+    }
+    return {"cost": cost, "r_star_cost": r_star_cost(data.trajectories, **star)}
 
 
 def judge_run(run_dir: str | Path, judge: str | BaseChatModel | RoleModel) -> dict[str, Any]:

@@ -48,7 +48,8 @@ class ChatTarget(Target):
     def variant(self, **changes: Any) -> ChatTarget:
         """The same chat model with other reply length, sampling or seed (set on its own fields)."""
         settings = replace(self.settings, **changes)
-        tuned = with_generation_settings(self.base, settings.max_new_tokens, settings.sampling_temperature, settings.seed)
+        length = changes.get("max_new_tokens")  # None: the reply length as built (an instance keeps its own)
+        tuned = with_generation_settings(self.base, length, settings.sampling_temperature, settings.seed)
         twin = ChatTarget(tuned, settings)
         twin.name = self.name
         return twin

@@ -263,3 +263,19 @@ def test_cli_sample_and_controls_at_an_openai_compatible_server(tmp_path, clip, 
     assert len(target_requests) == 4 * (4 + K)
     settings = json.loads((tmp_path / "run" / "run.json").read_text())["settings"]
     assert settings["sample"] == 4 and settings["controls"] == {"sc_samples": K, "sc_temperature": 0.5, "cot_max_tokens": 512, "seed": 7}
+
+
+def test_the_cot_prompt_asks_for_reasoning_then_the_answer_as_the_task_says(clip):
+    from aurelia.media.prepare import prepare_media
+    from aurelia.prompts.format import target_prompt
+    from aurelia.targets import TargetSample
+
+    prompt = target_prompt("Which colour?", CHOICES, None, "cot", instruction="Answer with the letter of the correct choice only.")
+    assert "think step by step" in prompt.user and 'starts with "Answer:"' in prompt.user
+    assert prompt.user.endswith("Write that answer as follows: Answer with the letter of the correct choice only.")
+    assert "Reasoning steps" not in prompt.user
+    media = prepare_media(str(clip), None, 2)
+    with pytest.raises(InputError, match="give no r"):
+        TargetSample(media, "Which colour?", CHOICES, {"steps": [{"step": "look", "answer": "green"}]}, "cot")
+    with pytest.raises(InputError, match="inject must be one of"):
+        TargetSample(media, "Which colour?", CHOICES, None, "sc")  # a bench control, not a prompt

@@ -11,6 +11,13 @@ from aurelia.errors import InputError
 # The only lists of these settings' allowed values (the run settings in aurelia.graph.context
 # use them; the prompt formatting and the targets, layers below, read them from here)
 InjectMode = Literal["steps", "steps_answers", "full", "none"]
+# no r*: the target reasons step by step itself, then answers (chain of thought)
+SelfReasoningMode = Literal["cot"]
+# the benchmark's controls and equal-cost baselines, answered beside the inject modes:
+# chain of thought, self-consistency (a vote of sampled answers), another sample's r* (placebo)
+ControlMode = Literal[SelfReasoningMode, "sc", "placebo"]
+# what a target's prompt is built for: an injection of r*, or reasoning of its own
+TargetPromptMode = Literal[InjectMode, SelfReasoningMode]
 InjectPosition = Literal["after_choices", "before_question"]
 AnswerKind = Literal["short", "sentence", "caption"]
 FeedbackMode = Literal["score_only", "rationale", "critic"]

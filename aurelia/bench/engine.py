@@ -1,8 +1,10 @@
 """One invocation's work on a run folder: each sample's r*, its answers and their records.
 
 For each sample: r* from the run's store, the reasoning cache, or (on a miss) the reasoning
-graph; then, for each target, the zero-shot answer (inject ``none``) and the answer with r* for
-each inject mode; then part 1's reader and verdict. Samples run concurrently (an asyncio
+graph; then, for each target, the zero-shot answer (inject ``none``), the answer with r* for
+each inject mode and the controls asked for (``cot``, ``sc``: see :mod:`aurelia.bench.controls`);
+then part 1's reader and verdict. Placebo answers come last, once every r* is made (each sample
+gets another's). Samples run concurrently (an asyncio
 semaphore; graph calls through ``ainvoke``, whose sync nodes LangGraph runs in threads; media
 work, target calls and SQLite writes in threads, never on the event loop). Answers go to one
 queue per target: a local ``hf:`` model answers a batch at a time through ``answer_batch``; a
@@ -21,10 +23,11 @@ from typing import Any
 
 from aurelia.bench.ablation import TAUS, distinct_reasonings, prefix, reasoning_hash
 from aurelia.bench.cache import ReasoningCache, key_parts, reasoning_key
+from aurelia.bench.controls import COT, PLACEBO, SC, STAR_MODES, Controls, placebo_donors, vote
 from aurelia.bench.manifest import Sample
-from aurelia.bench.metrics import is_correct, read_output
+from aurelia.bench.metrics import final_answer_text, is_correct, read_output
 from aurelia.bench.store import DONE, FAILED, ResultStore
-from aurelia.bench.tasks import Task, target_instruction
+from aurelia.bench.tasks import CLOSED_KINDS, Task, target_instruction
 from aurelia.bench.trajectory import trajectory_of, trajectory_problem
 from aurelia.errors import AureliaError, InputError, ModelCallError, describe_failure
 from aurelia.graph.context import Context
@@ -71,7 +74,7 @@ class TargetQueue:
 
     def __init__(self, name: str, target: Target, workers: int) -> None:
         self.name, self.target, self.workers = name, target, workers
-        self.queue: asyncio.Queue[tuple[TargetSample, asyncio.Future[TargetAnswer]]] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[Target, TargetSample, asyncio.Future[TargetAnswer]]] = asyncio.Queue()
         self.tasks: list[asyncio.Task] = []
         self.config = {"run_name": "target", "tags": ["aurelia-bench", f"target:{name}"]}
 
@@ -83,23 +86,32 @@ class TargetQueue:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
-    async def answer(self, sample: TargetSample) -> TargetAnswer:
+    async def answer(self, sample: TargetSample, variant: Target | None = None) -> TargetAnswer:
+        """The target's answer; ``variant``: the same model with other generation settings (see
+        :meth:`~aurelia.targets.Target.variant`), answered in batches of its own."""
         future: asyncio.Future[TargetAnswer] = asyncio.get_running_loop().create_future()
-        await self.queue.put((sample, future))
+        await self.queue.put((variant or self.target, sample, future))
         return await future
 
     async def _work(self) -> None:
+        held = None  # the first item of another variant: the next batch starts with it
         while True:
-            batch = [await self.queue.get()]
-            while len(batch) < self.target.settings.batch_size and not self.queue.empty():
-                batch.append(self.queue.get_nowait())
-            samples = [s for s, _ in batch]
+            first = held or await self.queue.get()
+            held, batch = None, [first]
+            target = first[0]
+            while len(batch) < target.settings.batch_size and not self.queue.empty():
+                item = self.queue.get_nowait()
+                if item[0] is not target:
+                    held = item
+                    break
+                batch.append(item)
+            samples = [s for _, s, _ in batch]
             started = time.perf_counter()
             try:
-                answers = await asyncio.to_thread(self.target.answer_batch, samples, self.config)
+                answers = await asyncio.to_thread(target.answer_batch, samples, self.config)
             except Exception as exc:  # a batch that fails as a whole fails each of its samples
-                answers = [self.target.failed(s, exc, started) for s in samples]
-            for (_, future), answer in zip(batch, answers, strict=True):
+                answers = [target.failed(s, exc, started) for s in samples]
+            for (_, _, future), answer in zip(batch, answers, strict=True):
                 if not future.done():
                     future.set_result(answer)
 
@@ -136,6 +148,7 @@ class Plan:
     retry_failed: bool
     source: str  # "generate" or "imported"
     full_trajectories: bool  # early stop off: r* of the run's (τ, T) is a prefix of the trajectory
+    controls: Controls = field(default_factory=Controls)  # cot, sc and placebo: K, temperature, seed
 
 
 class Engine:
@@ -156,12 +169,14 @@ class Engine:
         self.store, self.cache, self.reasoner, self.reasoner_name = store, cache, reasoner, reasoner_name
         self.targets, self.progress = targets, progress
         self.counts = Counts()
-        self.tally = AccuracyTally(next((m for m in self.modes if m != ZERO_SHOT), None))
+        self.tally = AccuracyTally(next((m for m in self.modes if m in STAR_MODES), next((m for m in self.modes if m != ZERO_SHOT), None)))
         for record in store.results():
             self.tally.add(record)
         self.finished = 0
         self.total = 0
         self.queues: dict[str, TargetQueue] = {}
+        self.variants: dict[tuple[str, str], list[Target]] = {}  # (target, cot or sc) -> the targets that answer it
+        self.outcomes: dict[str, str] = {}  # sample id -> skipped, done or failed in this invocation
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -177,6 +192,7 @@ class Engine:
         workers = {name: self.plan.concurrency if isinstance(t, ChatTarget) else 1 for name, t in self.targets.items()}
         loop.set_default_executor(ThreadPoolExecutor(max_workers=2 * self.plan.concurrency + sum(workers.values()) + 4))
         self.queues = {name: TargetQueue(name, t, workers[name]) for name, t in self.targets.items()}
+        self.variants = self.control_variants()
         for queue in self.queues.values():
             queue.start()
         self.total = len(samples)
@@ -184,6 +200,7 @@ class Engine:
         semaphore = asyncio.Semaphore(self.plan.concurrency)
         try:
             await asyncio.gather(*(self.sample(semaphore, s, i) for i, s in enumerate(samples)))
+            await self.placebo(semaphore, samples)  # once every r* of this invocation is made
         finally:
             for queue in self.queues.values():
                 await queue.stop()
@@ -202,12 +219,7 @@ class Engine:
                 await asyncio.to_thread(self.store.fail_sample, sample.id, describe(exc))
                 status = FAILED
             self.finished += 1
-            if status == "skipped":
-                self.counts.samples_skipped += 1
-            elif status == FAILED:
-                self.counts.samples_failed += 1
-            else:
-                self.counts.samples_done += 1
+            self.recount(sample.id, status)
             self.emit(
                 {
                     "event": "sample",
@@ -221,27 +233,55 @@ class Engine:
                 }
             )
 
-    async def work(self, sample: Sample, order: int) -> str:
-        """'skipped', 'done' or 'failed' for this sample in this invocation."""
-        statuses = await asyncio.to_thread(self.store.statuses, sample.id)
-        pairs = [(t, m) for t in self.targets for m in self.modes if self.wanted(statuses.get((t, m)))]
-        trajectory = await asyncio.to_thread(self.store.trajectory, sample.id)
-        if not pairs and (trajectory is None or not await self.ablation_jobs(sample, trajectory, pairs, statuses)):
-            return "skipped"
-        await asyncio.to_thread(self.store.add_sample, sample, order)
-        # the media are probed (regular files, PyAV) before anything hashes them for the cache key
-        media, unreadable = None, None
+    def recount(self, sample_id: str, status: str) -> None:
+        """Count the sample as skipped, done or failed (a placebo answered after it may change that)."""
+        before = self.outcomes.get(sample_id)
+        if before is not None:
+            field_name = "samples_skipped" if before == "skipped" else f"samples_{before}"
+            setattr(self.counts, field_name, getattr(self.counts, field_name) - 1)
+        self.outcomes[sample_id] = status
+        field_name = "samples_skipped" if status == "skipped" else f"samples_{status}"
+        setattr(self.counts, field_name, getattr(self.counts, field_name) + 1)
+
+    def control_variants(self) -> dict[tuple[str, str], list[Target]]:
+        """Each target's twins for the controls: a longer reply for cot, K seeded samplers for sc."""
+        c = self.plan.controls
+        out: dict[tuple[str, str], list[Target]] = {}
+        for name, target in self.targets.items():
+            if COT in self.modes:
+                out[(name, COT)] = [target.variant(max_new_tokens=c.cot_max_tokens)]
+            if SC in self.modes:
+                out[(name, SC)] = [target.variant(do_sample=True, temperature=c.sc_temperature, seed=s) for s in c.sc_seeds()]
+        return out
+
+    async def media(self, sample: Sample) -> tuple[Any, str | None]:
+        """The sample's media (probed, regular files, PyAV: before anything hashes them for the
+        cache key), or why they cannot be read."""
         try:
             media = await asyncio.to_thread(
                 prepare_media, sample.video, sample.audio, self.ctx.num_frames, audio_candidates=sample.audio_candidates
             )
         except Exception as exc:
-            unreadable = describe(exc)
+            return None, describe(exc)
+        return media, None
+
+    async def work(self, sample: Sample, order: int) -> str:
+        """'skipped', 'done' or 'failed' for this sample in this invocation (placebo comes later)."""
+        statuses = await asyncio.to_thread(self.store.statuses, sample.id)
+        pairs = [(t, m) for t in self.targets for m in self.modes if m != PLACEBO and self.wanted(statuses.get((t, m)))]
+        trajectory = await asyncio.to_thread(self.store.trajectory, sample.id)
+        # placebo still to answer: this sample's r* is made too (it is a donor, and compared with)
+        for_placebo = trajectory is None and PLACEBO in self.modes
+        for_placebo = for_placebo and any(self.wanted(statuses.get((t, PLACEBO))) for t in self.targets)
+        if not pairs and not for_placebo and (trajectory is None or not await self.ablation_jobs(sample, trajectory, pairs, statuses)):
+            return "skipped"
+        await asyncio.to_thread(self.store.add_sample, sample, order)
+        media, unreadable = await self.media(sample)
         unreasoned: str | None = None  # why r* records cannot be answered
         if unreadable is not None:
             if trajectory is None:  # no reasoning without readable media (the graph would refuse them too)
                 await asyncio.to_thread(self.store.fail_sample, sample.id, unreadable)
-        elif trajectory is None and (any(m != ZERO_SHOT for _, m in pairs) or self.plan.ablate):
+        elif trajectory is None and (any(m in STAR_MODES for _, m in pairs) or for_placebo or self.plan.ablate):
             try:
                 trajectory = await self.reasoning(sample)
             except Exception as exc:
@@ -249,7 +289,7 @@ class Engine:
                 await asyncio.to_thread(self.store.fail_sample, sample.id, unreasoned)
         jobs = []
         for target, mode in pairs:
-            error = unreadable or (unreasoned if mode != ZERO_SHOT else None)
+            error = unreadable or (unreasoned if mode in STAR_MODES else None)
             jobs.append(self.answer(sample, target, mode, media, trajectory, error))
         if trajectory is not None and media is not None:
             for target, mode, h, r in await self.ablation_jobs(sample, trajectory, pairs, statuses):
@@ -321,16 +361,23 @@ class Engine:
         kind = "short" if task.answer_kind == "choice" else task.answer_kind
         return {"answer_kind": kind, "inject_position": self.ctx.inject_position, "instruction": target_instruction(task)}
 
-    async def ask(self, sample: Sample, target: str, mode: str, media: Any, reasoning: dict[str, Any] | None) -> TargetAnswer | str:
-        """The target's answer, or why the sample could not be put to it."""
+    async def ask(
+        self, sample: Sample, target: str, mode: str, media: Any, reasoning: dict[str, Any] | None, variant: Target | None = None
+    ) -> TargetAnswer | str:
+        """The target's answer, or why the sample could not be put to it. The controls' prompts:
+        cot its own, sc the zero-shot one (sampled by ``variant``), placebo that of ``steps``."""
+        prompt_mode = {SC: ZERO_SHOT, PLACEBO: "steps"}.get(mode, mode)
+        if mode == COT:
+            variant = self.variants[(target, COT)][0]
         try:
             question = dialog_question(sample.question, [t.model_dump() for t in sample.history or []])
             ts = TargetSample(
-                media, question, sample.choices, reasoning if mode != ZERO_SHOT else None, mode, sample.id, **self.answer_settings(sample)
-            )
+                media, question, sample.choices, reasoning if prompt_mode in STAR_MODES else None, prompt_mode, sample.id,
+                **self.answer_settings(sample),
+            )  # fmt: skip
         except Exception as exc:
             return describe(exc)
-        answer = await self.queues[target].answer(ts)
+        answer = await self.queues[target].answer(ts, variant)
         self.counts.target_calls += 1
         self.counts.add_tokens(answer.usage)
         return answer
@@ -342,7 +389,8 @@ class Engine:
         if isinstance(answer, str) or answer.error:
             error = answer if isinstance(answer, str) else answer.error
             return head | {"output": None, "parsed": None, "correct": None, "error": error} | extra
-        parsed = read_output(answer.text, task.answer_kind, sample.choices, answer_set=task.answer_set)
+        text = final_answer_text(answer.text) if mode == COT else answer.text  # a chain of thought answers on its last line
+        parsed = read_output(text, task.answer_kind, sample.choices, answer_set=task.answer_set)
         body = {
             "output": answer.text,
             "parsed": parsed,
@@ -357,16 +405,94 @@ class Engine:
         return head | body | extra
 
     async def answer(
-        self, sample: Sample, target: str, mode: str, media: Any, trajectory: Mapping[str, Any] | None, error: str | None
+        self,
+        sample: Sample,
+        target: str,
+        mode: str,
+        media: Any,
+        trajectory: Mapping[str, Any] | None,
+        error: str | None,
+        donor: tuple[str, Mapping[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        reasoning, extra = (None, {}) if mode == ZERO_SHOT or trajectory is None else self.star(trajectory)
+        """Answer one (sample, target, mode) and store its record; ``donor``: (id, trajectory) of
+        the sample whose r* a placebo answer gets."""
+        reasoning, extra = None, {}
+        if mode in STAR_MODES and trajectory is not None:
+            reasoning, extra = self.star(trajectory)
+        elif mode == PLACEBO and donor is not None:
+            reasoning, extra = self.star(donor[1])[0], {"placebo_of": donor[0]}
         if reasoning is not None:
             extra["rhash"] = reasoning_hash(reasoning)
-        answer = error or await self.ask(sample, target, mode, media, reasoning)
-        record = self.record(sample, target, mode, answer, **extra)
+        if error:
+            record = self.record(sample, target, mode, error, **extra)
+        elif mode == SC:
+            record = await self.self_consistency(sample, target, media)
+        else:
+            record = self.record(sample, target, mode, await self.ask(sample, target, mode, media, reasoning), **extra)
         await asyncio.to_thread(self.store.put_result, record)
         self.tally.add(record)
         return record
+
+    async def self_consistency(self, sample: Sample, target: str, media: Any) -> dict[str, Any]:
+        """K sampled zero-shot answers and the majority of what the reader makes of them (a tie
+        is unparsed); one failed call fails the record (``--retry-failed`` asks all K again)."""
+        task, c = self.plan.tasks[sample.task], self.plan.controls
+        if task.answer_kind not in CLOSED_KINDS:
+            return self.record(sample, target, SC, f"self-consistency votes on closed answers; {task.name}'s are open ({task.answer_kind})")
+        variants = self.variants[(target, SC)]
+        answers = await asyncio.gather(*(self.ask(sample, target, SC, media, None, v) for v in variants))
+        failed = next((a if isinstance(a, str) else a.error for a in answers if isinstance(a, str) or a.error), None)
+        if failed:
+            return self.record(sample, target, SC, f"a self-consistency sample failed: {failed}")
+        records = [self.record(sample, target, SC, a) for a in answers]
+        winner, votes = vote(r["parsed"] for r in records)
+        pick = next((r for r in records if winner is not None and r["parsed"] == winner), records[0])
+        drawn = {"samples": len(records), "temperature": c.sc_temperature, "seeds": c.sc_seeds(), "votes": votes}
+        drawn |= {"outputs": [r["output"] for r in records], "parsed": [r["parsed"] for r in records]}
+        return pick | {
+            "parsed": winner,
+            "correct": pick["correct"] if winner is not None else False,
+            "seconds": round(sum(r["seconds"] for r in records), 4),
+            "usage": total_usage([r["usage"] for r in records]),
+            "target_calls": len(records),
+            "sc": drawn,
+        }
+
+    async def placebo(self, semaphore: asyncio.Semaphore, samples: list[Sample]) -> None:
+        """Answer the placebo records still to do, once every r* of the run is made: each sample
+        gets the r* of another sample of its task (:func:`~aurelia.bench.controls.placebo_donors`
+        over the samples that have r*, seeded)."""
+        if PLACEBO not in self.modes:
+            return
+        todo: dict[str, list[str]] = {}
+        for s in samples:
+            statuses = await asyncio.to_thread(self.store.statuses, s.id)
+            if wanted := [t for t in self.targets if self.wanted(statuses.get((t, PLACEBO)))]:
+                todo[s.id] = wanted
+        if not todo:
+            return
+        stars = {s.id: await asyncio.to_thread(self.store.trajectory, s.id) for s in samples}
+        by_task: dict[str, list[str]] = {}
+        for s in samples:
+            if stars[s.id] is not None:
+                by_task.setdefault(s.task, []).append(s.id)
+        donors = placebo_donors(by_task, self.plan.controls.seed)
+        await asyncio.gather(*(self.placebo_sample(semaphore, s, todo[s.id], stars, donors) for s in samples if s.id in todo))
+
+    async def placebo_sample(
+        self, semaphore: asyncio.Semaphore, sample: Sample, targets: list[str], stars: Mapping[str, Any], donors: Mapping[str, str]
+    ) -> None:
+        async with semaphore:
+            media, error = await self.media(sample)
+            donor = donors.get(sample.id)
+            if error is None and stars[sample.id] is None:
+                error = "no r* of its own to compare with (its reasoning failed)"
+            elif error is None and donor is None:
+                error = f"no other sample of task {sample.task} has r* to give as placebo"
+            given = (donor, stars[donor]) if donor is not None else None
+            records = await asyncio.gather(*(self.answer(sample, t, PLACEBO, media, None, error, given) for t in targets))
+            failed = any(r.get("error") for r in records) or self.outcomes.get(sample.id) == FAILED
+            self.recount(sample.id, FAILED if failed else DONE)
 
     async def ablation_jobs(
         self, sample: Sample, trajectory: Mapping[str, Any], pairs: list[tuple[str, str]], statuses: Mapping[tuple[str, str], str]
@@ -380,7 +506,7 @@ class Engine:
         done = await asyncio.to_thread(self.store.ablation_statuses, sample.id)
         jobs = []
         for target in self.targets:
-            for mode in self.modes[1:]:
+            for mode in [m for m in self.modes if m in STAR_MODES]:
                 for h, reasoning in distinct.items():
                     answered_by_main = h == main and ((target, mode) in pairs or statuses.get((target, mode)) == DONE)
                     if not answered_by_main and self.wanted(done.get((target, mode, h))):

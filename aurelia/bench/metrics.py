@@ -93,6 +93,16 @@ def read_output(output: str, kind: str, choices: list[str] | None = None, *, ans
     return text or None
 
 
+_ANSWER_LINE = re.compile(r"^[\W_]*(?:final\s+)?answer\s*(?:is)?\s*[:\-]\s*(?P<a>.*)$", re.I | re.M)
+
+
+def final_answer_text(output: str) -> str:
+    """What a chain-of-thought reply answers: the text of its last ``Answer:`` line (the prompt
+    asks for one); without such a line, the whole reply, read by the same rules as any other."""
+    lines = [m.group("a").strip(" \t*_") for m in _ANSWER_LINE.finditer(output)]
+    return lines[-1] if lines and lines[-1] else output
+
+
 def is_correct(
     parsed: str | None,
     kind: str,

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
 from aurelia.bench.cache import ReasoningCache, prompt_files_fingerprint, reasoning_identity
+from aurelia.bench.controls import Controls, stratified_sample
 from aurelia.bench.engine import ZERO_SHOT, Counts, Engine, Plan, Progress, Reasoner
 from aurelia.bench.manifest import Manifest, Sample, load_manifest
 from aurelia.bench.store import ResultStore, write_run_json
@@ -26,7 +27,7 @@ from aurelia.errors import InputError
 from aurelia.graph.builder import build_graph
 from aurelia.graph.context import Context, make_context
 from aurelia.models.registry import RoleModel, as_role_model, validate_model_string
-from aurelia.prompts.format import INJECT_MODES
+from aurelia.prompts.format import CONTROL_MODES, INJECT_MODES
 from aurelia.redact import redact_text
 from aurelia.run import check_review, public_context
 from aurelia.targets import Target, TargetSettings, load_target
@@ -68,14 +69,22 @@ def resolve_targets(targets: Sequence[TargetLike] | Mapping[str, TargetLike], se
     return out
 
 
-def select_samples(manifest: Manifest, tasks: Sequence[str] | None, limit: int | None) -> list[Sample]:
+def select_samples(
+    manifest: Manifest, tasks: Sequence[str] | None, limit: int | None, sample: int | None = None, seed: int = 0
+) -> list[Sample]:
+    """The samples to run: of ``tasks`` (all by default), then the first ``limit``, or a seeded
+    random ``sample`` stratified by task and category (:func:`~aurelia.bench.controls.stratified_sample`)."""
     samples = manifest.samples
+    known = builtin_tasks()
     if tasks:
-        known = builtin_tasks()
         unknown = sorted(set(tasks) - set(known))
         if unknown:
             raise InputError(f"unknown task {', '.join(unknown)} (known: {', '.join(sorted(known))})")
         samples = [s for s in samples if s.task in set(tasks)]
+    if sample is not None and limit is not None:
+        raise InputError("give --sample (a seeded random subset) or --limit (the first N), not both")
+    if sample is not None:
+        samples = stratified_sample(samples, sample, seed, known)
     if limit is not None:
         if limit < 1:
             raise InputError(f"--limit must be at least 1, got {limit}")
@@ -86,11 +95,11 @@ def select_samples(manifest: Manifest, tasks: Sequence[str] | None, limit: int |
 
 
 def inject_modes(inject: Sequence[str] | str) -> list[str]:
-    """The zero-shot baseline first, then each requested inject mode once."""
+    """The zero-shot baseline first, then each requested inject mode and control once."""
     modes = [m.strip() for m in (inject.split(",") if isinstance(inject, str) else inject) if m.strip()]
-    bad = [m for m in modes if m not in INJECT_MODES]
+    bad = [m for m in modes if m not in INJECT_MODES + CONTROL_MODES]
     if bad:
-        raise InputError(f"inject must be some of {', '.join(INJECT_MODES)}, got {', '.join(bad)}")
+        raise InputError(f"inject must be some of {', '.join(INJECT_MODES + CONTROL_MODES)}, got {', '.join(bad)}")
     return list(dict.fromkeys([ZERO_SHOT, *modes]))
 
 
@@ -111,7 +120,12 @@ class BenchConfig:
     ``aurelia bench run`` builds from its options and :func:`run_benchmark` takes (``config=``,
     or these names as keyword arguments).
 
-    ``inject``: the inject modes answered besides the zero-shot baseline. ``reasoning='imported'``
+    ``inject``: the inject modes and controls (``cot``, ``sc``, ``placebo``: see
+    :mod:`aurelia.bench.controls`) answered besides the zero-shot baseline; ``sc_samples``
+    answers at ``sc_temperature`` per self-consistency vote, ``cot_max_tokens`` per chain of
+    thought. ``sample``: a seeded random subset of that many samples, stratified by task (and
+    category); ``limit``: the first N. ``seed`` draws the subset, the placebo donors and the
+    self-consistency seeds (None: the context's ``seed``). ``reasoning='imported'``
     uses each sample's imported r* instead of generating one. ``server``: send the reasoning runs
     to a LangGraph server (its ``server_graph``); ``server_send_keys`` lets the environment's
     LangGraph/LangSmith key and model URLs with credentials go to it (by default neither does).
@@ -134,9 +148,20 @@ class BenchConfig:
     server_send_keys: bool = False
     langsmith: bool = False
     batch_size: int = 8
+    sample: int | None = None
+    seed: int | None = None
+    sc_samples: int = 5
+    sc_temperature: float = 0.7
+    cot_max_tokens: int = 512
+
+    def controls(self, ctx: Context) -> Controls:
+        """The controls' settings; the seed is the context's unless given here."""
+        seed = ctx.seed if self.seed is None else self.seed
+        return Controls(self.sc_samples, self.sc_temperature, self.cot_max_tokens, seed)
 
     def check(self, ctx: Context) -> None:
         """Refuse options that cannot work (alone or with the agents' settings) before anything opens."""
+        self.controls(ctx).check()
         if self.concurrency < 1:
             raise InputError(f"--concurrency must be at least 1, got {self.concurrency}")
         if self.reasoning not in REASONING_SOURCES:
@@ -212,6 +237,8 @@ def _settings_record(
         "inject": modes,
         "tasks": list(config.tasks) if config.tasks else None,
         "limit": config.limit,
+        "sample": config.sample,
+        "controls": asdict(config.controls(ctx)),
         "samples": n_samples,
         "concurrency": config.concurrency,
         "ablate": config.ablate,
@@ -269,7 +296,7 @@ def run_benchmark(
     modes = inject_modes(config.inject)
     if not isinstance(manifest, Manifest):
         manifest = load_manifest(manifest, config.media_root, skip_invalid=config.skip_invalid)
-    samples = select_samples(manifest, config.tasks, config.limit)
+    samples = select_samples(manifest, config.tasks, config.limit, config.sample, config.controls(ctx).seed)
     labels = {role: as_role_model(m, name=f"{role}-instance").spec.label for role, m in (models or {}).items()}
     _named_targets(targets)
     out = Path(out).expanduser()
@@ -278,6 +305,7 @@ def run_benchmark(
     plan = Plan(
         ctx=ctx, modes=modes, tasks=builtin_tasks(), model_labels=labels, concurrency=config.concurrency, ablate=config.ablate,
         retry_failed=config.retry_failed, source=config.reasoning, full_trajectories=not ctx.early_stop,
+        controls=config.controls(ctx),
     )  # fmt: skip
     engine = Engine(
         plan, store=store, cache=reasoning_cache, reasoner=reasoner, reasoner_name=reasoner_name, targets=resolved, progress=progress

@@ -28,7 +28,7 @@ from aurelia.cli.errors import one_line_errors
 from aurelia.cli.options import BENCH_SETTINGS, with_settings
 from aurelia.cli.progress import QuietOpt
 from aurelia.errors import InputError
-from aurelia.prompts.format import INJECT_MODES
+from aurelia.prompts.format import CONTROL_MODES, INJECT_MODES
 
 
 @contextmanager
@@ -55,6 +55,18 @@ JudgeOpt = Annotated[
 ]
 
 
+InjectOpt = Annotated[
+    str,
+    typer.Option(
+        help=f"Inject modes besides zero-shot, comma-separated: {', '.join(INJECT_MODES[:-1])}; "
+        f"controls: {', '.join(CONTROL_MODES)} (chain of thought, self-consistency, another sample's r*)."
+    ),
+]
+SampleOpt = Annotated[
+    int | None, typer.Option(help="A seeded random N samples (after --tasks; seed: --seed), tasks and categories in their shares.")
+]
+
+
 def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
@@ -66,10 +78,12 @@ def run_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: store.sqlite, results.jsonl, run.json (rerun to resume).")],
     tasks: Annotated[str | None, typer.Option(help="Only these tasks, comma-separated.")] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N samples (after --tasks).")] = None,
+    sample: SampleOpt = None,
     concurrency: Annotated[int, typer.Option(help="Samples worked on at once.")] = 4,
-    inject: Annotated[
-        str, typer.Option(help=f"Inject modes besides zero-shot, comma-separated: {', '.join(INJECT_MODES[:-1])}.")
-    ] = "steps",
+    inject: InjectOpt = "steps",
+    sc_samples: Annotated[int, typer.Option(help="Self-consistency (--inject sc): sampled answers per vote.")] = 5,
+    sc_temperature: Annotated[float, typer.Option(help="Self-consistency: their sampling temperature (seeds: --seed on).")] = 0.7,
+    cot_max_tokens: Annotated[int, typer.Option(help="Chain of thought (--inject cot): most tokens of its reply.")] = 512,
     ablate: Annotated[
         bool, typer.Option("--ablate", help="Answer every distinct r* of T' = 1…T and τ' = 4…10 (target calls only).")
     ] = False,
@@ -105,7 +119,8 @@ def run_cmd(
         config = BenchConfig(
             inject=inject, tasks=_csv(tasks), limit=limit, concurrency=concurrency, ablate=ablate, cache=cache, retry_failed=retry_failed,
             media_root=media_root, skip_invalid=skip_invalid, reasoning=reasoning, server=server, server_graph=server_graph,
-            server_send_keys=server_send_keys, langsmith=langsmith, batch_size=batch_size,
+            server_send_keys=server_send_keys, langsmith=langsmith, batch_size=batch_size, sample=sample, sc_samples=sc_samples,
+            sc_temperature=sc_temperature, cot_max_tokens=cot_max_tokens,
         )  # fmt: skip
         reporter = choose_progress(quiet=quiet, jsonl=jsonl)
         with reporter, stop_on_ctrl_c(out):

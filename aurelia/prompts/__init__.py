@@ -39,7 +39,7 @@ PROMPT_SETS: dict[str, PromptSet] = {
     "aurelia": PromptSet("aurelia", None, evaluator_rationale=True, feedback_replaces_prompt=False, default_feedback="rationale"),
     "paper": PromptSet("paper", "paper", evaluator_rationale=False, feedback_replaces_prompt=True, default_feedback="score_only"),
 }
-AGENT_PROMPTS = ("generator", "summarizer", "evaluator", "feedback", "critic", "reask", "extractor", "target", "repair")
+AGENT_PROMPTS = ("generator", "summarizer", "evaluator", "feedback", "critic", "reask", "extractor", "target", "cot", "repair")
 
 
 def get_prompt_set(name: str) -> PromptSet:

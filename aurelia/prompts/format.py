@@ -12,10 +12,12 @@ from typing import Any, get_args
 
 from aurelia.parsing import choice_letters
 from aurelia.prompts import Prompt, render
-from aurelia.schemas import AnswerKind, FeedbackMode, InjectMode, InjectPosition
+from aurelia.schemas import AnswerKind, ControlMode, FeedbackMode, InjectMode, InjectPosition, TargetPromptMode
 
 # the allowed values, read off the Literals of aurelia.schemas (their only list)
 INJECT_MODES: tuple[str, ...] = get_args(InjectMode)
+CONTROL_MODES: tuple[str, ...] = get_args(ControlMode)
+TARGET_PROMPT_MODES: tuple[str, ...] = get_args(TargetPromptMode)
 ANSWER_KINDS: tuple[str, ...] = get_args(AnswerKind)
 INJECT_POSITIONS: tuple[str, ...] = get_args(InjectPosition)
 FEEDBACK_MODES: tuple[str, ...] = get_args(FeedbackMode)
@@ -101,6 +103,9 @@ def target_prompt(
     prepends it); every back-end places its media before this text. ``instruction`` (a benchmark
     task's own, with its answer set) replaces the generic answer instruction word for word."""
     injected = injection_text(reasoning, mode)
+    told = instruction.strip() if instruction and instruction.strip() else answer_instruction(choices, answer_kind)
+    if mode == "cot":  # the target reasons itself first; the answer instruction then says how to write the last line
+        told = render("cot", instruction=told).user
     prompt = render(
         "target",
         facts=facts_text(facts),
@@ -108,7 +113,7 @@ def target_prompt(
         choices=format_choices(choices),
         reasoning_before=injected if position == "before_question" else "",
         reasoning_after=injected if position == "after_choices" else "",
-        instruction=instruction.strip() if instruction and instruction.strip() else answer_instruction(choices, answer_kind),
+        instruction=told,
     )
     return Prompt(prompt.system, re.sub(r"\n{3,}", "\n\n", prompt.user).strip())
 

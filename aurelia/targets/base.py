@@ -8,9 +8,10 @@ injection mode. Every back-end (local Hugging Face, LangChain chat model) return
 
 from __future__ import annotations
 
+import copy
 import time
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from aurelia.models.hf.settings import HFSettings
 from aurelia.models.retry import DEFAULT_TIMEOUT_S
 from aurelia.parsing import read_answer
 from aurelia.prompts.format import injection_text
-from aurelia.schemas import AnswerKind, InjectMode, InjectPosition, check_choice, check_question
+from aurelia.schemas import AnswerKind, InjectPosition, TargetPromptMode, check_choice, check_question
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class TargetSample:
     question: str
     choices: list[str] | None = None
     reasoning: dict[str, Any] | None = None
-    inject: str | None = None  # None: "steps" with a reasoning, else "none" (the zero-shot baseline)
+    inject: str | None = None  # None: "steps" with a reasoning, else "none" (the zero-shot baseline); "cot": no r*, reason first
     sample_id: str | None = None
     answer_kind: str = "short"  # an open answer: "short" (word or phrase), "sentence" or "caption" (paragraph)
     inject_position: str = "after_choices"  # or "before_question" (the paper prepends r*)
@@ -43,9 +44,11 @@ class TargetSample:
         check_question(self.question, self.choices)
         if self.inject is None:
             object.__setattr__(self, "inject", "steps" if self.reasoning else "none")
-        if self.inject != "none" and not self.reasoning:
+        check_choice("inject", self.inject, TargetPromptMode)
+        if self.inject not in ("none", "cot") and not self.reasoning:
             raise InputError(f"inject mode {self.inject!r} needs a reasoning r* (or use inject='none' for the zero-shot baseline)")
-        check_choice("inject", self.inject, InjectMode)
+        if self.inject == "cot" and self.reasoning:
+            raise InputError("inject mode 'cot' has the target reason itself: give no r*")
         check_choice("answer_kind", self.answer_kind, AnswerKind)
         check_choice("inject_position", self.inject_position, InjectPosition)
 
@@ -142,6 +145,16 @@ class Target(ABC):
     def describe(self) -> dict[str, Any]:
         """What this target is (model, family, what it takes), for reports."""
         return {"model": self.name}
+
+    def variant(self, **changes: Any) -> Target:
+        """The same model with other generation settings (``TargetSettings`` fields: reply length,
+        sampling, seed), sharing what is loaded: a benchmark's chain of thought needs a longer
+        reply, self-consistency sampled ones. A back-end whose settings are bound at build time
+        overrides this."""
+        twin = copy.copy(self)
+        twin.settings = replace(self.settings, **changes)
+        twin.sampling = {"temperature": twin.settings.sampling_temperature, "seed": twin.settings.seed}
+        return twin
 
     def answer(self, sample: TargetSample, config: dict[str, Any] | None = None) -> TargetAnswer:
         """One sample; raises the typed error instead of recording it."""

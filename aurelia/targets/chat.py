@@ -7,6 +7,7 @@ video where the provider takes it, frames + audio, frames + digest, or the diges
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -27,6 +28,7 @@ class ChatTarget(Target):
     def __init__(self, model: RoleModel | BaseChatModel, settings: TargetSettings | None = None) -> None:
         self.settings = settings or TargetSettings()
         rm = as_role_model(model, name="target-instance")
+        self.base: RoleModel = rm  # as given: a variant sets its own generation settings on it
         if not isinstance(rm, TunedModel):  # an instance keeps its reply length, and samples as set here
             rm = with_generation_settings(rm, None, self.settings.sampling_temperature, self.settings.seed)
         self.rm: TunedModel = rm
@@ -42,6 +44,15 @@ class ChatTarget(Target):
 
     def describe(self) -> dict[str, Any]:
         return {"model": self.name, "family": "chat model", "takes": sorted(self.rm.modalities - {"text"})}
+
+    def variant(self, **changes: Any) -> ChatTarget:
+        """The same chat model with other reply length, sampling or seed (set on its own fields)."""
+        settings = replace(self.settings, **changes)
+        length = changes.get("max_new_tokens")  # None: the reply length as built (an instance keeps its own)
+        tuned = with_generation_settings(self.base, length, settings.sampling_temperature, settings.seed)
+        twin = ChatTarget(tuned, settings)
+        twin.name = self.name
+        return twin
 
     def answer_batch(self, samples: list[TargetSample], config: dict[str, Any] | None = None) -> list[TargetAnswer]:
         started = time.perf_counter()

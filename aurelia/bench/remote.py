@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator
 from dataclasses import fields
 from typing import Any
 
+from aurelia.bench.loop import run_async
 from aurelia.errors import AureliaError, InputError, ModelCallError, ModelConfigError, describe_failure
 from aurelia.graph.context import Context
 from aurelia.redact import has_url_credentials, redact_url
@@ -151,8 +152,6 @@ async def _check(url: str, graph: str, send_keys: bool, timeout: float) -> None:
 def check_server(url: str, graph: str, *, send_keys: bool = False, timeout: float = 120.0) -> None:
     """Fail before any sample when the server cannot be reached (within ``timeout`` seconds) or
     does not serve ``graph``."""
-    from aurelia.bench.runner import run_async
-
     run_async(_check(url, graph, send_keys, timeout))
 
 

@@ -8,9 +8,7 @@ call again skips what is done; a killed run loses only the samples in flight.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from aurelia.bench.cache import ReasoningCache, prompt_files_fingerprint, reasoning_identity
 from aurelia.bench.controls import Controls, stratified_sample
 from aurelia.bench.engine import ZERO_SHOT, Counts, Engine, Plan, Progress, Reasoner
+from aurelia.bench.loop import run_async
 from aurelia.bench.manifest import Manifest, Sample, load_manifest
 from aurelia.bench.store import ResultStore, write_run_json
 from aurelia.bench.tasks import builtin_tasks
@@ -320,13 +319,3 @@ def run_benchmark(
 
         recorded = record_in_langsmith(out)
     return RunResult(out, counts, settings, n, recorded)
-
-
-def run_async(coro: Any) -> Any:
-    """Run a coroutine to the end, also from a thread that already runs an event loop (a notebook)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()

@@ -1,5 +1,7 @@
-"""Timings of single CLI commands, each a real ``aurelia`` process (``python -m aurelia.cli``) in a
+"""Timings of single CLI commands, each a real ``aurelia`` process in a
 temporary folder, so the figures of docs/performance.md and docs/bench.md are measured, not typed.
+The process is the ``aurelia`` script beside this interpreter (it imports ``aurelia`` through
+``PYTHONPATH`` like any import).
 
     python benchmarks/cli_timings.py [--only demo|bench]
 
@@ -34,13 +36,16 @@ from aurelia.testing.faults import FaultServer
 
 REASONING = json.dumps({"steps": [{"step": "Watch and listen to the whole clip", "answer": "A"}], "final_answer": "A"})
 REPLIES = {"gen": REASONING, "sum": "A clip with a tone.", "eval": '{"score": 8, "rationale": "ok"}', "tgt": "A"}
+# the venv's console script; else the same entry point through this interpreter
+SCRIPT = Path(sys.executable).with_name("aurelia")
+AURELIA = [str(SCRIPT)] if SCRIPT.is_file() else [sys.executable, "-c", "from aurelia.cli import main; main()"]
 DONE = re.compile(r"(?:#\d+ )?(\w+)(?: \([^)]*\))? done in ([\d.]+)s\s*$")
 
 
 def aurelia(*args: str, cwd: Path, check: bool = True) -> tuple[float, subprocess.CompletedProcess[str]]:
     """Wall seconds and the finished ``aurelia ARGS`` process (stdout, stderr as text)."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "aurelia.cli", *args], cwd=cwd, capture_output=True, text=True, env=os.environ)
+    done = subprocess.run([*AURELIA, *args], cwd=cwd, capture_output=True, text=True, env=os.environ)
     took = time.perf_counter() - start
     if check and done.returncode != 0:
         raise SystemExit(f"aurelia {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")

@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import re
 import sys
 import tempfile
 from collections import Counter
@@ -38,6 +39,12 @@ REPLIES = {
     "tgt": "A",
 }
 WORKER = Path(__file__).resolve().parent.parent / "tests" / "bench_worker.py"
+
+
+def failure_kind(error: str) -> str:
+    """A failure's kind for counting: its first clause, with model URLs (and their ports) named
+    as ``model URL`` so that one kind is one key."""
+    return re.split(r": | \(", re.sub(r"'https?://[^']*'", "URL", error))[0].replace("model URL", "a model call")[:60]
 
 
 def scaled_manifest(folder: Path, n: int) -> Path:
@@ -66,7 +73,7 @@ def flaky(folder: Path, n: int, rate: float, seed: int) -> None:
         first = run_benchmark(manifest, [server.url("tgt")], run, **args)
         counts = store_counts(run)
         records = stored_records(run)
-        failed = Counter((r["error"] or "").split(":")[0][:60] for r in records.values() if r["error"])
+        failed = Counter(failure_kind(r["error"]) for r in records.values() if r["error"])
         requests = Counter(s.model for s in server.seen)
         faults = sum(1 for s in server.seen if s.behaviour != "ok")
         print(f"flaky ({rate:.0%} of requests fail, seed {seed}): {n} samples, {len(records)} records (expected {2 * n})")

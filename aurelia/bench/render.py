@@ -180,6 +180,12 @@ def condition_cost_lines(st: dict[str, Any]) -> list[str]:
     ]
 
 
+def value_text(entry: dict[str, Any]) -> str:
+    """A metric's value; over ``--repeats`` answers, "mean ± sd (K repeats)"."""
+    r = entry.get("repeats")
+    return num(entry["value"]) if not r else f"{num(r['mean'])} ± {num(r['sd'])} ({r['k']} repeats)"
+
+
 def _interval_lines(report: dict[str, Any], st: dict[str, Any]) -> list[str]:
     lines = []
     for target, modes in st["accuracy"].items():
@@ -189,7 +195,7 @@ def _interval_lines(report: dict[str, Any], st: dict[str, Any]) -> list[str]:
             row = [("zero-shot" if mode == ZERO_SHOT else mode)]
             for t in tasks:
                 c = cells.get(t)
-                row.append("—" if c is None else f"{num(c['value'])} {ci_text(c['ci'])}, n {c['n']}")
+                row.append("—" if c is None else f"{value_text(c)} {ci_text(c['ci'])}, n {c['n']}")
             body.append(row)
         lines += [f"### `{inline(target)}`: each condition with its 95% interval", ""]
         lines += table(["condition", *(f"{t} ({report['table1']['metrics'].get(t, '')})" for t in tasks)], body)

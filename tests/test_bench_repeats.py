@@ -12,11 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_bench_controls import Scripted, agents, results, write_manifest
+from openai_fake import openai_server
+from test_bench_controls import Scripted, agents, reasoning_for, results, write_manifest
+from typer.testing import CliRunner
 
 from aurelia.bench import run_benchmark
 from aurelia.bench.render import write_report
+from aurelia.cli import app
 from aurelia.errors import InputError
+from aurelia.testing.chat import CAPTION
 
 K = 3
 # zero-shot: the seeds at which each sample is answered right (the others: wrong)
@@ -104,3 +108,21 @@ def test_one_answer_per_record_without_repeats(tmp_path, clip):
     write_report(tmp_path / "run", resamples=200)
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert all("repeats" not in e and e["interval"] == "wilson" for m in report["statistics"]["accuracy"]["t"].values() for e in m.values())
+
+
+def test_cli_repeats_at_an_openai_compatible_server(tmp_path, clip, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "not-used")
+    manifest = write_manifest(tmp_path, clip, {"av_compositional": 2})
+    replies = {"gen": [reasoning_for("#any", 0, None)], "sum": [CAPTION], "eval": ['{"score": 8, "rationale": "ok"}'], "tgt": ["C"]}
+    with openai_server(replies) as (url, requests):
+        args = ["bench", "run", str(manifest), "--target", f"{url}?model=tgt", "--out", str(tmp_path / "run")]
+        args += ["--cache", str(tmp_path / "c.sqlite"), "--generator", f"{url}?model=gen", "--summarizer", f"{url}?model=sum"]
+        args += ["--evaluator", f"{url}?model=eval", "--repeats", "2", "--target-temperature", "0.5", "--seed", "4", "--quiet"]
+        out = CliRunner().invoke(app, args)
+    assert out.exit_code == 0, out.output
+    asked = [r for r in requests if r["model"] == "tgt"]
+    assert len(asked) == 2 * 2 * 2 and {r["temperature"] for r in asked} == {0.5}
+    assert Counter(r["seed"] for r in asked) == {4: 4, 5: 4}
+    assert all([x["seed"] for x in r["repeats"]] == [4, 5] for r in results(tmp_path / "run"))
+    greedy = CliRunner().invoke(app, [*args[:5], "--out", str(tmp_path / "other"), "--repeats", "2", "--quiet"])
+    assert greedy.exit_code != 0 and "--target-temperature above 0" in greedy.output

@@ -99,6 +99,7 @@ def test_the_report_gives_mean_and_sd_across_repeats(tmp_path, clip):
         )
     text = (tmp_path / "run" / "report.md").read_text()
     assert "0.333 ± 0.333 (3 repeats)" in text  # av_compositional zero-shot: 2/3, 1/3, 0
+    assert "mean ± sd across the repeats" in text
 
 
 def test_one_answer_per_record_without_repeats(tmp_path, clip):
@@ -108,6 +109,7 @@ def test_one_answer_per_record_without_repeats(tmp_path, clip):
     write_report(tmp_path / "run", resamples=200)
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert all("repeats" not in e and e["interval"] == "wilson" for m in report["statistics"]["accuracy"]["t"].values() for e in m.values())
+    assert "repeats" not in (tmp_path / "run" / "report.md").read_text()
 
 
 def test_cli_repeats_at_an_openai_compatible_server(tmp_path, clip, monkeypatch):

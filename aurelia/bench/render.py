@@ -135,6 +135,12 @@ def statistics_lines(report: dict[str, Any]) -> list[str]:
         "corpus metric) and, for right/wrong answers, the exact two-sided McNemar p-value; ↑ wrong → right, ↓ right → wrong.",
         "",
     ]
+    if any("repeats" in e for modes in st["accuracy"].values() for cells in modes.values() for e in cells.values()):
+        lines += [
+            "Answered K times (`--repeats`): an accuracy reads mean ± sd across the repeats, its interval a bootstrap over samples "
+            f"of each sample's mean correctness ({method['resamples']} resamples); the comparisons read each record's first repeat.",
+            "",
+        ]
     return lines + _interval_lines(report, st) + _comparison_lines(st) + condition_cost_lines(st) + _answer_lines(st) + _block_lines(st)
 
 

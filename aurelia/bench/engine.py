@@ -39,6 +39,7 @@ from aurelia.targets import Target, TargetAnswer, TargetSample
 from aurelia.targets.chat import ChatTarget
 
 ZERO_SHOT = "none"
+REPEAT = "repeat"  # the variants key of --repeats' seeded twins
 
 Progress = Callable[[dict[str, Any]], None]
 Reasoner = Callable[[dict[str, Any], Context], Any]
@@ -149,6 +150,10 @@ class Plan:
     source: str  # "generate" or "imported"
     full_trajectories: bool  # early stop off: r* of the run's (τ, T) is a prefix of the trajectory
     controls: Controls = field(default_factory=Controls)  # cot, sc and placebo: K, temperature, seed
+    repeats: int = 1  # answers per record at the target's temperature, seeds controls.seed … + repeats - 1
+
+    def repeat_seeds(self) -> list[int]:
+        return [self.controls.seed + k for k in range(self.repeats)]
 
 
 class Engine:
@@ -244,12 +249,18 @@ class Engine:
         setattr(self.counts, field_name, getattr(self.counts, field_name) + 1)
 
     def control_variants(self) -> dict[tuple[str, str], list[Target]]:
-        """Each target's twins for the controls: a longer reply for cot, K seeded samplers for sc."""
-        c = self.plan.controls
+        """Each target's twins for the controls: a longer reply for cot, K seeded samplers for sc;
+        with ``--repeats`` R, R seeded twins (at the target's own temperature) for every other mode."""
+        c, repeats = self.plan.controls, self.plan.repeats
         out: dict[tuple[str, str], list[Target]] = {}
         for name, target in self.targets.items():
             if COT in self.modes:
-                out[(name, COT)] = [target.variant(max_new_tokens=c.cot_max_tokens)]
+                cot = {"max_new_tokens": c.cot_max_tokens}
+                out[(name, COT)] = (
+                    [target.variant(**cot, seed=s) for s in self.plan.repeat_seeds()] if repeats > 1 else [target.variant(**cot)]
+                )
+            if repeats > 1:
+                out[(name, REPEAT)] = [target.variant(seed=s) for s in self.plan.repeat_seeds()]
             if SC in self.modes:
                 out[(name, SC)] = [target.variant(do_sample=True, temperature=c.sc_temperature, seed=s) for s in c.sc_seeds()]
         return out
@@ -367,7 +378,7 @@ class Engine:
         """The target's answer, or why the sample could not be put to it. The controls' prompts:
         cot its own, sc the zero-shot one (sampled by ``variant``), placebo that of ``steps``."""
         prompt_mode = {SC: ZERO_SHOT, PLACEBO: "steps"}.get(mode, mode)
-        if mode == COT:
+        if mode == COT and variant is None:
             variant = self.variants[(target, COT)][0]
         try:
             question = dialog_question(sample.question, [t.model_dump() for t in sample.history or []])
@@ -427,6 +438,8 @@ class Engine:
             record = self.record(sample, target, mode, error, **extra)
         elif mode == SC:
             record = await self.self_consistency(sample, target, media)
+        elif self.plan.repeats > 1:
+            record = await self.repeated(sample, target, mode, media, reasoning, extra)
         else:
             record = self.record(sample, target, mode, await self.ask(sample, target, mode, media, reasoning), **extra)
         await asyncio.to_thread(self.store.put_result, record)
@@ -456,6 +469,29 @@ class Engine:
             "usage": total_usage([r["usage"] for r in records]),
             "target_calls": len(records),
             "sc": drawn,
+        }
+
+    async def repeated(
+        self, sample: Sample, target: str, mode: str, media: Any, reasoning: dict[str, Any] | None, extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``--repeats`` R: R answers at the target's temperature (seeds ``seed`` … ``seed + R - 1``).
+        The record is the first repeat's (its ``correct`` too), with all R under ``repeats``; one
+        failed call fails the record (``--retry-failed`` asks all R again)."""
+        variants = self.variants[(target, COT if mode == COT else REPEAT)]
+        answers = await asyncio.gather(*(self.ask(sample, target, mode, media, reasoning, v) for v in variants))
+        failed = next((a if isinstance(a, str) else a.error for a in answers if isinstance(a, str) or a.error), None)
+        if failed:
+            return self.record(sample, target, mode, f"a repeat failed: {failed}", **extra)
+        records = [self.record(sample, target, mode, a, **extra) for a in answers]
+        drawn = [
+            {"seed": s, "output": r["output"], "parsed": r["parsed"], "correct": r["correct"]}
+            for s, r in zip(self.plan.repeat_seeds(), records, strict=True)
+        ]
+        return records[0] | {
+            "seconds": round(sum(r["seconds"] for r in records), 4),
+            "usage": total_usage([r["usage"] for r in records]),
+            "target_calls": len(records),
+            "repeats": drawn,
         }
 
     async def placebo(self, semaphore: asyncio.Semaphore, samples: list[Sample]) -> None:

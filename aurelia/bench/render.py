@@ -135,6 +135,12 @@ def statistics_lines(report: dict[str, Any]) -> list[str]:
         "corpus metric) and, for right/wrong answers, the exact two-sided McNemar p-value; ↑ wrong → right, ↓ right → wrong.",
         "",
     ]
+    if any("repeats" in e for modes in st["accuracy"].values() for cells in modes.values() for e in cells.values()):
+        lines += [
+            "Answered K times (`--repeats`): an accuracy reads mean ± sd across the repeats, its interval a bootstrap over samples "
+            f"of each sample's mean correctness ({method['resamples']} resamples); the comparisons read each record's first repeat.",
+            "",
+        ]
     return lines + _interval_lines(report, st) + _comparison_lines(st) + condition_cost_lines(st) + _answer_lines(st) + _block_lines(st)
 
 
@@ -180,6 +186,12 @@ def condition_cost_lines(st: dict[str, Any]) -> list[str]:
     ]
 
 
+def value_text(entry: dict[str, Any]) -> str:
+    """A metric's value; over ``--repeats`` answers, "mean ± sd (K repeats)"."""
+    r = entry.get("repeats")
+    return num(entry["value"]) if not r else f"{num(r['mean'])} ± {num(r['sd'])} ({r['k']} repeats)"
+
+
 def _interval_lines(report: dict[str, Any], st: dict[str, Any]) -> list[str]:
     lines = []
     for target, modes in st["accuracy"].items():
@@ -189,7 +201,7 @@ def _interval_lines(report: dict[str, Any], st: dict[str, Any]) -> list[str]:
             row = [("zero-shot" if mode == ZERO_SHOT else mode)]
             for t in tasks:
                 c = cells.get(t)
-                row.append("—" if c is None else f"{num(c['value'])} {ci_text(c['ci'])}, n {c['n']}")
+                row.append("—" if c is None else f"{value_text(c)} {ci_text(c['ci'])}, n {c['n']}")
             body.append(row)
         lines += [f"### `{inline(target)}`: each condition with its 95% interval", ""]
         lines += table(["condition", *(f"{t} ({report['table1']['metrics'].get(t, '')})" for t in tasks)], body)

@@ -48,6 +48,7 @@ from aurelia.bench.stats import (
     bootstrap_interval,
     paired_accuracy,
     paired_corpus_interval,
+    repeated_accuracy,
     wilson,
 )
 from aurelia.bench.store import ResultStore, read_run_json
@@ -128,6 +129,14 @@ class RunData:
             rows, tokens = scored_rows(self.samples, predictions, self.tasks)
             self._outcomes[target, mode] = Outcome(rows, tokens, frozenset(predictions), predictions)
         return self._outcomes[target, mode]
+
+    def repeats(self, target: str, mode: str) -> dict[str, list[bool]]:
+        """Sample id -> whether each of its ``--repeats`` answers was right (records answered more than once)."""
+        out = {}
+        for r in self.records(target, mode):
+            if len(r.get("repeats") or []) > 1 and not r.get("error"):
+                out[r["id"]] = [bool(x["correct"]) for x in r["repeats"]]
+        return out
 
     def records(self, target: str, mode: str) -> list[dict[str, Any]]:
         return [r for r in self.results if r["target"] == target and r["inject"] == mode]
@@ -420,9 +429,32 @@ def by_task(rows: list[Row]) -> dict[str, list[Row]]:
     return out
 
 
-def accuracy_entry(data: RunData, name: str, rows: list[Row], tokens: Tokens, corpus_resamples: int, seed: int) -> dict[str, Any]:
-    """The task's main metric with n and its 95% interval: Wilson for accuracy, bootstrap for a corpus metric."""
+def repeats_entry(rows: list[Row], repeats: Mapping[str, list[bool]], resamples: int, seed: int) -> dict[str, Any]:
+    """An accuracy over ``--repeats`` answers: mean ± sd across repeats and a bootstrap interval
+    over samples of the per-sample mean; a sample without them (failed, missing) is wrong in each."""
+    k = max(len(v) for v in repeats.values())
+    got = repeated_accuracy([repeats.get(r.sample.id, [False] * k) for r in rows], resamples=resamples, seed=seed)
+    return {
+        "metric": ACCURACY, "value": r4(got["mean"]), "n": got["n"], "correct": sum(bool(r.correct) for r in rows),
+        "ci": interval(got["ci"]), "interval": "bootstrap",
+        "repeats": {"k": got["k"], "mean": r4(got["mean"]), "sd": r4(got["sd"]), "per_repeat": [r4(v) for v in got["per_repeat"]]},
+    }  # fmt: skip
+
+
+def accuracy_entry(
+    data: RunData,
+    name: str,
+    rows: list[Row],
+    tokens: Tokens,
+    corpus_resamples: int,
+    seed: int,
+    repeats: Mapping[str, list[bool]] | None = None,
+) -> dict[str, Any]:
+    """The task's main metric with n and its 95% interval: Wilson for accuracy (a bootstrap over
+    samples with ``--repeats``: :func:`repeats_entry`), bootstrap for a corpus metric."""
     metric = main_metric(data.tasks[name])
+    if metric == ACCURACY and repeats and any(r.sample.id in repeats for r in rows):
+        return repeats_entry(rows, repeats, RESAMPLES, seed)
     if metric == ACCURACY:
         p = proportion([bool(r.correct) for r in rows])
         return {"metric": metric, "value": p["accuracy"], "n": p["n"], "correct": p["correct"], "ci": p["ci"], "interval": "wilson"}
@@ -526,9 +558,10 @@ def statistics(data: RunData, *, resamples: int = RESAMPLES, corpus_resamples: i
     blocks: dict[str, Any] = {}
     for target in data.targets:
         for mode in data.modes:
-            out = data.outcome(target, mode)
+            out, repeats = data.outcome(target, mode), data.repeats(target, mode)
             for name, rows in sorted(by_task(out.rows).items()):
-                acc.setdefault(target, {}).setdefault(mode, {})[name] = accuracy_entry(data, name, rows, out.tokens, corpus_resamples, seed)
+                entry = accuracy_entry(data, name, rows, out.tokens, corpus_resamples, seed, repeats)
+                acc.setdefault(target, {}).setdefault(mode, {})[name] = entry
                 if "category_path" in data.tasks[name].breakdown and main_metric(data.tasks[name]) == ACCURACY:
                     table = block_table(rows)
                     if table is not None:
@@ -542,6 +575,7 @@ def statistics(data: RunData, *, resamples: int = RESAMPLES, corpus_resamples: i
         "method": {
             "level": LEVEL,
             "accuracy_interval": "wilson",
+            "repeats_interval": "percentile bootstrap over samples of each sample's mean correctness across repeats",
             "corpus_interval": "percentile bootstrap over samples",
             "difference_interval": "paired percentile bootstrap over samples",
             "test": "exact two-sided McNemar (binomial on the discordant pairs)",

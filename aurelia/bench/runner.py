@@ -122,7 +122,9 @@ class BenchConfig:
     ``inject``: the inject modes and controls (``cot``, ``sc``, ``placebo``: see
     :mod:`aurelia.bench.controls`) answered besides the zero-shot baseline; ``sc_samples``
     answers at ``sc_temperature`` per self-consistency vote, ``cot_max_tokens`` per chain of
-    thought. ``sample``: a seeded random subset of that many samples, stratified by task (and
+    thought. ``repeats``: answers per record at the targets' own temperature
+    (``--target-temperature``, above 0 when more than one), seeds ``seed`` … ``seed + repeats - 1``
+    (self-consistency and ablation answers are not repeated). ``sample``: a seeded random subset of that many samples, stratified by task (and
     category); ``limit``: the first N. ``seed`` draws the subset, the placebo donors and the
     self-consistency seeds (None: the context's ``seed``). ``reasoning='imported'``
     uses each sample's imported r* instead of generating one. ``server``: send the reasoning runs
@@ -152,15 +154,20 @@ class BenchConfig:
     sc_samples: int = 5
     sc_temperature: float = 0.7
     cot_max_tokens: int = 512
+    repeats: int = 1
 
     def controls(self, ctx: Context) -> Controls:
         """The controls' settings; the seed is the context's unless given here."""
         seed = ctx.seed if self.seed is None else self.seed
         return Controls(self.sc_samples, self.sc_temperature, self.cot_max_tokens, seed)
 
-    def check(self, ctx: Context) -> None:
+    def check(self, ctx: Context, target_settings: TargetSettings | None = None) -> None:
         """Refuse options that cannot work (alone or with the agents' settings) before anything opens."""
         self.controls(ctx).check()
+        if self.repeats < 1:
+            raise InputError(f"--repeats must be at least 1, got {self.repeats}")
+        if self.repeats > 1 and (target_settings or ctx.target_settings()).sampling_temperature == 0:
+            raise InputError("--repeats above 1 needs --target-temperature above 0: greedy repeats are identical and measure nothing")
         if self.concurrency < 1:
             raise InputError(f"--concurrency must be at least 1, got {self.concurrency}")
         if self.reasoning not in REASONING_SOURCES:
@@ -193,6 +200,16 @@ def _reasoner(config: BenchConfig, ctx: Context, models: Mapping[str, BaseChatMo
     return local_reasoner(models), "graph"
 
 
+def check_repeats(store: ResultStore, repeats: int) -> None:
+    """Remember the run's ``--repeats``; a resume with another number is refused (its records
+    would hold different numbers of answers, and the report's spread across repeats needs one)."""
+    saved = store.meta("repeats")
+    if saved is None:
+        store.set_meta("repeats", repeats)
+    elif saved != repeats:
+        raise InputError(f"{store.dir} was run with --repeats {saved}; resume it with the same (or give a new --out), not {repeats}")
+
+
 def _open_run(
     out: Path,
     targets: Sequence[TargetLike] | Mapping[str, TargetLike],
@@ -209,6 +226,7 @@ def _open_run(
     reasoning_cache = ReasoningCache(config.cache)
     try:
         store.check_reasoning_settings(reasoning_identity(ctx, labels, config.reasoning))
+        check_repeats(store, config.repeats)
         resolved = resolve_targets(targets, target_settings or ctx.target_settings(batch_size=config.batch_size))
         return store, reasoning_cache, resolved, _reasoner(config, ctx, models)
     except BaseException:
@@ -238,6 +256,7 @@ def _settings_record(
         "limit": config.limit,
         "sample": config.sample,
         "controls": asdict(config.controls(ctx)),
+        "repeats": config.repeats,
         "samples": n_samples,
         "concurrency": config.concurrency,
         "ablate": config.ablate,
@@ -291,7 +310,7 @@ def run_benchmark(
     """
     config = replace(config or BenchConfig(), **options)
     ctx = bench_context(context)
-    config.check(ctx)
+    config.check(ctx, target_settings)
     modes = inject_modes(config.inject)
     if not isinstance(manifest, Manifest):
         manifest = load_manifest(manifest, config.media_root, skip_invalid=config.skip_invalid)
@@ -304,7 +323,7 @@ def run_benchmark(
     plan = Plan(
         ctx=ctx, modes=modes, tasks=builtin_tasks(), model_labels=labels, concurrency=config.concurrency, ablate=config.ablate,
         retry_failed=config.retry_failed, source=config.reasoning, full_trajectories=not ctx.early_stop,
-        controls=config.controls(ctx),
+        controls=config.controls(ctx), repeats=config.repeats,
     )  # fmt: skip
     engine = Engine(
         plan, store=store, cache=reasoning_cache, reasoner=reasoner, reasoner_name=reasoner_name, targets=resolved, progress=progress

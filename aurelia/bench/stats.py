@@ -156,3 +156,31 @@ def paired_accuracy(
         "wrong_to_right": up,
         "right_to_wrong": down,
     }
+
+
+def repeated_accuracy(
+    verdicts: Sequence[Sequence[bool]],
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+    level: float = LEVEL,
+) -> dict[str, object]:
+    """An accuracy measured R times (``--repeats``): ``verdicts[i][k]`` says whether sample i's
+    k-th answer was right. The mean over the repeats of each repeat's accuracy, their standard
+    deviation across repeats (n − 1 in the denominator), each repeat's accuracy, and a percentile
+    bootstrap interval over samples of the mean of each sample's correctness across its repeats
+    (a sample is resampled with all its repeats, so the interval holds both sources of noise)."""
+    if not verdicts:
+        return {"n": 0, "k": 0, "mean": None, "sd": None, "per_repeat": [], "ci": None}
+    m = np.asarray(verdicts, dtype=float)  # samples × repeats
+    per_repeat = m.mean(axis=0)
+    per_sample = m.mean(axis=1)
+    means = np.concatenate([per_sample[rows].mean(axis=1) for rows in _indices(len(per_sample), resamples, seed)])
+    return {
+        "n": m.shape[0],
+        "k": m.shape[1],
+        "mean": float(per_repeat.mean()),
+        "sd": float(per_repeat.std(ddof=1)) if m.shape[1] > 1 else 0.0,
+        "per_repeat": [float(v) for v in per_repeat],
+        "ci": _quantiles(means, level),
+    }

@@ -84,6 +84,9 @@ def run_cmd(
     sc_samples: Annotated[int, typer.Option(help="Self-consistency (--inject sc): sampled answers per vote.")] = 5,
     sc_temperature: Annotated[float, typer.Option(help="Self-consistency: their sampling temperature (seeds: --seed on).")] = 0.7,
     cot_max_tokens: Annotated[int, typer.Option(help="Chain of thought (--inject cot): most tokens of its reply.")] = 512,
+    repeats: Annotated[
+        int, typer.Option(help="Answers per record at --target-temperature (above 0), seeds --seed on: the report gives mean ± sd.")
+    ] = 1,
     ablate: Annotated[
         bool, typer.Option("--ablate", help="Answer every distinct r* of T' = 1…T and τ' = 4…10 (target calls only).")
     ] = False,
@@ -120,7 +123,7 @@ def run_cmd(
             inject=inject, tasks=_csv(tasks), limit=limit, concurrency=concurrency, ablate=ablate, cache=cache, retry_failed=retry_failed,
             media_root=media_root, skip_invalid=skip_invalid, reasoning=reasoning, server=server, server_graph=server_graph,
             server_send_keys=server_send_keys, langsmith=langsmith, batch_size=batch_size, sample=sample, sc_samples=sc_samples,
-            sc_temperature=sc_temperature, cot_max_tokens=cot_max_tokens,
+            sc_temperature=sc_temperature, cot_max_tokens=cot_max_tokens, repeats=repeats,
         )  # fmt: skip
         reporter = choose_progress(quiet=quiet, jsonl=jsonl)
         with reporter, stop_on_ctrl_c(out):

@@ -97,7 +97,16 @@ def test_the_report_gives_mean_and_sd_across_repeats(tmp_path, clip):
         assert acc["steps"][task]["repeats"]["mean"] == round(2 / 3, 4) and acc["steps"][task]["repeats"]["sd"] == round(
             pystats.stdev([1, 1, 0]), 4
         )
+    # the paired difference over each sample's mean across its repeats, by hand
+    for task, ids in {"av_compositional": ["c0", "c1", "c2"], "av_geoiq": ["g0", "g1"]}.items():
+        before = [len(RIGHT[i]) / K for i in ids]
+        after = [2 / 3 for _ in ids]  # with r*: right unless the seed is 2
+        cmp = report["statistics"]["comparisons"]["t"]["steps"][task]
+        assert cmp["over_repeats"]["difference"] == round((sum(after) - sum(before)) / len(ids), 4)
+        low, high = cmp["over_repeats"]["ci"]
+        assert low <= cmp["over_repeats"]["difference"] <= high
     text = (tmp_path / "run" / "report.md").read_text()
+    assert "over the repeats +0.333" in text  # av_compositional: 2/3 against (2/3 + 1/3 + 0)/3
     assert "0.333 ± 0.333 (3 repeats)" in text  # av_compositional zero-shot: 2/3, 1/3, 0
     assert "mean ± sd across the repeats" in text
 

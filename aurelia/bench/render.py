@@ -113,7 +113,11 @@ def comparison_text(c: dict[str, Any]) -> str:
     head = f"{num(c['before'])} → {num(c['after'])} ({c['difference']:+.3f}, 95% CI {ci_text(c['ci'], '+')}"
     if c.get("mcnemar_p") is None:
         return head + ")"
-    return head + f", McNemar p = {p_text(c['mcnemar_p'])}; {len(c['wrong_to_right'])} ↑ {len(c['right_to_wrong'])} ↓)"
+    text = head + f", McNemar p = {p_text(c['mcnemar_p'])}; {len(c['wrong_to_right'])} ↑ {len(c['right_to_wrong'])} ↓)"
+    if c.get("over_repeats"):
+        r = c["over_repeats"]
+        text += f"; over the repeats {r['difference']:+.3f}, 95% CI {ci_text(r['ci'], '+')}"
+    return text
 
 
 def ids_text(ids: list[str], most: int = 20) -> str:

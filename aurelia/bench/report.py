@@ -48,6 +48,7 @@ from aurelia.bench.stats import (
     bootstrap_interval,
     paired_accuracy,
     paired_corpus_interval,
+    paired_interval,
     repeated_accuracy,
     wilson,
 )
@@ -464,9 +465,26 @@ def accuracy_entry(
     return {"metric": metric, "value": r4(value(range(len(ids)))), "n": len(ids), "ci": interval(ci), "interval": "bootstrap"}
 
 
-def comparison(data: RunData, name: str, base: Outcome, cond: Outcome, resamples: int, corpus_resamples: int, seed: int) -> dict[str, Any]:
+def over_repeats(ids: list[str], first: Mapping[str, bool], repeats: Mapping[str, list[bool]]) -> list[float]:
+    """Each sample's correctness averaged over its ``--repeats`` answers (its one answer when it
+    has no repeats)."""
+    return [sum(repeats[i]) / len(repeats[i]) if repeats.get(i) else float(first[i]) for i in ids]
+
+
+def comparison(
+    data: RunData,
+    name: str,
+    base: Outcome,
+    cond: Outcome,
+    resamples: int,
+    corpus_resamples: int,
+    seed: int,
+    repeats: tuple[Mapping[str, list[bool]], Mapping[str, list[bool]]] = ({}, {}),
+) -> dict[str, Any]:
     """A condition against zero-shot on the samples of ``name`` that both answered (a failed or
-    missing answer on either side leaves the pair out: ``excluded``)."""
+    missing answer on either side leaves the pair out: ``excluded``). With ``--repeats`` the
+    difference is also given over each sample's mean across its repeats (``over_repeats``);
+    McNemar and the flips read each record's own (first) answer."""
     metric = main_metric(data.tasks[name])
     rows = {r.sample.id: r for r in base.rows if r.sample.task == name}
     after = {r.sample.id: r for r in cond.rows if r.sample.task == name}
@@ -476,16 +494,26 @@ def comparison(data: RunData, name: str, base: Outcome, cond: Outcome, resamples
         paired = paired_accuracy(
             {i: bool(rows[i].correct) for i in ids}, {i: bool(after[i].correct) for i in ids}, resamples=resamples, seed=seed
         )
-        return out | {
-            "n": paired["n"],
-            "before": r4(paired["before"]),
-            "after": r4(paired["after"]),
-            "difference": r4(paired["difference"]),
-            "ci": interval(paired["ci"]),
-            "mcnemar_p": paired["mcnemar_p"],
-            "wrong_to_right": paired["wrong_to_right"],
-            "right_to_wrong": paired["right_to_wrong"],
-        }
+        extra = {}
+        if any(i in repeats[0] or i in repeats[1] for i in ids):
+            b = over_repeats(ids, {i: bool(rows[i].correct) for i in ids}, repeats[0])
+            a = over_repeats(ids, {i: bool(after[i].correct) for i in ids}, repeats[1])
+            ci = paired_interval(b, a, resamples=resamples, seed=seed)
+            extra = {"over_repeats": {"difference": r4((sum(a) - sum(b)) / len(ids)), "ci": interval(ci)}}
+        return (
+            out
+            | extra
+            | {
+                "n": paired["n"],
+                "before": r4(paired["before"]),
+                "after": r4(paired["after"]),
+                "difference": r4(paired["difference"]),
+                "ci": interval(paired["ci"]),
+                "mcnemar_p": paired["mcnemar_p"],
+                "wrong_to_right": paired["wrong_to_right"],
+                "right_to_wrong": paired["right_to_wrong"],
+            }
+        )
     before_fn, after_fn = corpus_metric(ids, base.tokens, metric), corpus_metric(ids, cond.tokens, metric)
     b, a = (before_fn(range(len(ids))), after_fn(range(len(ids)))) if ids else (None, None)
     ci = paired_corpus_interval(len(ids), before_fn, after_fn, resamples=corpus_resamples, seed=seed)
@@ -569,7 +597,7 @@ def statistics(data: RunData, *, resamples: int = RESAMPLES, corpus_resamples: i
                 if mode != ZERO_SHOT and ZERO_SHOT in data.modes:
                     base = data.outcome(target, ZERO_SHOT)
                     comparisons.setdefault(target, {}).setdefault(mode, {})[name] = comparison(
-                        data, name, base, out, resamples, corpus_resamples, seed
+                        data, name, base, out, resamples, corpus_resamples, seed, (data.repeats(target, ZERO_SHOT), repeats)
                     )
     return {
         "method": {

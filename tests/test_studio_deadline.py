@@ -6,57 +6,21 @@ the connection closed. No network beyond loopback."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from dev_server import dev_config, free_port
-from langgraph_sdk import get_sync_client
+from dev_server import dev_config, dev_server
 
 from aurelia.testing.faults import FaultServer
-
-ROOT = Path(__file__).resolve().parents[1]
-OFFLINE = {"LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "1", "LANGSMITH_TRACING": "false"}
 
 
 @pytest.fixture()
 def served(tmp_path, clip):
-    cli = shutil.which("langgraph", path=str(Path(sys.executable).parent)) or shutil.which("langgraph")
-    if cli is None:
-        pytest.fail("langgraph-cli[inmem] is not installed (it is in the dev extra)")
     with FaultServer({"drip": ["drip"]}) as faults:
         dev_config(tmp_path, graphs=("aurelia",))
-        env = {**os.environ, **OFFLINE, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-        env["AURELIA_MEDIA_ROOT"] = str(clip.parent)
-        env["AURELIA_ALLOWED_MODELS"] = f"local,{faults.url('drip')}"
-        port = free_port()
-        cmd = [cli, "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port)]
-        cmd += ["--config", str(tmp_path / "langgraph.json"), "--n-jobs-per-worker", "2"]
-        with (tmp_path / "server.log").open("w") as log:
-            proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-            try:
-                client = get_sync_client(url=f"http://127.0.0.1:{port}")
-                end = time.monotonic() + 90
-                while True:
-                    try:
-                        client.assistants.search()
-                        break
-                    except Exception:
-                        if proc.poll() is not None or time.monotonic() > end:
-                            pytest.fail("langgraph dev did not start:\n" + (tmp_path / "server.log").read_text()[-3000:])
-                        time.sleep(0.5)
-                yield client, faults, tmp_path / "server.log"
-            finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        env = {"AURELIA_MEDIA_ROOT": str(clip.parent), "AURELIA_ALLOWED_MODELS": f"local,{faults.url('drip')}"}
+        with dev_server(tmp_path, env, args=("--n-jobs-per-worker", "2")) as (client, log):
+            yield client, faults, log
 
 
 def test_a_drip_run_does_not_queue_other_runs_and_ends_on_its_budget(served, clip):

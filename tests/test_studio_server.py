@@ -7,27 +7,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from dev_server import dev_config, free_port
+from dev_server import dev_config, dev_server
 from langgraph_sdk import get_sync_client
 
 from aurelia.errors import InputError
 from aurelia.run import SAMPLE_CHOICES, SAMPLE_QUESTION, sample_clip
 
 ROOT = Path(__file__).resolve().parents[1]
-OFFLINE_ENV = {
-    "LANGGRAPH_CLI_NO_ANALYTICS": "1",  # no CLI analytics
-    "LANGGRAPH_NO_VERSION_CHECK": "1",  # no PyPI version check
-    "LANGSMITH_TRACING": "false",
-    "LANGCHAIN_TRACING_V2": "false",
-}
 # the deployment's users and their shared secrets (langgraph.json's auth: aurelia/graph/auth.py)
 TOKENS = {"alice": "alice-token-0123456789abcdef", "bob": "bob-token-0123456789abcdef"}
 
@@ -39,41 +30,19 @@ def user_client(client, user: str | None, token: str | None = None):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    cli = shutil.which("langgraph", path=str(Path(sys.executable).parent)) or shutil.which("langgraph")
-    if cli is None:
-        pytest.fail("langgraph-cli[inmem] is not installed (it is in the dev extra)")
     config = json.loads((ROOT / "langgraph.json").read_text())
     assert set(config["graphs"]) == {"aurelia", "aurelia_reasoning"}
     assert config["auth"] == {"path": "./aurelia/graph/auth.py:auth", "disable_studio_auth": True}
     tmp = tmp_path_factory.mktemp("studio")
     dev_config(tmp)
-    port = free_port()
-    log = (tmp / "server.log").open("w")
-    env = {**os.environ, **OFFLINE_ENV, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    # a deployment: media under the test folders and the bundled sample; models: the defaults only
-    env["AURELIA_MEDIA_ROOT"] = os.pathsep.join([str(tmp_path_factory.getbasetemp()), str(sample_clip().parent)])
-    env.pop("AURELIA_ALLOWED_MODELS", None)
-    env["AURELIA_API_TOKENS"] = ",".join(f"{user}={token}" for user, token in TOKENS.items())
-    cmd = [cli, "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port), "--config", str(tmp / "langgraph.json")]
-    proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
-    client = get_sync_client(url=f"http://127.0.0.1:{port}", api_key=TOKENS["alice"])
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            client.assistants.search()
-            break
-        except Exception:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("langgraph dev did not start:\n" + (tmp / "server.log").read_text()[-3000:])
-            time.sleep(0.5)
-    yield client, tmp / "server.log"
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    env = {
+        # a deployment: media under the test folders and the bundled sample; models: the defaults only
+        "AURELIA_MEDIA_ROOT": os.pathsep.join([str(tmp_path_factory.getbasetemp()), str(sample_clip().parent)]),
+        "AURELIA_ALLOWED_MODELS": None,
+        "AURELIA_API_TOKENS": ",".join(f"{user}={token}" for user, token in TOKENS.items()),
+    }
+    with dev_server(tmp, env, api_key=TOKENS["alice"]) as running:
+        yield running
 
 
 def _assistant(client, graph_id: str) -> str:

@@ -42,3 +42,13 @@ def silent_clip(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tone_wav(tmp_path_factory) -> Path:
     return write_audio_file(tmp_path_factory.mktemp("clips") / "tone.wav", [Segment(3, (0, 0, 0), 660.0)])
+
+
+@pytest.fixture()
+def waits(monkeypatch) -> list[float]:
+    """The retry policy's waits, recorded instead of slept."""
+    from aurelia.models import retry
+
+    recorded: list[float] = []
+    monkeypatch.setattr(retry, "sleep", recorded.append)
+    return recorded

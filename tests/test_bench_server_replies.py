@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from openai_fake import openai_server
+from test_bench_runner import write_manifest
 from typer.testing import CliRunner
 
 import aurelia.bench.remote as remote
@@ -29,7 +30,6 @@ from aurelia.run import make_context
 from aurelia.testing.chat import TimedFakeChat, agent_models
 
 runner = CliRunner()
-CHOICES = ["red", "blue", "green"]
 PASSWORD = "s3cret-Pw-in-url"
 LANGSMITH_KEY = "lsv2_pt_" + "k" * 32
 Reply = Callable[[dict[str, Any]], bytes | Iterator[bytes]]
@@ -113,16 +113,6 @@ def fixed(value: Any) -> Reply:
     return lambda body: json.dumps(value).encode()
 
 
-def write_manifest(folder: Path, clip: Path, n: int = 2) -> Path:
-    lines = [
-        {"id": f"s{i}", "task": "av_compositional", "video": str(clip), "question": f"Last colour? ({i})", "choices": CHOICES, "answer": "green"}
-        for i in range(n)
-    ]  # fmt: skip
-    path = folder / "manifest.jsonl"
-    path.write_text("\n".join(map(json.dumps, lines)) + "\n")
-    return path
-
-
 def run(tmp: Path, manifest: Path, server: str, **kwargs: Any) -> Any:
     kwargs.setdefault("cache", tmp / "cache.sqlite")
     return run_benchmark(manifest, {"t": TimedFakeChat(responses=["C"])}, tmp / "run", server=server, **kwargs)
@@ -159,7 +149,7 @@ def cached(tmp: Path) -> int:
     ids=["empty", "list", "calls-not-a-list", "call-without-seconds", "server-error"],
 )
 def test_a_bad_reply_fails_its_sample_is_never_cached_and_a_rerun_completes(tmp_path, clip, reply, reason):
-    manifest = write_manifest(tmp_path, clip)
+    manifest = write_manifest(tmp_path, clip, 2)
     with LangGraphAPI(fixed(reply)) as api:
         first = run(tmp_path, manifest, api.url())
     assert first.counts.samples_failed == 2 and first.counts.reasoning_generated == 0
@@ -250,7 +240,7 @@ def test_keys_and_url_credentials_go_to_the_server_only_when_asked(tmp_path, cli
 
 
 def test_a_malformed_trajectory_already_stored_does_not_break_the_report(tmp_path, clip):
-    manifest = write_manifest(tmp_path, clip)
+    manifest = write_manifest(tmp_path, clip, 2)
     with LangGraphAPI(healthy()) as api:
         run(tmp_path, manifest, api.url())
     bad = {"reasoning_star": {"steps": [{"step": "s", "answer": "a"}]}, "iterations": [{"iteration": 1}], "calls": "oops"}

@@ -20,18 +20,10 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 from aurelia.errors import ModelCallError
-from aurelia.models import retry
 from aurelia.models.registry import resolve_model
 from aurelia.models.retry import CallLimits, DeadlineTransport, current_deadline, deadline_client, deadline_scope
 from aurelia.models.structured import call_text
 from aurelia.testing.faults import FaultServer
-
-
-@pytest.fixture()
-def waits(monkeypatch):
-    recorded: list[float] = []
-    monkeypatch.setattr(retry, "sleep", recorded.append)
-    return recorded
 
 
 @pytest.fixture()

@@ -26,13 +26,6 @@ from aurelia.testing.faults import FaultServer
 EVALUATION = '{"score": 7, "rationale": "the caption matches"}'
 
 
-@pytest.fixture()
-def waits(monkeypatch):
-    recorded: list[float] = []
-    monkeypatch.setattr(retry, "sleep", recorded.append)
-    return recorded
-
-
 @pytest.fixture(scope="module")
 def server():
     with FaultServer() as srv:

@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aurelia.errors import AureliaError, InputError
+from aurelia.files import open_regular
 from aurelia.redact import has_url_credentials
 
 ALLOWED_MODELS_ENV = "AURELIA_ALLOWED_MODELS"
@@ -241,13 +242,8 @@ def _server_roots(policy: Policy) -> list[tuple[str, str]]:
 
 def _read_head(path: Path, size: int) -> bytes:
     """The first ``size`` bytes of a regular file (a FIFO or device is never read: OSError)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file")
-        return os.read(fd, size)
-    finally:
-        os.close(fd)
+    with open_regular(path) as handle:
+        return handle.read(size)
 
 
 def check_audio_candidates(candidates: Any) -> None:

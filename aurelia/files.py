@@ -9,11 +9,13 @@ One of the lowest layers, so that every writer (bench store, exports, importers,
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 import filelock
 
@@ -87,3 +89,20 @@ def pid_lock(path: str | os.PathLike) -> filelock.FileLock:
             holder = ""
         raise LockHeld(holder or "another process") from None
     return lock
+
+
+class NotRegularFile(OSError):
+    """The path opened is a device, FIFO, socket or folder: never read."""
+
+
+@contextlib.contextmanager
+def open_regular(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """Open ``path`` for reading bytes without blocking and check, on the open descriptor, that it
+    is a regular file: a FIFO or a device (``/dev/zero``) swapped in after an earlier check raises
+    :class:`NotRegularFile` instead of being waited on or read forever."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise NotRegularFile(errno.EINVAL, "not a regular file", str(path))
+    with os.fdopen(fd, "rb") as handle:
+        yield handle

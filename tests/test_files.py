@@ -48,3 +48,16 @@ def test_a_device_is_written_in_place_never_renamed_over() -> None:
     after = os.stat("/dev/full")
     assert (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
     assert not [p for p in os.listdir("/dev") if p.startswith(".full.")]
+
+
+def test_open_regular_reads_a_file_and_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
+    from aurelia.files import NotRegularFile, open_regular
+
+    (tmp_path / "f.bin").write_bytes(b"GGUF rest")
+    with open_regular(tmp_path / "f.bin") as handle:
+        assert handle.read(4) == b"GGUF"
+    os.mkfifo(tmp_path / "pipe")  # no writer: a blocking open would wait forever
+    with pytest.raises(NotRegularFile), open_regular(tmp_path / "pipe"):
+        pass
+    with pytest.raises(NotRegularFile), open_regular(tmp_path):
+        pass

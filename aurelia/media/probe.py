@@ -20,6 +20,7 @@ import av
 import numpy as np
 
 from aurelia.errors import MediaError
+from aurelia.files import NotRegularFile, open_regular
 
 HASH_CHUNK = 1 << 20
 MAX_SIDE = 16_384  # pixels; beyond this a frame is not a video we can bound the work for
@@ -92,12 +93,12 @@ def file_sha256(path: str | os.PathLike) -> str:
     blocking and checked on the open descriptor: a FIFO or a device (``/dev/zero``) swapped in
     after a check is refused, never waited on or read forever."""
     digest = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise MediaError("not a regular file (a device, FIFO or socket is never read)", path=str(path))
-        while chunk := handle.read(HASH_CHUNK):
-            digest.update(chunk)
+    try:
+        with open_regular(path) as handle:
+            while chunk := handle.read(HASH_CHUNK):
+                digest.update(chunk)
+    except NotRegularFile as exc:
+        raise MediaError("not a regular file (a device, FIFO or socket is never read)", path=str(path)) from exc
     return digest.hexdigest()
 
 

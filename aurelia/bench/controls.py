@@ -13,6 +13,7 @@ gives the same subset and the same placebo donors on any machine and in any Pyth
 from __future__ import annotations
 
 import random
+import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -86,24 +87,33 @@ def _shares(sizes: Mapping[str, int], n: int) -> dict[str, int]:
     return {k: min(v, sizes[k]) for k, v in out.items()}
 
 
-def stratified_sample(samples: Sequence[Sample], n: int, seed: int, tasks: Mapping[str, Task]) -> list[Sample]:
-    """A seeded random subset of ``n`` samples (all when there are no more), in manifest order:
-    ``n`` is split over the tasks in proportion to their sizes, then within a task that declares a
-    breakdown over its categories likewise; each group is drawn with its own seeded generator."""
+def stratified_ids(keys: Iterable[tuple[str, Sequence[str], str]], n: int, seed: int, tasks: Mapping[str, Task]) -> set[str] | None:
+    """The ids of a seeded random subset of ``n`` samples given as (task, category, id), or None
+    for all of them (there are no more than ``n``): ``n`` is split over the tasks in proportion to
+    their sizes, then within a task that declares a breakdown over its categories likewise; each
+    group is drawn with its own seeded generator from its ids in sorted order. Only the ids are
+    held (a million of them are some tens of MB), never the samples."""
     if n < 1:
         raise InputError(f"--sample must be at least 1, got {n}")
-    if n >= len(samples):
-        return list(samples)
-    by_task: dict[str, list[Sample]] = {}
-    for s in samples:
-        by_task.setdefault(s.task, []).append(s)
-    chosen: set[str] = set()
-    for task, share in _shares({t: len(group) for t, group in by_task.items()}, n).items():
+    by_task: dict[str, dict[str, list[str]]] = {}  # task -> stratum -> ids
+    total = 0
+    for task, category, sid in keys:
         declared = task in tasks and bool(tasks[task].breakdown)
-        strata: dict[str, list[Sample]] = {}
-        for s in by_task[task]:
-            strata.setdefault("/".join(s.category) if declared else "", []).append(s)
+        stratum = sys.intern("/".join(category)) if declared else ""
+        by_task.setdefault(task, {}).setdefault(stratum, []).append(sid)
+        total += 1
+    if n >= total:
+        return None
+    chosen: set[str] = set()
+    for task, share in _shares({t: sum(map(len, strata.values())) for t, strata in by_task.items()}, n).items():
+        strata = by_task[task]
         for stratum, k in _shares({c: len(group) for c, group in strata.items()}, share).items():
-            ids = sorted(s.id for s in strata[stratum])
+            ids = sorted(strata[stratum])
             chosen.update(random.Random(f"{seed}:sample:{task}:{stratum}").sample(ids, k))
-    return [s for s in samples if s.id in chosen]
+    return chosen
+
+
+def stratified_sample(samples: Sequence[Sample], n: int, seed: int, tasks: Mapping[str, Task]) -> list[Sample]:
+    """:func:`stratified_ids` of samples in memory: the subset, in manifest order."""
+    chosen = stratified_ids(((s.task, s.category, s.id) for s in samples), n, seed, tasks)
+    return list(samples) if chosen is None else [s for s in samples if s.id in chosen]

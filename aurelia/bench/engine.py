@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sized
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from itertools import islice
+from typing import Any, TypeVar, cast
 
 from aurelia.bench.ablation import TAUS, distinct_reasonings, prefix, reasoning_hash
 from aurelia.bench.cache import ReasoningCache, key_parts, reasoning_key
@@ -43,6 +45,7 @@ REPEAT = "repeat"  # the variants key of --repeats' seeded twins
 
 Progress = Callable[[dict[str, Any]], None]
 Reasoner = Callable[[dict[str, Any], Context], Any]
+T = TypeVar("T")
 
 
 @dataclass
@@ -181,7 +184,9 @@ class Engine:
         self.total = 0
         self.queues: dict[str, TargetQueue] = {}
         self.variants: dict[tuple[str, str], list[Target]] = {}  # (target, cot or sc) -> the targets that answer it
-        self.outcomes: dict[str, str] = {}  # sample id -> skipped, done or failed in this invocation
+        # sample id -> skipped, done or failed in this invocation: kept only with placebo (its answers, made
+        # after every sample, may change a sample's count), so that a million samples hold no million entries
+        self.outcomes: dict[str, str] = {}
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -192,7 +197,11 @@ class Engine:
     def wanted(self, status: str | None) -> bool:
         return status is None or (status == FAILED and self.plan.retry_failed)
 
-    async def run(self, samples: list[Sample]) -> Counts:
+    async def run(self, samples: Iterable[Sample], total: int | None = None) -> Counts:
+        """Run the samples (a list, or a streamed :class:`~aurelia.bench.runner.Selection`):
+        ``concurrency`` workers each take the next sample when done with one, so that only a
+        bounded number is ever read ahead or in flight; ``total`` (default: ``len(samples)``)
+        is the progress events' total."""
         loop = asyncio.get_running_loop()
         workers = {name: self.plan.concurrency if isinstance(t, ChatTarget) else 1 for name, t in self.targets.items()}
         loop.set_default_executor(ThreadPoolExecutor(max_workers=2 * self.plan.concurrency + sum(workers.values()) + 4))
@@ -200,11 +209,11 @@ class Engine:
         self.variants = self.control_variants()
         for queue in self.queues.values():
             queue.start()
-        self.total = len(samples)
+        self.total = len(cast(Sized, samples)) if total is None else total
         self.emit({"event": "start", "total": self.total, "targets": list(self.targets), "inject": self.modes})
         semaphore = asyncio.Semaphore(self.plan.concurrency)
         try:
-            await asyncio.gather(*(self.sample(semaphore, s, i) for i, s in enumerate(samples)))
+            await self.pool(enumerate(samples), lambda item: self.sample(semaphore, item[1], item[0]))
             await self.placebo(semaphore, samples)  # once every r* of this invocation is made
         finally:
             for queue in self.queues.values():
@@ -212,6 +221,40 @@ class Engine:
             if (close := getattr(self.reasoner, "aclose", None)) is not None:  # a --server client's connections
                 await close()
         return self.counts
+
+    async def pool(self, items: Iterable[T], work: Callable[[T], Awaitable[None]]) -> None:
+        """``work`` on each item by ``concurrency`` workers, each taking the next item when done
+        with one; items are read off the event loop (a manifest is read from disk), a worker's
+        worth at a time. One task per worker, never one per item: a million samples cost no more
+        memory than ``concurrency`` of them. A failure to read the items stops every worker."""
+        source = iter(items)
+        ahead: deque[T] = deque()
+        lock = asyncio.Lock()
+        chunk = self.plan.concurrency
+
+        async def take() -> tuple[bool, T | None]:
+            async with lock:
+                if not ahead:
+                    ahead.extend(await asyncio.to_thread(lambda: list(islice(source, chunk))))
+                return (True, ahead.popleft()) if ahead else (False, None)
+
+        async def worker() -> None:
+            while True:
+                found, item = await take()
+                if not found:
+                    return
+                await work(cast(T, item))
+
+        tasks = [asyncio.create_task(worker()) for _ in range(self.plan.concurrency)]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                if (exc := task.exception()) is not None:
+                    raise exc
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     # --- one sample -------------------------------------------------------------------------
 
@@ -244,7 +287,8 @@ class Engine:
         if before is not None:
             field_name = "samples_skipped" if before == "skipped" else f"samples_{before}"
             setattr(self.counts, field_name, getattr(self.counts, field_name) - 1)
-        self.outcomes[sample_id] = status
+        if PLACEBO in self.modes:
+            self.outcomes[sample_id] = status
         field_name = "samples_skipped" if status == "skipped" else f"samples_{status}"
         setattr(self.counts, field_name, getattr(self.counts, field_name) + 1)
 
@@ -494,38 +538,49 @@ class Engine:
             "repeats": drawn,
         }
 
-    async def placebo(self, semaphore: asyncio.Semaphore, samples: list[Sample]) -> None:
+    async def placebo(self, semaphore: asyncio.Semaphore, samples: Iterable[Sample]) -> None:
         """Answer the placebo records still to do, once every r* of the run is made: each sample
         gets the r* of another sample of its task (:func:`~aurelia.bench.controls.placebo_donors`
-        over the samples that have r*, seeded)."""
+        over the samples that have r*, seeded). What it holds is ids; each r* is read from the
+        store when it is given."""
         if PLACEBO not in self.modes:
             return
-        todo: dict[str, list[str]] = {}
-        for s in samples:
-            statuses = await asyncio.to_thread(self.store.statuses, s.id)
-            if wanted := [t for t in self.targets if self.wanted(statuses.get((t, PLACEBO)))]:
-                todo[s.id] = wanted
+        todo = await asyncio.to_thread(self.placebo_todo, samples)
         if not todo:
             return
-        stars = {s.id: await asyncio.to_thread(self.store.trajectory, s.id) for s in samples}
+        by_task = await asyncio.to_thread(self.starred_by_task, samples)
+        starred = {sid for ids in by_task.values() for sid in ids}
+        donors = placebo_donors(by_task, self.plan.controls.seed)
+        await self.pool((s for s in samples if s.id in todo), lambda s: self.placebo_sample(semaphore, s, todo[s.id], starred, donors))
+
+    def placebo_todo(self, samples: Iterable[Sample]) -> dict[str, list[str]]:
+        """Sample id -> the targets whose placebo answer is still to do (in a thread: it reads the store)."""
+        todo: dict[str, list[str]] = {}
+        for s in samples:
+            statuses = self.store.statuses(s.id)
+            if wanted := [t for t in self.targets if self.wanted(statuses.get((t, PLACEBO)))]:
+                todo[s.id] = wanted
+        return todo
+
+    def starred_by_task(self, samples: Iterable[Sample]) -> dict[str, list[str]]:
+        """Task -> the ids of its samples that have r* (the placebo donors), in manifest order."""
         by_task: dict[str, list[str]] = {}
         for s in samples:
-            if stars[s.id] is not None:
+            if self.store.trajectory(s.id) is not None:
                 by_task.setdefault(s.task, []).append(s.id)
-        donors = placebo_donors(by_task, self.plan.controls.seed)
-        await asyncio.gather(*(self.placebo_sample(semaphore, s, todo[s.id], stars, donors) for s in samples if s.id in todo))
+        return by_task
 
     async def placebo_sample(
-        self, semaphore: asyncio.Semaphore, sample: Sample, targets: list[str], stars: Mapping[str, Any], donors: Mapping[str, str]
+        self, semaphore: asyncio.Semaphore, sample: Sample, targets: list[str], starred: Collection[str], donors: Mapping[str, str]
     ) -> None:
         async with semaphore:
             media, error = await self.media(sample)
             donor = donors.get(sample.id)
-            if error is None and stars[sample.id] is None:
+            if error is None and sample.id not in starred:
                 error = "no r* of its own to compare with (its reasoning failed)"
             elif error is None and donor is None:
                 error = f"no other sample of task {sample.task} has r* to give as placebo"
-            given = (donor, stars[donor]) if donor is not None else None
+            given = (donor, await asyncio.to_thread(self.store.trajectory, donor)) if donor is not None else None
             records = await asyncio.gather(*(self.answer(sample, t, PLACEBO, media, None, error, given) for t in targets))
             failed = any(r.get("error") for r in records) or self.outcomes.get(sample.id) == FAILED
             self.recount(sample.id, FAILED if failed else DONE)

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pydantic import ValidationError
 
@@ -46,15 +46,21 @@ def shown(value: object, limit: int = 160) -> str:
     return text if len(str(value)) <= limit else f"{text[:limit]}… ({len(str(value))} characters)"
 
 
-def read_text(path: str | Path, what: str = "file", errors: str = "strict") -> str:
-    """The file's text (a leading byte-order mark dropped), or an InputError naming it (missing,
-    a folder, unreadable, not UTF-8); ``errors="surrogateescape"`` keeps bytes that are not UTF-8
-    for :func:`iter_jsonl` to report on their own line."""
+def _existing_file(path: str | Path, what: str) -> Path:
+    """``path`` as a Path, or an InputError when it is missing or a folder."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"{what} not found", path=str(path))
     if p.is_dir():
         raise InputError(f"{what} is a folder, not a file", path=str(path))
+    return p
+
+
+def read_text(path: str | Path, what: str = "file", errors: str = "strict") -> str:
+    """The file's text (a leading byte-order mark dropped), or an InputError naming it (missing,
+    a folder, unreadable, not UTF-8); ``errors="surrogateescape"`` keeps bytes that are not UTF-8
+    for :func:`iter_jsonl` to report on their own line."""
+    p = _existing_file(path, what)
     try:
         return p.read_text(encoding="utf-8-sig", errors=errors)
     except OSError as exc:
@@ -69,27 +75,57 @@ LINE_BREAK = re.compile(r"\r\n|\r|\n")
 NOT_UTF8 = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as errors="surrogateescape" keeps it
 
 
+def numbered_lines(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each non-blank line, numbered from 1 (a trailing line break dropped)."""
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            yield number, line.removesuffix("\n")
+
+
+def parse_line(number: int, line: str) -> Any | Problem:
+    """One JSONL line's value, or the Problem that says why it cannot be read."""
+    if bad := NOT_UTF8.search(line):
+        return Problem(number, None, f"not UTF-8 text (byte 0x{ord(bad.group()) - 0xDC00:02x} at column {bad.start() + 1})")
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        return Problem(number, None, f"bad JSON ({exc.msg} at column {exc.colno})")
+    except RecursionError:
+        return Problem(number, None, "bad JSON (nested too deeply)")
+    except ValueError:  # Python's limit on the digits of an integer
+        return Problem(number, None, "bad JSON (a number too long to read)")
+
+
 def iter_jsonl(text: str) -> Iterator[tuple[int, Any | Problem]]:
     """(line number, parsed value or a Problem) for each non-blank line, numbered from 1."""
-    for number, line in enumerate(LINE_BREAK.split(text), start=1):
-        if not line.strip():
-            continue
-        if bad := NOT_UTF8.search(line):
-            yield number, Problem(number, None, f"not UTF-8 text (byte 0x{ord(bad.group()) - 0xDC00:02x} at column {bad.start() + 1})")
-            continue
+    for number, line in numbered_lines(LINE_BREAK.split(text)):
+        yield number, parse_line(number, line)
+
+
+def read_lines(path: str | Path, what: str = "file") -> Iterator[tuple[int, str]]:
+    """:func:`numbered_lines` of a file, read as it goes (a file of any size in little memory).
+    The file is opened here (a missing or unreadable one is an InputError at once); universal
+    newlines split it exactly as :data:`LINE_BREAK` does, and bytes that are not UTF-8 are kept
+    for :func:`parse_line` to report on their own line."""
+    p = _existing_file(path, what)
+    try:
+        handle = p.open(encoding="utf-8-sig", errors="surrogateescape", newline=None)
+    except OSError as exc:
+        raise InputError(f"cannot read the {what} ({exc.strerror or exc})", path=str(path)) from exc
+    return _lines_of(handle, path, what)
+
+
+def _lines_of(handle: IO[str], path: str | Path, what: str) -> Iterator[tuple[int, str]]:
+    with handle:
         try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield number, Problem(number, None, f"bad JSON ({exc.msg} at column {exc.colno})")
-        except RecursionError:
-            yield number, Problem(number, None, "bad JSON (nested too deeply)")
-        except ValueError:  # Python's limit on the digits of an integer
-            yield number, Problem(number, None, "bad JSON (a number too long to read)")
+            yield from numbered_lines(handle)
+        except OSError as exc:
+            raise InputError(f"cannot read the {what} ({exc.strerror or exc})", path=str(path)) from exc
 
 
 def read_jsonl(path: str | Path, what: str = "file") -> Iterator[tuple[int, Any | Problem]]:
-    """:func:`iter_jsonl` of a file: a line that is not UTF-8 is that line's problem, not the whole file's."""
-    return iter_jsonl(read_text(path, what, errors="surrogateescape"))
+    """:func:`iter_jsonl` of a file, streamed: a line that is not UTF-8 is that line's problem, not the whole file's."""
+    return ((number, parse_line(number, line)) for number, line in read_lines(path, what))
 
 
 def pydantic_problems(line: int, exc: ValidationError) -> list[Problem]:

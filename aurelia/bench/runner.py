@@ -8,15 +8,16 @@ call again skips what is done; a killed run loses only the samples in flight.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
 from aurelia.bench.cache import ReasoningCache, prompt_files_fingerprint, reasoning_identity
-from aurelia.bench.controls import Controls, stratified_sample
+from aurelia.bench.controls import Controls, stratified_ids
 from aurelia.bench.engine import ZERO_SHOT, Counts, Engine, Plan, Progress, Reasoner
 from aurelia.bench.loop import run_async
 from aurelia.bench.manifest import Manifest, Sample, load_manifest
@@ -68,29 +69,59 @@ def resolve_targets(targets: Sequence[TargetLike] | Mapping[str, TargetLike], se
     return out
 
 
+@dataclass(frozen=True)
+class Selection:
+    """The samples a run goes through, streamed from the manifest each time it is iterated
+    (never a list of them): those of ``tasks``, drawn (``ids``) or the first ``limit``; ``len``
+    is how many there are, counted beforehand (the progress events' total)."""
+
+    manifest: Manifest
+    tasks: frozenset[str] | None
+    ids: frozenset[str] | None
+    limit: int | None
+    size: int
+
+    def __iter__(self) -> Iterator[Sample]:
+        samples = self.manifest.iter_samples(self.tasks)
+        if self.ids is not None:
+            samples = (s for s in samples if s.id in self.ids)
+        return islice(samples, self.limit) if self.limit is not None else samples
+
+    def __len__(self) -> int:
+        return self.size
+
+
 def select_samples(
     manifest: Manifest, tasks: Sequence[str] | None, limit: int | None, sample: int | None = None, seed: int = 0
-) -> list[Sample]:
+) -> Selection:
     """The samples to run: of ``tasks`` (all by default), then the first ``limit``, or a seeded
-    random ``sample`` stratified by task and category (:func:`~aurelia.bench.controls.stratified_sample`)."""
-    samples = manifest.samples
+    random ``sample`` stratified by task and category (:func:`~aurelia.bench.controls.stratified_ids`:
+    the same ids for the same seed, drawn from the ids alone)."""
     known = builtin_tasks()
+    chosen_tasks = None
     if tasks:
         unknown = sorted(set(tasks) - set(known))
         if unknown:
             raise InputError(f"unknown task {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        samples = [s for s in samples if s.task in set(tasks)]
+        chosen_tasks = frozenset(tasks)
     if sample is not None and limit is not None:
         raise InputError("give --sample (a seeded random subset) or --limit (the first N), not both")
+    size = manifest.size(chosen_tasks)
+    ids = None
     if sample is not None:
-        samples = stratified_sample(samples, sample, seed, known)
+        keys = ((s.task, s.category, s.id) for s in manifest.iter_samples(chosen_tasks))
+        if manifest.held_samples is None:  # the file's valid lines: their ids without making Samples
+            keys = ((o["task"], o.get("category") or [], o["id"]) for _, o in manifest.records(chosen_tasks))
+        drawn = stratified_ids(keys, sample, seed, known)
+        if drawn is not None:
+            ids, size = frozenset(drawn), len(drawn)
     if limit is not None:
         if limit < 1:
             raise InputError(f"--limit must be at least 1, got {limit}")
-        samples = samples[:limit]
-    if not samples:
+        size = min(size, limit)
+    if not size:
         raise InputError("no samples left to run (check --tasks)", path=str(manifest.path))
-    return samples
+    return Selection(manifest, chosen_tasks, ids, limit, size)
 
 
 def inject_modes(inject: Sequence[str] | str) -> list[str]:
@@ -271,7 +302,7 @@ def _settings_record(
 
 
 def _run_engine(
-    engine: Engine, samples: list[Sample], out: Path, settings: dict[str, Any], store: ResultStore, cache: ReasoningCache
+    engine: Engine, samples: Selection, out: Path, settings: dict[str, Any], store: ResultStore, cache: ReasoningCache
 ) -> tuple[Counts, int]:
     """Run every sample; RUN/run.json and RUN/results.jsonl are rewritten however it ends."""
     write_run_json(out, settings, Counts().to_dict(), "running")

@@ -8,7 +8,6 @@ path (``aurelia.cli.errors``); the work itself is ``aurelia.bench``'s Python API
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,17 +42,17 @@ def validate_cmd(
     media_root: MediaRootOpt = None,
     probe: Annotated[bool, typer.Option("--probe", help="Also open every media file with PyAV (slower: reads each file).")] = False,
 ) -> None:
-    """Check every line; list each bad one (line, field, reason) and exit 2 if there is any."""
+    """Check every line; list each bad one (line, field, reason) and exit 2 if there is any.
+    Streamed: each problem is printed as it is found, and a manifest of any size is checked in
+    little memory."""
     with one_line_errors():
-        result = validate_manifest(manifest, media_root, probe=probe)
-        for problem in result.problems:
-            typer.echo(problem.located(manifest))
-        if result.problems:
-            raise InputError(f"{len(result.bad_lines)} of {result.lines} lines invalid ({len(result.samples)} valid)", path=str(manifest))
-        if not result.samples:
+        result = validate_manifest(manifest, media_root, probe=probe, on_problem=lambda p: typer.echo(p.located(manifest)))
+        if result.problem_count:
+            raise InputError(f"{result.bad_line_count} of {result.lines} lines invalid ({result.valid} valid)", path=str(manifest))
+        if not result.valid:
             raise InputError("no samples in the manifest", path=str(manifest))
-    counts = Counter(s.task for s in result.samples)
-    typer.echo(f"{manifest}: {len(result.samples)} samples valid ({', '.join(f'{t} {n}' for t, n in sorted(counts.items()))})")
+    counts = result.task_counts
+    typer.echo(f"{manifest}: {result.valid} samples valid ({', '.join(f'{t} {n}' for t, n in sorted(counts.items()))})")
 
 
 @bench_app.command("import")
@@ -165,7 +164,7 @@ def sample_cmd(folder: Annotated[Path, typer.Argument(help="Folder to write clip
     with one_line_errors():
         manifest = write_sample_benchmark(folder)
         result = validate_manifest(manifest)
-    typer.echo(f"{manifest}: {len(result.samples)} samples, {len({s.task for s in result.samples})} tasks")
+    typer.echo(f"{manifest}: {result.valid} samples, {len(result.task_counts)} tasks")
 
 
 bench_app.command("run")(run_cmd)

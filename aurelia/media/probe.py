@@ -126,6 +126,21 @@ def check_readable_file(path: str | os.PathLike, max_bytes: int | None = None) -
     return p
 
 
+FileIdentity = tuple[str, int, int, int, int, int]  # path as given, st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns
+
+
+def file_identity(path: str | os.PathLike) -> FileIdentity:
+    """Which version of which file ``path`` is, from ``stat`` alone (after :func:`check_readable_file`):
+    what the per-process caches key a measurement by, so that a clip is hashed and probed once
+    until it changes (a rewrite moves its size or times; a replacement, its inode)."""
+    check_readable_file(path)
+    try:
+        st = os.stat(path)
+    except OSError as exc:  # removed between the two calls
+        raise MediaError(f"cannot reach the file ({exc.strerror or exc})", path=str(path)) from exc
+    return (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def open_container(path: str | os.PathLike) -> av.container.InputContainer:
     """Open with PyAV, turning FFmpeg's errors into a MediaError."""
     p = check_readable_file(path)

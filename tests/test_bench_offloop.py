@@ -1,5 +1,5 @@
-"""The benchmark's blocking work off the event loop, done once: a clip is measured once per version
-of the file (a changed file is measured again, a failure is not remembered), concurrent samples of
+"""The benchmark's blocking work off the event loop, done once: a clip is measured and hashed once
+per version of the file (a changed file is measured again, a failure is not remembered), concurrent samples of
 one clip share one measurement (a failure reaches every one of them as the same typed error), every
 SQLite call of a run happens on one store thread, and the export streamed from the store is the
 same file as before, without holding every record."""
@@ -20,8 +20,9 @@ from test_bench_runner import write_manifest
 
 import aurelia.bench.engine as engine_mod
 import aurelia.media.prepare as prepare_mod
+import aurelia.media.probe as probe_mod
 from aurelia.bench import run_benchmark
-from aurelia.bench.cache import ReasoningCache
+from aurelia.bench.cache import ReasoningCache, media_hashes
 from aurelia.bench.db import Database
 from aurelia.bench.engine import Engine, Plan
 from aurelia.bench.export import rebuild_results
@@ -81,6 +82,19 @@ def test_a_failed_clip_is_not_remembered(tmp_path, clip, probes):
     assert len(probes) == 2  # the second call tried again
     shutil.copy(clip, video)
     assert prepare_media(str(video))["has_video"]
+
+
+def test_the_probe_and_the_cache_key_hash_a_clip_once(tmp_path, clip, probes, monkeypatch):
+    hashed: list[str] = []
+    real = probe_mod.open_regular  # what reads a file's bytes to hash them, whoever asks
+    monkeypatch.setattr(probe_mod, "open_regular", lambda path: hashed.append(str(path)) or real(path))
+    probe_mod._sha256_of_version.cache_clear()
+    video = str(shutil.copy(clip, tmp_path / "a.mp4"))
+    sample = next(load_manifest(write_manifest(tmp_path, Path(video), 1)).iter_samples())
+    media = prepare_media(video)
+    assert media_hashes(sample) == {"video": media["sha256"]} and hashed == [video]
+    Path(video).write_bytes(Path(video).read_bytes() + b"\0")  # another version: hashed again
+    assert media_hashes(sample)["video"] != media["sha256"] and hashed == [video, video]
 
 
 def make_engine(tmp_path: Path, concurrency: int = 2) -> Engine:

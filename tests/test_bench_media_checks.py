@@ -116,7 +116,7 @@ def test_a_run_probes_the_media_before_hashing_them(tmp_path, clip, monkeypatch)
     junk.write_text("not a video at all\n" * 100)
     loaded.samples = [s.model_copy(update={"video": str(junk)}) for s in loaded.samples]
     hashed: list[str] = []
-    monkeypatch.setattr(cache_mod, "_hash_file", lambda path, size, mtime: hashed.append(path) or "x")
+    monkeypatch.setattr(cache_mod, "cached_sha256", lambda path: hashed.append(str(path)) or "x")
     models = agent_models()
     result = run_benchmark(loaded, {"t": TimedFakeChat(responses=["B"])}, tmp_path / "run", models=models, cache=tmp_path / "c.sqlite")
     records = [json.loads(x) for x in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]

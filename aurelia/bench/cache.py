@@ -25,7 +25,7 @@ from aurelia.bench.db import Database, dumps
 from aurelia.bench.manifest import MAX_MEDIA_BYTES, Sample
 from aurelia.bench.trajectory import trajectory_problem
 from aurelia.graph.context import Context
-from aurelia.media.probe import check_readable_file, file_sha256
+from aurelia.media.probe import cached_sha256, check_readable_file
 from aurelia.redact import redact_deep
 
 # Context fields that do not shape the reasoning: the target's answer, a human review, and the
@@ -65,11 +65,6 @@ def reasoning_settings(ctx: Context) -> dict[str, Any]:
     return {f.name: getattr(ctx, f.name) for f in fields(Context) if f.name not in NOT_REASONING}
 
 
-@cache
-def _hash_file(path: str, size: int, mtime_ns: int) -> str:
-    return file_sha256(path)
-
-
 def media_hashes(sample: Sample) -> dict[str, str]:
     """sha256 of each media file of a (resolved) sample, by field; hashed once per file version.
     Each file is checked first (a regular file within ``MAX_MEDIA_BYTES``): a FIFO or a device is
@@ -77,8 +72,7 @@ def media_hashes(sample: Sample) -> dict[str, str]:
     out = {}
     for name, p in sample.media():
         check_readable_file(p, MAX_MEDIA_BYTES)
-        st = os.stat(p)
-        out[name] = _hash_file(str(p), st.st_size, st.st_mtime_ns)
+        out[name] = cached_sha256(p)  # shared with the probe: hashed once per file version, not again here
     return out
 
 

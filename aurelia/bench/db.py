@@ -14,7 +14,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,22 @@ class Database:
     def rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
         with self.lock, self.failure("read"):
             return self.conn.execute(sql, tuple(params)).fetchall()
+
+    def iter_rows(self, sql: str, params: Iterable[Any] = (), batch: int = 256) -> Iterator[tuple]:
+        """The rows ``batch`` at a time from one cursor (an export never holds a whole table);
+        the lock is held per batch, not between them."""
+        with self.lock, self.failure("read"):
+            cursor = self.conn.execute(sql, tuple(params))
+        try:
+            while True:
+                with self.lock, self.failure("read"):
+                    rows = cursor.fetchmany(batch)
+                if not rows:
+                    return
+                yield from rows
+        finally:  # no lock here: an abandoned generator may be closed by the collector at any point
+            with suppress(sqlite3.Error):  # the connection may be closed already
+                cursor.close()
 
     @contextmanager
     def failure(self, verb: str) -> Iterator[None]:

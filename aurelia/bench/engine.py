@@ -6,7 +6,8 @@ each inject mode and the controls asked for (``cot``, ``sc``: see :mod:`aurelia.
 then part 1's reader and verdict. Placebo answers come last, once every r* is made (each sample
 gets another's). Samples run concurrently (an asyncio
 semaphore; graph calls through ``ainvoke``, whose sync nodes LangGraph runs in threads; media
-work, target calls and SQLite writes in threads, never on the event loop). Answers go to one
+work (one measurement per clip at a time) and target calls in threads, every SQLite call on the
+run's one store thread, never on the event loop). Answers go to one
 queue per target: a local ``hf:`` model answers a batch at a time through ``answer_batch``; a
 chat target answers up to ``concurrency`` calls at once. Each finished record is written at once
 in its own transaction.
@@ -15,6 +16,7 @@ in its own transaction.
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sized
@@ -28,6 +30,7 @@ from aurelia.bench.cache import ReasoningCache, key_parts, reasoning_key
 from aurelia.bench.controls import COT, PLACEBO, SC, STAR_MODES, Controls, placebo_donors, vote
 from aurelia.bench.manifest import Sample
 from aurelia.bench.metrics import final_answer_text, is_correct, read_output
+from aurelia.bench.offloop import SingleFlight, StoreThread
 from aurelia.bench.store import DONE, FAILED, ResultStore
 from aurelia.bench.tasks import CLOSED_KINDS, Task, target_instruction
 from aurelia.bench.trajectory import trajectory_of, trajectory_problem
@@ -178,7 +181,7 @@ class Engine:
         self.targets, self.progress = targets, progress
         self.counts = Counts()
         self.tally = AccuracyTally(next((m for m in self.modes if m in STAR_MODES), next((m for m in self.modes if m != ZERO_SHOT), None)))
-        for record in store.results():
+        for record in store.iter_results():  # streamed: a million records are never held
             self.tally.add(record)
         self.finished = 0
         self.total = 0
@@ -187,6 +190,8 @@ class Engine:
         # sample id -> skipped, done or failed in this invocation: kept only with placebo (its answers, made
         # after every sample, may change a sample's count), so that a million samples hold no million entries
         self.outcomes: dict[str, str] = {}
+        self.io = StoreThread()  # every SQLite call of the run, on one thread (see run)
+        self.measuring: SingleFlight[Any] = SingleFlight()  # one measurement per clip at a time
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -220,6 +225,8 @@ class Engine:
                 await queue.stop()
             if (close := getattr(self.reasoner, "aclose", None)) is not None:  # a --server client's connections
                 await close()
+            await asyncio.to_thread(self.io.close)  # the writes already asked land before the store closes
+            self.io = StoreThread()
         return self.counts
 
     async def pool(self, items: Iterable[T], work: Callable[[T], Awaitable[None]]) -> None:
@@ -264,7 +271,7 @@ class Engine:
             try:
                 status = await self.work(sample, order)
             except Exception as exc:  # a bug must not stop the run: the sample is recorded as failed
-                await asyncio.to_thread(self.store.fail_sample, sample.id, describe(exc))
+                await self.io(self.store.fail_sample, sample.id, describe(exc))
                 status = FAILED
             self.finished += 1
             self.recount(sample.id, status)
@@ -312,36 +319,38 @@ class Engine:
     async def media(self, sample: Sample) -> tuple[Any, str | None]:
         """The sample's media (probed, regular files, PyAV: before anything hashes them for the
         cache key), or why they cannot be read."""
-        try:
-            media = await asyncio.to_thread(
-                prepare_media, sample.video, sample.audio, self.ctx.num_frames, audio_candidates=sample.audio_candidates
+        candidates = sample.audio_candidates
+        key = (sample.video, sample.audio, tuple(candidates or ()), self.ctx.num_frames)
+        try:  # samples of one clip asking at once share one measurement (a failure fails them all)
+            media, first = await self.measuring.run(
+                key, prepare_media, sample.video, sample.audio, self.ctx.num_frames, audio_candidates=candidates
             )
         except Exception as exc:
             return None, describe(exc)
-        return media, None
+        return (media if first else copy.deepcopy(media)), None
 
     async def work(self, sample: Sample, order: int) -> str:
         """'skipped', 'done' or 'failed' for this sample in this invocation (placebo comes later)."""
-        statuses = await asyncio.to_thread(self.store.statuses, sample.id)
+        statuses = await self.io(self.store.statuses, sample.id)
         pairs = [(t, m) for t in self.targets for m in self.modes if m != PLACEBO and self.wanted(statuses.get((t, m)))]
-        trajectory = await asyncio.to_thread(self.store.trajectory, sample.id)
+        trajectory = await self.io(self.store.trajectory, sample.id)
         # placebo still to answer: this sample's r* is made too (it is a donor, and compared with)
         for_placebo = trajectory is None and PLACEBO in self.modes
         for_placebo = for_placebo and any(self.wanted(statuses.get((t, PLACEBO))) for t in self.targets)
         if not pairs and not for_placebo and (trajectory is None or not await self.ablation_jobs(sample, trajectory, pairs, statuses)):
             return "skipped"
-        await asyncio.to_thread(self.store.add_sample, sample, order)
+        await self.io(self.store.add_sample, sample, order)
         media, unreadable = await self.media(sample)
         unreasoned: str | None = None  # why r* records cannot be answered
         if unreadable is not None:
             if trajectory is None:  # no reasoning without readable media (the graph would refuse them too)
-                await asyncio.to_thread(self.store.fail_sample, sample.id, unreadable)
+                await self.io(self.store.fail_sample, sample.id, unreadable)
         elif trajectory is None and (any(m in STAR_MODES for _, m in pairs) or for_placebo or self.plan.ablate):
             try:
                 trajectory = await self.reasoning(sample)
             except Exception as exc:
                 unreasoned = f"reasoning failed: {describe(exc)}"
-                await asyncio.to_thread(self.store.fail_sample, sample.id, unreasoned)
+                await self.io(self.store.fail_sample, sample.id, unreasoned)
         jobs = []
         for target, mode in pairs:
             error = unreadable or (unreasoned if mode in STAR_MODES else None)
@@ -358,11 +367,11 @@ class Engine:
             if sample.reasoning is None:
                 raise InputError("the sample has no imported reasoning (--reasoning imported)")
             trajectory = {"iterations": [], "calls": [], "reasoning_star": sample.reasoning.model_dump(), "stop_reason": "imported"}
-            await asyncio.to_thread(self.store.set_trajectory, sample.id, None, "imported", trajectory)
+            await self.io(self.store.set_trajectory, sample.id, None, "imported", trajectory)
             return trajectory
         parts = await asyncio.to_thread(key_parts, sample, self.ctx, self.plan.model_labels)
         key = reasoning_key(parts)
-        trajectory = await asyncio.to_thread(self.cache.get, key)
+        trajectory = await self.io(self.cache.get, key)
         source = "cache"
         if trajectory is None:
             inputs = make_inputs(
@@ -382,11 +391,11 @@ class Engine:
             self.counts.reasoning_generated += 1
             for call in calls:
                 self.counts.add_tokens(call.get("usage"))
-            await asyncio.to_thread(self.cache.put, key, trajectory, parts)
+            await self.io(self.cache.put, key, trajectory, parts)
             source = self.reasoner_name
         else:
             self.counts.reasoning_cached += 1
-        await asyncio.to_thread(self.store.set_trajectory, sample.id, key, source, trajectory)
+        await self.io(self.store.set_trajectory, sample.id, key, source, trajectory)
         return trajectory
 
     def star(self, trajectory: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -486,7 +495,7 @@ class Engine:
             record = await self.repeated(sample, target, mode, media, reasoning, extra)
         else:
             record = self.record(sample, target, mode, await self.ask(sample, target, mode, media, reasoning), **extra)
-        await asyncio.to_thread(self.store.put_result, record)
+        await self.io(self.store.put_result, record)
         self.tally.add(record)
         return record
 
@@ -545,10 +554,10 @@ class Engine:
         store when it is given."""
         if PLACEBO not in self.modes:
             return
-        todo = await asyncio.to_thread(self.placebo_todo, samples)
+        todo = await self.io(self.placebo_todo, samples)
         if not todo:
             return
-        by_task = await asyncio.to_thread(self.starred_by_task, samples)
+        by_task = await self.io(self.starred_by_task, samples)
         starred = {sid for ids in by_task.values() for sid in ids}
         donors = placebo_donors(by_task, self.plan.controls.seed)
         await self.pool((s for s in samples if s.id in todo), lambda s: self.placebo_sample(semaphore, s, todo[s.id], starred, donors))
@@ -580,7 +589,7 @@ class Engine:
                 error = "no r* of its own to compare with (its reasoning failed)"
             elif error is None and donor is None:
                 error = f"no other sample of task {sample.task} has r* to give as placebo"
-            given = (donor, await asyncio.to_thread(self.store.trajectory, donor)) if donor is not None else None
+            given = (donor, await self.io(self.store.trajectory, donor)) if donor is not None else None
             records = await asyncio.gather(*(self.answer(sample, t, PLACEBO, media, None, error, given) for t in targets))
             failed = any(r.get("error") for r in records) or self.outcomes.get(sample.id) == FAILED
             self.recount(sample.id, FAILED if failed else DONE)
@@ -594,7 +603,7 @@ class Engine:
             return []
         distinct = distinct_reasonings(trajectory, self.ctx.max_iterations, TAUS)
         main = reasoning_hash(self.star(trajectory)[0])
-        done = await asyncio.to_thread(self.store.ablation_statuses, sample.id)
+        done = await self.io(self.store.ablation_statuses, sample.id)
         jobs = []
         for target in self.targets:
             for mode in [m for m in self.modes if m in STAR_MODES]:
@@ -607,7 +616,7 @@ class Engine:
     async def answer_ablation(self, sample: Sample, target: str, mode: str, media: Any, h: str, reasoning: dict) -> dict[str, Any]:
         answer = await self.ask(sample, target, mode, media, reasoning)
         record = self.record(sample, target, mode, answer, rhash=h)
-        await asyncio.to_thread(self.store.put_ablation, ablation_copy(record))
+        await self.io(self.store.put_ablation, ablation_copy(record))
         return record
 
 

@@ -120,6 +120,6 @@ def rebuild_results(run_dir: str | Path) -> tuple[Path, int]:
     damaged or deleted); returns the file and its number of records."""
     store = ResultStore(run_dir, create=False)
     try:
-        return store.export_results(), len(store.results())
+        return store.write_results()
     finally:
         store.close()

@@ -312,8 +312,7 @@ def _run_engine(
         status = "finished"
     finally:
         write_run_json(out, settings, engine.counts.to_dict(), status)
-        n = len(store.results())
-        store.export_results()
+        n = store.write_results()[1]  # streamed from the store: never every record in memory at once
         store.close()
         cache.close()
     return counts, n

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -147,8 +148,14 @@ class ResultStore:
 
     def results(self) -> list[dict[str, Any]]:
         """Every result record, in manifest order, then target and inject mode."""
-        rows = self.db.rows("SELECT r.record FROM results r JOIN samples s ON s.id = r.id ORDER BY s.ord, r.target, r.inject")
-        return [self.db.loads(r[0], "result") for r in rows]
+        return list(self.iter_results())
+
+    def iter_results(self) -> Iterator[dict[str, Any]]:
+        """:meth:`results` streamed from a cursor, a batch of rows at a time."""
+        rows = self.db.iter_rows("SELECT r.record FROM results r JOIN samples s ON s.id = r.id ORDER BY s.ord, r.target, r.inject")
+        with closing(rows):  # its cursor is closed when a damaged row stops the reading, too
+            for (record,) in rows:
+                yield self.db.loads(record, "result")
 
     def ablations(self) -> Iterator[dict[str, Any]]:
         for (record,) in self.db.rows("SELECT record FROM ablation"):
@@ -156,9 +163,13 @@ class ResultStore:
 
     def export_results(self, path: str | Path | None = None) -> Path:
         """Rebuild RUN/results.jsonl from the store."""
+        return self.write_results(path)[0]
+
+    def write_results(self, path: str | Path | None = None) -> tuple[Path, int]:
+        """Rebuild RUN/results.jsonl (or ``path``) from the store, streamed row by row (memory stays
+        flat however many records); returns the file and the number of records written."""
         out = Path(path) if path else self.dir / "results.jsonl"
-        write_jsonl(out, self.results())
-        return out
+        return out, write_jsonl(out, self.iter_results())
 
     def close(self) -> None:
         self.db.close()

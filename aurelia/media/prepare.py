@@ -1,7 +1,9 @@
 """Turn a (video, audio) pair into a small, serialisable media reference for the graph state.
 
 The state holds paths, hashes, probe facts, keyframe times and the digest text — never bytes.
-Results are cached per process by content hash and settings.
+Results are cached per process (a bounded LRU) by each file's identity from ``stat`` (device,
+inode, size, change times) and the settings: a clip measured once is not hashed or probed again
+until it changes. Failures are not cached (the next call measures again).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from aurelia.errors import MediaError
 from aurelia.media.audio import analyse_file
 from aurelia.media.digest import render_digest
 from aurelia.media.keyframes import ScanMode, scan_keyframes
-from aurelia.media.probe import MediaInfo, probe
+from aurelia.media.probe import FileIdentity, MediaInfo, file_identity, probe
 from aurelia.media.ref import MediaRef
 
 MAX_AUDIO_SECONDS = 3600.0  # audio beyond this is not measured (the digest says so); work stays bounded
+CACHE_SIZE = 1024  # clips remembered per process: above a run's samples in flight (the bench's media step and graph's prepare share it)
 
 
 def prepare_media(
@@ -41,28 +44,44 @@ def prepare_media(
         raise MediaError(f"num_frames must be at least 1, got {num_frames}", path=video)
     if len(audio_candidates or ()) > len(ascii_uppercase):  # before any file is opened or hashed
         raise MediaError(f"at most {len(ascii_uppercase)} candidate audio clips, got {len(audio_candidates or ())}", path=video)
-    info = probe(video)
+    identities = (
+        file_identity(video),
+        file_identity(audio) if audio else None,
+        tuple(file_identity(p) for p in audio_candidates or ()),
+    )
+    return copy.deepcopy(MediaRef(_prepare_cached(*identities, num_frames, mode, max_audio_seconds, allow_audio_only)))
+
+
+def _probed(
+    video: FileIdentity, audio: FileIdentity | None, candidates: tuple[FileIdentity, ...], allow_audio_only: bool
+) -> tuple[MediaInfo, MediaInfo | None, tuple[MediaInfo, ...]]:
+    """Each file probed (and hashed), with the streams the question needs checked."""
+    info = probe(video[0])
     if info.video is None and not allow_audio_only:
-        raise MediaError("no video stream (an audio-only file was given as the video)", path=video)
-    audio_info = probe(audio) if audio else None
+        raise MediaError("no video stream (an audio-only file was given as the video)", path=video[0])
+    audio_info = probe(audio[0]) if audio else None
     if audio_info is not None and audio_info.audio is None:
-        raise MediaError("no audio stream in the separate audio file", path=audio)
-    cands = tuple(probe(p) for p in audio_candidates or ())
+        raise MediaError("no audio stream in the separate audio file", path=audio[0])
+    cands = tuple(probe(c[0]) for c in candidates)
     for c in cands:
         if c.audio is None:
             raise MediaError("no audio stream in the candidate audio clip", path=c.path)
-    return copy.deepcopy(MediaRef(_prepare_cached(info, audio_info, num_frames, cands, mode, max_audio_seconds)))
+    return info, audio_info, cands
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=CACHE_SIZE)
 def _prepare_cached(
-    info: MediaInfo,
-    audio_info: MediaInfo | None,
+    video: FileIdentity,
+    audio: FileIdentity | None,
+    candidates: tuple[FileIdentity, ...],
     num_frames: int,
-    cands: tuple[MediaInfo, ...],
     mode: ScanMode,
     max_audio_seconds: float | None,
+    allow_audio_only: bool,
 ) -> tuple:
+    """The measured reference as a tuple of items (what the cache holds); probes and measures only
+    on a miss. An exception is not cached, so a failed clip is measured again when asked again."""
+    info, audio_info, cands = _probed(video, audio, candidates, allow_audio_only)
     scan = scan_keyframes(info.path, max_frames=num_frames, mode=mode) if info.video else None
     audio_src = audio_info or (info if info.audio else None)
     analysis = None

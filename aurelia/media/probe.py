@@ -14,6 +14,7 @@ import hashlib
 import os
 import stat
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import av
@@ -23,6 +24,7 @@ from aurelia.errors import MediaError
 from aurelia.files import NotRegularFile, open_regular
 
 HASH_CHUNK = 1 << 20
+HASH_CACHE_SIZE = 4096  # file versions whose hash is remembered per process (bounded: a million clips stay flat)
 MAX_SIDE = 16_384  # pixels; beyond this a frame is not a video we can bound the work for
 MAX_PIXELS = 8_192 * 8_192
 MAX_DURATION_S = 48 * 3600.0
@@ -124,6 +126,32 @@ def check_readable_file(path: str | os.PathLike, max_bytes: int | None = None) -
     if max_bytes is not None and st.st_size > max_bytes:
         raise MediaError(f"file is {st.st_size} bytes; the limit is {max_bytes}", path=str(path))
     return p
+
+
+FileIdentity = tuple[str, int, int, int, int, int]  # path as given, st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns
+
+
+def file_identity(path: str | os.PathLike) -> FileIdentity:
+    """Which version of which file ``path`` is, from ``stat`` alone (after :func:`check_readable_file`):
+    what the per-process caches key a measurement by, so that a clip is hashed and probed once
+    until it changes (a rewrite moves its size or times; a replacement, its inode)."""
+    check_readable_file(path)
+    try:
+        st = os.stat(path)
+    except OSError as exc:  # removed between the two calls
+        raise MediaError(f"cannot reach the file ({exc.strerror or exc})", path=str(path)) from exc
+    return (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+@lru_cache(maxsize=HASH_CACHE_SIZE)
+def _sha256_of_version(identity: FileIdentity) -> str:
+    return file_sha256(identity[0])
+
+
+def cached_sha256(path: str | os.PathLike) -> str:
+    """:func:`file_sha256`, computed once per version of the file (:func:`file_identity`) in this
+    process: the probe and the reasoning cache's key share it, so a clip is hashed once."""
+    return _sha256_of_version(file_identity(path))
 
 
 def open_container(path: str | os.PathLike) -> av.container.InputContainer:
@@ -280,7 +308,7 @@ def probe(path: str | os.PathLike) -> MediaInfo:
         path=spath,
         container=fmt,
         size_bytes=Path(path).stat().st_size,
-        sha256=file_sha256(path),
+        sha256=cached_sha256(path),
         duration_s=round(duration or container_duration, 3),
         video=video,
         audio=audio,

@@ -1,13 +1,16 @@
-"""What the nodes share: model lookup per role, call records, trace tags, the run's settings."""
+"""What the nodes share: model lookup per role, call records, trace tags, the run's settings,
+and :class:`GraphNode`: a node written once as steps, with a sync and an async implementation."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import Runtime
 
 from aurelia.boundary import Policy
 from aurelia.errors import InputError
@@ -18,11 +21,12 @@ from aurelia.models.messages import TunedModel, with_generation_settings
 from aurelia.models.registry import RoleModel, as_role_model, resolve_model
 from aurelia.models.retry import CallLimits
 from aurelia.models.spec import parse_model_string
-from aurelia.models.structured import CallResult
+from aurelia.models.structured import CallResult, Steps, adrive, drive
 from aurelia.prompts import get_prompt_set, prompt_set_fingerprint
 from aurelia.tracing import agent_config, annotate_node_run, run_meta
 
 ROLES = ("generator", "summarizer", "evaluator", "feedback", "target", "extractor")
+IN_PROCESS = {"local", "gguf", "hf"}  # back-ends that compute in this process (llama.cpp, transformers): their calls block
 
 
 class Models:
@@ -44,6 +48,16 @@ class Models:
 
     def has(self, role: str, ctx: Context) -> bool:
         return role in self.overrides or bool(getattr(ctx, f"{role}_model"))
+
+    def in_process(self, role: str, ctx: Context) -> bool:
+        """Whether the role's model string names a model run in this process (llama.cpp, hf):
+        loading and generating block, so a node using it runs in a thread under ``ainvoke``, as
+        under ``invoke``. An instance given to ``build_graph`` is called with ``ainvoke`` (LangChain
+        runs a model without an async implementation of its own in its executor)."""
+        if role in self.overrides:
+            return False
+        raw = getattr(ctx, f"{role}_model")
+        return bool(raw) and parse_model_string(raw).provider in IN_PROCESS
 
     def get(self, role: str, ctx: Context, *, temperature: float = 0.0, max_tokens: int | None = None) -> TunedModel:
         """The role's model with this call's temperature and the run's seed (an instance keeps
@@ -144,3 +158,45 @@ def traced(role: str, iteration: int, rm: RoleModel, state: Mapping[str, Any], c
     config = agent_config(role, iteration, rm.spec.label, {**run_meta(state, ctx, iteration), **extra})
     annotate_node_run(tags=config["tags"], metadata=config["metadata"])
     return config
+
+
+NodeSteps = Callable[[Any, Runtime[Context]], Steps[dict]]
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """A node with both implementations: ``func`` runs under ``invoke``/``stream``, ``afunc``
+    under ``ainvoke``/``astream`` (LangGraph picks; the graph builder registers both)."""
+
+    name: str
+    func: Callable[..., dict]
+    afunc: Callable[..., Any]
+
+
+def graph_node(name: str, steps: NodeSteps, models: Models, roles: tuple[str, ...] = ()) -> GraphNode:
+    """A node written once as steps (:mod:`aurelia.models.structured`): the sync implementation
+    drives them with ``invoke``, the async one with ``ainvoke`` on the event loop, or (a role of
+    ``roles`` run in this process) runs the sync one in a thread."""
+
+    def node(state: Any, runtime: Runtime[Context]) -> dict:
+        return drive(steps(state, runtime))
+
+    async def anode(state: Any, runtime: Runtime[Context]) -> dict:
+        ctx = runtime.context or Context()
+        if any(models.in_process(role, ctx) for role in roles):
+            return await asyncio.to_thread(node, state, runtime)
+        return await adrive(steps(state, runtime))
+
+    node.__name__ = anode.__name__ = name
+    return GraphNode(name, node, anode)
+
+
+def blocking_node(name: str, func: Callable[..., dict], *, heavy: bool = True) -> GraphNode:
+    """A node without model calls: under ``ainvoke`` in a thread when it blocks (``heavy``:
+    probing files), else on the loop."""
+
+    async def anode(state: Any, runtime: Runtime[Context]) -> dict:
+        return await asyncio.to_thread(func, state, runtime) if heavy else func(state, runtime)
+
+    anode.__name__ = name
+    return GraphNode(name, func, anode)

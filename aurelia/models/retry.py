@@ -25,7 +25,11 @@ client the registry builds (:func:`async_deadline_client`) keeps one pool per ru
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
+import select
+import socket
+import ssl
 import threading
 import time
 import weakref
@@ -75,6 +79,7 @@ DEADLINE_PROVIDERS = {"openai", "openai_compatible", "azure_openai", "deepseek",
 POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's defaults
 # async: one event loop carries a whole run's requests (hundreds at once), each connection kept for reuse
 ASYNC_POOL_LIMITS = httpx.Limits(max_connections=1024, max_keepalive_connections=1024)
+POOL_SHARDS = 8  # pools per model and event loop (see LoopTransport)
 
 sleep = time.sleep  # tests replace it to record the waits instead of waiting
 
@@ -234,6 +239,7 @@ class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
 
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
         self._inner = inner
+        self._socket: socket.socket | None = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         return await self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
@@ -251,7 +257,22 @@ class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
         return _AsyncDeadlineStream(inner)
 
     def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":  # asked of every idle connection whenever the pool places a request
+            if self._socket is None:  # anyio builds every attribute of a socket to give one: look it up once
+                self._socket = self._inner.get_extra_info("socket")
+            return _readable(self._socket)
         return self._inner.get_extra_info(info)
+
+
+def _readable(sock: socket.socket | None) -> bool:
+    """httpcore's test of an idle connection: readable (or gone) means the server closed it."""
+    if sock is None or sock.fileno() == -1:
+        return True
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([sock], [], [], 0)[0])
 
 
 class _AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
@@ -298,9 +319,11 @@ class AsyncDeadlineTransport(httpx.AsyncHTTPTransport):
     the same timeout errors. Its pool belongs to the event loop it first connects on."""
 
     def __init__(self, timeout: float | None = None, *, verify: Any = True, limits: httpx.Limits = ASYNC_POOL_LIMITS) -> None:
-        super().__init__(verify=verify, limits=limits)
+        # one SSL context (loading the CA bundle costs tens of ms), shared when given
+        context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify)
+        super().__init__(verify=context, limits=limits)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify),
+            ssl_context=context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
@@ -320,38 +343,48 @@ _LOOP_TRANSPORTS: weakref.WeakSet[LoopTransport] = weakref.WeakSet()
 
 
 class LoopTransport(httpx.AsyncBaseTransport):
-    """One :class:`AsyncDeadlineTransport` per running event loop, made on first use and dropped
-    with its loop (held weakly): a model built once per process serves every loop that calls
-    it (``asyncio.run`` per run, a server's loop, a test's), never sharing a connection across
-    loops. :func:`close_loop_transports` closes the running loop's pools when a run ends."""
+    """One set of :class:`AsyncDeadlineTransport` pools per running event loop, made on first use
+    and dropped with its loop (held weakly): a model built once per process serves every loop
+    that calls it (``asyncio.run`` per run, a server's loop, a test's), never sharing a connection
+    across loops. A loop's requests take its ``shards`` pools in turn: httpcore's pool does work
+    in the square of its connections whenever it places a request, so hundreds of requests in
+    flight cost far less CPU spread over several pools. :func:`close_loop_transports` closes the
+    running loop's pools when a run ends."""
 
-    def __init__(self, timeout: float | None, limits: httpx.Limits = ASYNC_POOL_LIMITS) -> None:
-        self.timeout, self.limits = timeout, limits
-        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncDeadlineTransport] = weakref.WeakKeyDictionary()
+    def __init__(self, timeout: float | None, limits: httpx.Limits = ASYNC_POOL_LIMITS, shards: int = POOL_SHARDS) -> None:
+        self.timeout, self.shards = timeout, shards
+        each = max(1, (limits.max_connections or 1024) // shards), max(1, (limits.max_keepalive_connections or 1024) // shards)
+        self.limits = httpx.Limits(max_connections=each[0], max_keepalive_connections=each[1], keepalive_expiry=limits.keepalive_expiry)
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[AsyncDeadlineTransport]] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()  # loops in other threads may call the same model
+        self._turn = itertools.count()
+        self._ssl: ssl.SSLContext | None = None  # made on first use, shared by every pool
         _LOOP_TRANSPORTS.add(self)
 
     def current(self) -> AsyncDeadlineTransport:
-        """The running loop's transport."""
+        """The running loop's pool whose turn it is."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            transport = self._by_loop.get(loop)
-            if transport is None:
-                transport = self._by_loop[loop] = AsyncDeadlineTransport(self.timeout, limits=self.limits)
-        return transport
+            pools = self._by_loop.get(loop)
+            if pools is None:
+                if self._ssl is None:
+                    self._ssl = httpx.create_ssl_context()
+                made = [AsyncDeadlineTransport(self.timeout, verify=self._ssl, limits=self.limits) for _ in range(self.shards)]
+                pools = self._by_loop[loop] = made
+            return pools[next(self._turn) % self.shards]
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         return await self.current().handle_async_request(request)
 
     async def aclose(self) -> None:
-        """Close the running loop's pool (the next request opens a new one)."""
+        """Close the running loop's pools (the next request opens new ones)."""
         with self._lock:
-            transport = self._by_loop.pop(asyncio.get_running_loop(), None)
-        if transport is not None:
-            await transport.aclose()
+            pools = self._by_loop.pop(asyncio.get_running_loop(), [])
+        for pool in pools:
+            await pool.aclose()
 
     def loops(self) -> int:
-        """How many event loops hold a pool now (for tests)."""
+        """How many event loops hold pools now (for tests)."""
         return len(self._by_loop)
 
 

@@ -67,11 +67,20 @@ def reply_text(message: Any) -> str:
 
 
 def supports_structured(model: Any) -> bool:
-    try:
-        model.with_structured_output(_Probe)
-    except (NotImplementedError, AttributeError, ValueError):
-        return False
-    return True
+    """Whether the model's class offers structured output (asked once per class: building the
+    structured runnable costs about a millisecond, and every agent call asks)."""
+    kind = type(model)
+    if kind not in _STRUCTURED:
+        try:
+            model.with_structured_output(_Probe)
+        except (NotImplementedError, AttributeError, ValueError):
+            _STRUCTURED[kind] = False
+        else:
+            _STRUCTURED[kind] = True
+    return _STRUCTURED[kind]
+
+
+_STRUCTURED: dict[type, bool] = {}
 
 
 class _Probe(BaseModel):

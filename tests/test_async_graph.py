@@ -138,3 +138,34 @@ def test_only_models_run_in_this_process_keep_their_node_in_a_thread(monkeypatch
     ctx = validate_context(Context(generator_model="local", evaluator_model="http://127.0.0.1:9/v1?model=m", target_model="hf:some/model"))
     assert models.in_process("generator", ctx) and models.in_process("target", ctx)
     assert not models.in_process("evaluator", ctx) and not models.in_process("summarizer", ctx)
+
+
+def test_a_served_graph_makes_no_blocking_call_on_the_event_loop(clip, monkeypatch):
+    """What ``langgraph dev`` checks (blockbuster): a served run's async nodes leave the policy's
+    path resolution, first model builds and media probing to threads."""
+    from blockbuster import BlockBuster
+
+    with openai_stub(reply) as stub:
+        monkeypatch.setenv("AURELIA_ALLOWED_MODELS", f"{stub.url('gen')},{stub.url('sum')},{stub.url('eval')},{stub.url('target')}")
+        monkeypatch.setenv("AURELIA_MEDIA_ROOT", str(clip.parent))
+        ctx = Context(
+            generator_model=stub.url("gen"),
+            summarizer_model=stub.url("sum"),
+            evaluator_model=stub.url("eval"),
+            target_model=stub.url("target"),
+            request_timeout=31.0,  # a model key no other test built: its first build is in this run
+            max_iterations=1,
+        )
+        graph = build_graph(served=True)
+
+        async def run() -> dict:
+            blocker = BlockBuster()
+            blocker.activate()
+            try:
+                return await graph.ainvoke({"video": clip.name, "question": "What colour?", "choices": ["red", "blue"]}, context=ctx)
+            finally:
+                blocker.deactivate()
+                await close_loop_transports()
+
+        out = asyncio.run(run())
+    assert out["answer"] == "blue" and [c["role"] for c in out["calls"]] == ["generator", "summarizer", "evaluator", "target"]

@@ -5,6 +5,7 @@ context asks for it. The reasoning-only graph ends after the evaluator."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Mapping
 from typing import Any
@@ -44,8 +45,11 @@ def served_errors(node: GraphNode, models: Models) -> RunnableCallable:
         except GraphBubbleUp:  # an interrupt (review) is control flow, not an error
             raise
         except Exception as exc:
-            models.policy().scrub_error(exc)
+            scrub(exc)
             raise
+
+    def scrub(exc: BaseException) -> None:
+        models.policy().scrub_error(exc)
 
     @functools.wraps(node.afunc)
     async def awrapped(*args: Any, **kwargs: Any) -> Any:
@@ -54,7 +58,7 @@ def served_errors(node: GraphNode, models: Models) -> RunnableCallable:
         except GraphBubbleUp:
             raise
         except Exception as exc:
-            models.policy().scrub_error(exc)
+            await asyncio.to_thread(scrub, exc)  # a served policy resolves paths: off the loop
             raise
 
     # trace=False: the node's run is LangGraph's own, as for a plain function (no nested run)

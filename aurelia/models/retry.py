@@ -358,7 +358,7 @@ class LoopTransport(httpx.AsyncBaseTransport):
         self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[AsyncDeadlineTransport]] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()  # loops in other threads may call the same model
         self._turn = itertools.count()
-        self._ssl: ssl.SSLContext | None = None  # made on first use, shared by every pool
+        self._ssl = httpx.create_ssl_context()  # made with the client (loading certificates blocks), shared by every pool
         _LOOP_TRANSPORTS.add(self)
 
     def current(self) -> AsyncDeadlineTransport:
@@ -367,8 +367,6 @@ class LoopTransport(httpx.AsyncBaseTransport):
         with self._lock:
             pools = self._by_loop.get(loop)
             if pools is None:
-                if self._ssl is None:
-                    self._ssl = httpx.create_ssl_context()
                 made = [AsyncDeadlineTransport(self.timeout, verify=self._ssl, limits=self.limits) for _ in range(self.shards)]
                 pools = self._by_loop[loop] = made
             return pools[next(self._turn) % self.shards]

@@ -4,7 +4,9 @@ and :class:`GraphNode`: a node written once as steps, with a sync and an async i
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -12,7 +14,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
-from aurelia.boundary import Policy
+from aurelia.boundary import ALLOWED_MODELS_ENV, MEDIA_ROOT_ENV, Policy
 from aurelia.errors import InputError
 from aurelia.graph.context import Context
 from aurelia.graph.state import CallRecord
@@ -27,6 +29,8 @@ from aurelia.tracing import agent_config, annotate_node_run, run_meta
 
 ROLES = ("generator", "summarizer", "evaluator", "feedback", "target", "extractor")
 IN_PROCESS = {"local", "gguf", "hf"}  # back-ends that compute in this process (llama.cpp, transformers): their calls block
+# the policy an async node read off the event loop (a served one resolves paths), for Models.policy()
+_NODE_POLICY: ContextVar[Policy | None] = ContextVar("aurelia_node_policy", default=None)
 
 
 class Models:
@@ -41,10 +45,43 @@ class Models:
             raise ValueError(f"unknown roles {sorted(unknown)}; use {ROLES}")
         self.overrides = {role: as_role_model(m, name=f"{role}-instance") for role, m in (overrides or {}).items()}
         self.served = served
+        self._built: set[tuple[str, float]] = set()  # (model string, timeout) built in this process
 
     def policy(self) -> Policy:
-        """Read per run, so a deployment's variables apply without rebuilding the graph."""
-        return Policy.from_env(self.served)
+        """Read per run, so a deployment's variables apply without rebuilding the graph (in an
+        async node: as read off the event loop for it, see :meth:`ready`)."""
+        return _NODE_POLICY.get() or Policy.from_env(self.served)
+
+    def serving(self) -> bool:
+        """Whether runs get a deployment's policy (:meth:`Policy.from_env`'s test, without its I/O)."""
+        return self.served or bool(os.environ.get(ALLOWED_MODELS_ENV, "").strip() or os.environ.get(MEDIA_ROOT_ENV, "").strip())
+
+    def ready(self, roles: tuple[str, ...], ctx: Context) -> Policy | None:
+        """Before an async node runs on the event loop: what would block there, done now (in a
+        thread): a served policy, which resolves paths, and the first build of a role's model in
+        this process (its clients, their certificates). The policy (None: not served), for the node."""
+        policy = Policy.from_env(self.served) if self.serving() else None
+        token = _NODE_POLICY.set(policy)
+        try:
+            for role in roles:
+                raw = "" if role in self.overrides else getattr(ctx, f"{role}_model")
+                if raw and (raw, ctx.request_timeout) not in self._built:
+                    self.get(role, ctx)
+                    self._built.add((raw, ctx.request_timeout))
+        finally:
+            _NODE_POLICY.reset(token)
+        return policy
+
+    def needs_ready(self, roles: tuple[str, ...], ctx: Context) -> bool:
+        """Whether :meth:`ready` has work to do (checked on the loop: no I/O)."""
+        if self.serving():
+            return True
+        return any(
+            role not in self.overrides
+            and getattr(ctx, f"{role}_model")
+            and (getattr(ctx, f"{role}_model"), ctx.request_timeout) not in self._built
+            for role in roles
+        )
 
     def has(self, role: str, ctx: Context) -> bool:
         return role in self.overrides or bool(getattr(ctx, f"{role}_model"))
@@ -185,7 +222,12 @@ def graph_node(name: str, steps: NodeSteps, models: Models, roles: tuple[str, ..
         ctx = runtime.context or Context()
         if any(models.in_process(role, ctx) for role in roles):
             return await asyncio.to_thread(node, state, runtime)
-        return await adrive(steps(state, runtime))
+        policy = await asyncio.to_thread(models.ready, roles, ctx) if models.needs_ready(roles, ctx) else None
+        token = _NODE_POLICY.set(policy)
+        try:
+            return await adrive(steps(state, runtime))
+        finally:
+            _NODE_POLICY.reset(token)
 
     node.__name__ = anode.__name__ = name
     return GraphNode(name, node, anode)

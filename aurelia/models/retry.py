@@ -551,11 +551,14 @@ def request_kwargs(provider: str, timeout: float) -> dict[str, Any]:
     that take an httpx client get :func:`deadline_client` and :func:`async_deadline_client`:
     ``timeout`` covers the whole response, sync or async."""
     if provider in DEADLINE_PROVIDERS:
+        # http_socket_options=(): no client langchain-openai builds itself gets its own transport
+        # (which prints a warning about proxies into the run's output)
         return {
             "max_retries": 0,
             "timeout": timeout,
             "http_client": deadline_client(timeout),
             "http_async_client": async_deadline_client(timeout),
+            "http_socket_options": (),
         }
     if provider in {"anthropic", "groq"}:
         return {"max_retries": 0, "timeout": timeout}

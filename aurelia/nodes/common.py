@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -31,6 +32,12 @@ ROLES = ("generator", "summarizer", "evaluator", "feedback", "target", "extracto
 IN_PROCESS = {"local", "gguf", "hf"}  # back-ends that compute in this process (llama.cpp, transformers): their calls block
 # the policy an async node read off the event loop (a served one resolves paths), for Models.policy()
 _NODE_POLICY: ContextVar[Policy | None] = ContextVar("aurelia_node_policy", default=None)
+
+
+@lru_cache(maxsize=256)
+def provider_of(raw: str) -> str:
+    """The provider a model string names (parsed once: every async node call asks)."""
+    return parse_model_string(raw).provider
 
 
 class Models:
@@ -94,7 +101,7 @@ class Models:
         if role in self.overrides:
             return False
         raw = getattr(ctx, f"{role}_model")
-        return bool(raw) and parse_model_string(raw).provider in IN_PROCESS
+        return bool(raw) and provider_of(raw) in IN_PROCESS
 
     def get(self, role: str, ctx: Context, *, temperature: float = 0.0, max_tokens: int | None = None) -> TunedModel:
         """The role's model with this call's temperature and the run's seed (an instance keeps

@@ -46,9 +46,14 @@ def tone_wav(tmp_path_factory) -> Path:
 
 @pytest.fixture()
 def waits(monkeypatch) -> list[float]:
-    """The retry policy's waits, recorded instead of slept."""
+    """The retry policy's waits, recorded instead of slept (sync and async calls alike)."""
     from aurelia.models import retry
 
     recorded: list[float] = []
+
+    async def record(seconds: float) -> None:
+        recorded.append(seconds)
+
     monkeypatch.setattr(retry, "sleep", recorded.append)
+    monkeypatch.setattr(retry, "async_sleep", record)
     return recorded

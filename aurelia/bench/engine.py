@@ -5,11 +5,13 @@ graph; then, for each target, the zero-shot answer (inject ``none``), the answer
 each inject mode and the controls asked for (``cot``, ``sc``: see :mod:`aurelia.bench.controls`);
 then part 1's reader and verdict. Placebo answers come last, once every r* is made (each sample
 gets another's). Samples run concurrently (an asyncio
-semaphore; graph calls through ``ainvoke``, whose sync nodes LangGraph runs in threads; media
-work (one measurement per clip at a time) and target calls in threads, every SQLite call on the
-run's one store thread, never on the event loop). Answers go to one
-queue per target: a local ``hf:`` model answers a batch at a time through ``answer_batch``; a
-chat target answers up to ``concurrency`` calls at once. Each finished record is written at once
+semaphore; graph calls through ``ainvoke``, whose agent nodes run on the event loop, or in a
+thread for a model run in this process; media
+work (one measurement per clip at a time) and local target calls in threads, every SQLite call on
+the run's one store thread, never on the event loop). Answers go to
+one queue per target: a local ``hf:`` model answers a batch at a time through ``answer_batch``
+in a thread; a chat target answers up to ``concurrency`` calls at once on the event loop
+(``aanswer_batch``: async requests, no thread per call). Each finished record is written at once
 in its own transaction.
 """
 
@@ -37,6 +39,7 @@ from aurelia.bench.trajectory import trajectory_of, trajectory_problem
 from aurelia.errors import AureliaError, InputError, ModelCallError, describe_failure
 from aurelia.graph.context import Context
 from aurelia.media.prepare import prepare_media
+from aurelia.models.retry import close_loop_transports
 from aurelia.models.structured import total_usage
 from aurelia.prompts.format import dialog_question
 from aurelia.run import make_inputs
@@ -77,16 +80,22 @@ def describe(exc: BaseException) -> str:
 
 
 class TargetQueue:
-    """One target's queue: answers a batch at a time (``workers`` batches at once)."""
+    """One target's queue: a local model answers a batch at a time in a thread (``workers``
+    batches at once); a chat target answers each sample as it comes, on the event loop
+    (:meth:`~aurelia.targets.chat.ChatTarget.aanswer_batch`, ``workers`` at once): no batching
+    to wait for and no thread per call."""
 
     def __init__(self, name: str, target: Target, workers: int) -> None:
         self.name, self.target, self.workers = name, target, workers
         self.queue: asyncio.Queue[tuple[Target, TargetSample, asyncio.Future[TargetAnswer]]] = asyncio.Queue()
         self.tasks: list[asyncio.Task] = []
         self.config = {"run_name": "target", "tags": ["aurelia-bench", f"target:{name}"]}
+        self.direct = isinstance(target, ChatTarget)
+        self.slots = asyncio.Semaphore(workers)
 
     def start(self) -> None:
-        self.tasks = [asyncio.create_task(self._work()) for _ in range(self.workers)]
+        if not self.direct:
+            self.tasks = [asyncio.create_task(self._work()) for _ in range(self.workers)]
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -96,9 +105,20 @@ class TargetQueue:
     async def answer(self, sample: TargetSample, variant: Target | None = None) -> TargetAnswer:
         """The target's answer; ``variant``: the same model with other generation settings (see
         :meth:`~aurelia.targets.Target.variant`), answered in batches of its own."""
+        if self.direct:
+            async with self.slots:
+                return (await self._answer(variant or self.target, [sample]))[0]
         future: asyncio.Future[TargetAnswer] = asyncio.get_running_loop().create_future()
         await self.queue.put((variant or self.target, sample, future))
         return await future
+
+    async def _answer(self, target: Target, samples: list[TargetSample]) -> list[TargetAnswer]:
+        """The answers; a batch that fails as a whole fails each of its samples."""
+        started = time.perf_counter()
+        try:
+            return await target.aanswer_batch(samples, self.config)
+        except Exception as exc:
+            return [target.failed(s, exc, started) for s in samples]
 
     async def _work(self) -> None:
         held = None  # the first item of another variant: the next batch starts with it
@@ -112,12 +132,7 @@ class TargetQueue:
                     held = item
                     break
                 batch.append(item)
-            samples = [s for _, s, _ in batch]
-            started = time.perf_counter()
-            try:
-                answers = await asyncio.to_thread(target.answer_batch, samples, self.config)
-            except Exception as exc:  # a batch that fails as a whole fails each of its samples
-                answers = [target.failed(s, exc, started) for s in samples]
+            answers = await self._answer(target, [s for _, s, _ in batch])  # a local model's: in a thread
             for (_, _, future), answer in zip(batch, answers, strict=True):
                 if not future.done():
                     future.set_result(answer)
@@ -227,6 +242,7 @@ class Engine:
                 await close()
             await asyncio.to_thread(self.io.close)  # the writes already asked land before the store closes
             self.io = StoreThread()
+            await close_loop_transports()  # the model clients' kept-alive connections end with the run
         return self.counts
 
     async def pool(self, items: Iterable[T], work: Callable[[T], Awaitable[None]]) -> None:

@@ -5,12 +5,14 @@ context asks for it. The reasoning-only graph ends after the evaluator."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
+from langgraph._internal._runnable import RunnableCallable  # a node with a sync and an async implementation
 from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -19,7 +21,7 @@ from langgraph_sdk.runtime import ServerRuntime
 from aurelia.graph.context import Context, check_setting_names
 from aurelia.graph.state import InputState, OutputState, State
 from aurelia.models.registry import RoleModel
-from aurelia.nodes.common import Models
+from aurelia.nodes.common import GraphNode, Models
 from aurelia.nodes.evaluator import make_evaluator
 from aurelia.nodes.feedback import make_feedback
 from aurelia.nodes.generator import make_generator
@@ -30,22 +32,37 @@ from aurelia.nodes.target import make_target
 from aurelia.tracing import scrubbing_tracer
 
 
-def served_errors(node: Callable[..., Any], models: Models) -> Callable[..., Any]:
-    """``node`` whose errors, in a served run, name paths relative to the deployment's roots,
-    never the server's absolute ones (:meth:`aurelia.boundary.Policy.scrub_error`). LangGraph
-    reads the parameters through ``functools.wraps``, so ``runtime`` and ``config`` still come."""
+def served_errors(node: GraphNode, models: Models) -> RunnableCallable:
+    """``node`` (both implementations) whose errors, in a served run, name paths relative to the
+    deployment's roots, never the server's absolute ones (:meth:`aurelia.boundary.Policy.scrub_error`).
+    LangGraph reads the parameters through ``functools.wraps``, so ``runtime`` still comes; it runs
+    ``func`` under ``invoke``/``stream`` and ``afunc`` under ``ainvoke``/``astream`` (a served graph)."""
 
-    @functools.wraps(node)
+    @functools.wraps(node.func)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
-            return node(*args, **kwargs)
+            return node.func(*args, **kwargs)
         except GraphBubbleUp:  # an interrupt (review) is control flow, not an error
             raise
         except Exception as exc:
-            models.policy().scrub_error(exc)
+            scrub(exc)
             raise
 
-    return wrapped
+    def scrub(exc: BaseException) -> None:
+        models.policy().scrub_error(exc)
+
+    @functools.wraps(node.afunc)
+    async def awrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await node.afunc(*args, **kwargs)
+        except GraphBubbleUp:
+            raise
+        except Exception as exc:
+            await asyncio.to_thread(scrub, exc)  # a served policy resolves paths: off the loop
+            raise
+
+    # trace=False: the node's run is LangGraph's own, as for a plain function (no nested run)
+    return RunnableCallable(wrapped, awrapped, name=node.name, trace=False)
 
 
 def route_after_prepare(state: State) -> str:
@@ -82,7 +99,7 @@ def build_graph(
     resolver = Models(models, served=served)
     builder = StateGraph(State, context_schema=Context, input_schema=InputState, output_schema=OutputState)
 
-    def add_node(name: str, node: Callable[..., Any]) -> None:
+    def add_node(name: str, node: GraphNode) -> None:
         builder.add_node(name, served_errors(node, resolver))
 
     add_node("prepare", make_prepare(resolver, with_target=not reasoning_only))

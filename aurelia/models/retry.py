@@ -13,13 +13,27 @@ registry builds) bounds every connect, write and read of a request by one deadli
 the whole response, headers and body: ``start + timeout`` or the enclosing
 :func:`deadline_scope`'s (a run's budget, set by :func:`call_with_retry`), whichever is sooner.
 Local models read the same scope (:func:`current_deadline`) between generated tokens.
+
+Async: :func:`acall_with_retry` is the same policy under ``tenacity.AsyncRetrying`` (the same
+retry, wait and stop decisions; the waits go through :func:`async_sleep`), and
+:class:`AsyncDeadlineTransport` the same deadline for ``httpx.AsyncClient`` (the same httpx
+timeout errors). An async connection pool belongs to the event loop it was opened on, so the
+client the registry builds (:func:`async_deadline_client`) keeps one pool per running loop
+(:class:`LoopTransport`), sized for a benchmark's concurrency with its connections kept alive.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import random
+import select
+import socket
+import ssl
+import threading
 import time
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -63,8 +77,16 @@ TRANSIENT_NAMES = {  # exception classes of the HTTP stacks the providers use (h
 DEADLINE_PROVIDERS = {"openai", "openai_compatible", "azure_openai", "deepseek", "xai"}
 
 POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's defaults
+# async: one event loop carries a whole run's requests (hundreds at once), each connection kept for reuse
+ASYNC_POOL_LIMITS = httpx.Limits(max_connections=1024, max_keepalive_connections=1024)
+POOL_SHARDS = 8  # pools per model and event loop (see LoopTransport)
 
 sleep = time.sleep  # tests replace it to record the waits instead of waiting
+
+
+async def async_sleep(seconds: float) -> None:
+    """The async policy's wait (tests replace it, as they do :data:`sleep`)."""
+    await asyncio.sleep(seconds)
 
 
 @dataclass(frozen=True)
@@ -212,6 +234,171 @@ def deadline_client(timeout: float, **kwargs: Any) -> httpx.Client:
     return httpx.Client(transport=DeadlineTransport(timeout), timeout=timeout, **kwargs)
 
 
+class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
+    """:class:`_DeadlineStream` for an async connection."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket: socket.socket | None = None
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        inner = await self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout, httpcore.ConnectTimeout))
+        return _AsyncDeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":  # asked of every idle connection whenever the pool places a request
+            if self._socket is None:  # anyio builds every attribute of a socket to give one: look it up once
+                self._socket = self._inner.get_extra_info("socket")
+            return _readable(self._socket)
+        return self._inner.get_extra_info(info)
+
+
+def _readable(sock: socket.socket | None) -> bool:
+    """httpcore's test of an idle connection: readable (or gone) means the server closed it."""
+    if sock is None or sock.fileno() == -1:
+        return True
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([sock], [], [], 0)[0])
+
+
+class _AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's own async backend (asyncio or trio, as running), its connections wrapped."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self, host: str, port: int, timeout: float | None = None, local_address: str | None = None, socket_options: Any = None
+    ) -> httpcore.AsyncNetworkStream:
+        bounded = _bounded(timeout, httpcore.ConnectTimeout)
+        return _AsyncDeadlineStream(await self._inner.connect_tcp(host, port, bounded, local_address, socket_options))
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+        bounded = _bounded(timeout, httpcore.ConnectTimeout)
+        return _AsyncDeadlineStream(await self._inner.connect_unix_socket(path, bounded, socket_options))
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _AsyncDeadlineBody(httpx.AsyncByteStream):
+    """An async response body read under its request's deadline."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, deadline: float | None) -> None:
+        self._inner, self._deadline = inner, deadline
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunks = aiter(self._inner)
+        while True:
+            with deadline_scope(self._deadline):
+                chunk = await anext(chunks, None)
+            if chunk is None:
+                return
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class AsyncDeadlineTransport(httpx.AsyncHTTPTransport):
+    """:class:`DeadlineTransport` for ``httpx.AsyncClient``: the same one deadline per request and
+    the same timeout errors. Its pool belongs to the event loop it first connects on."""
+
+    def __init__(self, timeout: float | None = None, *, verify: Any = True, limits: httpx.Limits = ASYNC_POOL_LIMITS) -> None:
+        # one SSL context (loading the CA bundle costs tens of ms), shared when given
+        context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify)
+        super().__init__(verify=context, limits=limits)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_AsyncDeadlineBackend(),
+        )
+        self.timeout = timeout
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        own = None if self.timeout is None else time.monotonic() + self.timeout
+        with deadline_scope(own) as deadline:
+            response = await super().handle_async_request(request)
+        response.stream = _AsyncDeadlineBody(response.stream, deadline)  # type: ignore[arg-type]
+        return response
+
+
+_LOOP_TRANSPORTS: weakref.WeakSet[LoopTransport] = weakref.WeakSet()
+
+
+class LoopTransport(httpx.AsyncBaseTransport):
+    """One set of :class:`AsyncDeadlineTransport` pools per running event loop, made on first use
+    and dropped with its loop (held weakly): a model built once per process serves every loop
+    that calls it (``asyncio.run`` per run, a server's loop, a test's), never sharing a connection
+    across loops. A loop's requests take its ``shards`` pools in turn: httpcore's pool does work
+    in the square of its connections whenever it places a request, so hundreds of requests in
+    flight cost far less CPU spread over several pools. :func:`close_loop_transports` closes the
+    running loop's pools when a run ends."""
+
+    def __init__(self, timeout: float | None, limits: httpx.Limits = ASYNC_POOL_LIMITS, shards: int = POOL_SHARDS) -> None:
+        self.timeout, self.shards = timeout, shards
+        each = max(1, (limits.max_connections or 1024) // shards), max(1, (limits.max_keepalive_connections or 1024) // shards)
+        self.limits = httpx.Limits(max_connections=each[0], max_keepalive_connections=each[1], keepalive_expiry=limits.keepalive_expiry)
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[AsyncDeadlineTransport]] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()  # loops in other threads may call the same model
+        self._turn = itertools.count()
+        self._ssl = httpx.create_ssl_context()  # made with the client (loading certificates blocks), shared by every pool
+        _LOOP_TRANSPORTS.add(self)
+
+    def current(self) -> AsyncDeadlineTransport:
+        """The running loop's pool whose turn it is."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            pools = self._by_loop.get(loop)
+            if pools is None:
+                made = [AsyncDeadlineTransport(self.timeout, verify=self._ssl, limits=self.limits) for _ in range(self.shards)]
+                pools = self._by_loop[loop] = made
+            return pools[next(self._turn) % self.shards]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.current().handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Close the running loop's pools (the next request opens new ones)."""
+        with self._lock:
+            pools = self._by_loop.pop(asyncio.get_running_loop(), [])
+        for pool in pools:
+            await pool.aclose()
+
+    def loops(self) -> int:
+        """How many event loops hold pools now (for tests)."""
+        return len(self._by_loop)
+
+
+async def close_loop_transports() -> None:
+    """Close every model client's pool of the running loop: its kept-alive connections end with
+    the run, not when the loop is collected."""
+    for transport in list(_LOOP_TRANSPORTS):
+        await transport.aclose()
+
+
+def async_deadline_client(timeout: float, **kwargs: Any) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` over :class:`LoopTransport`: :func:`deadline_client` for async
+    calls, usable from any event loop (keywords: httpx.AsyncClient's)."""
+    return httpx.AsyncClient(transport=LoopTransport(timeout), timeout=timeout, **kwargs)
+
+
 @dataclass
 class RequestTally:
     """Requests made for one logical call (its attempts), over every ``call_with_retry`` in it."""
@@ -303,17 +490,28 @@ class _Policy:
         self.tally.waits.append(seconds)
         sleep(seconds)  # the module's, looked up now: tests record the waits instead
 
+    async def asleep(self, seconds: float) -> None:
+        self.tally.waits.append(seconds)
+        await async_sleep(seconds)  # the module's, looked up now, as in ``sleep``
+
+    def kwargs(self) -> dict[str, Any]:
+        """tenacity's arguments but the sleep."""
+        return {"retry": tenacity.retry_if_exception(self.retry), "wait": self.wait, "stop": self.stop, "reraise": True}
+
+    def failure(self, exc: Exception, label: str, attempt: int) -> ModelCallError:
+        """The one error for a call that still fails after the policy gave up."""
+        why = self.why if is_transient(exc) else stop_reason(self.limits, None, None)
+        tries = f" after {attempt} attempts" if attempt > 1 else ""
+        return ModelCallError(f"model {label!r} failed{tries} ({describe_failure(exc)}){why}", status=status_of(exc), attempts=attempt)
+
 
 def call_with_retry(fn: Callable[[], T], limits: CallLimits, label: str, tally: RequestTally | None = None) -> T:
     """``fn()`` under the policy, each try inside ``deadline_scope(limits.deadline)``; what still
     fails becomes one ModelCallError naming ``label``."""
     policy = _Policy(limits, tally if tally is not None else RequestTally())
-    retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception(policy.retry), wait=policy.wait, stop=policy.stop, sleep=policy.sleep, reraise=True
-    )
     attempt = 0
     try:
-        for try_ in retrying:
+        for try_ in tenacity.Retrying(sleep=policy.sleep, **policy.kwargs()):
             with try_:
                 limits.check_budget(label)
                 attempt += 1
@@ -323,26 +521,53 @@ def call_with_retry(fn: Callable[[], T], limits: CallLimits, label: str, tally: 
     except AureliaError:
         raise
     except Exception as exc:
-        why = policy.why if is_transient(exc) else stop_reason(limits, None, None)
-        tries = f" after {attempt} attempts" if attempt > 1 else ""
-        raise ModelCallError(
-            f"model {label!r} failed{tries} ({describe_failure(exc)}){why}", status=status_of(exc), attempts=attempt
-        ) from exc
+        raise policy.failure(exc, label, attempt) from exc
+    raise AssertionError("unreachable: tenacity returns or raises")  # pragma: no cover
+
+
+async def acall_with_retry(afn: Callable[[], Awaitable[T]], limits: CallLimits, label: str, tally: RequestTally | None = None) -> T:
+    """:func:`call_with_retry` for a coroutine: ``await afn()`` under the same policy (tenacity's
+    ``AsyncRetrying``, waits through :func:`async_sleep`), each try inside the same deadline scope."""
+    policy = _Policy(limits, tally if tally is not None else RequestTally())
+    attempt = 0
+    try:
+        async for try_ in tenacity.AsyncRetrying(sleep=policy.asleep, **policy.kwargs()):
+            with try_:
+                limits.check_budget(label)
+                attempt += 1
+                policy.tally.attempts += 1
+                with deadline_scope(limits.deadline):
+                    return await afn()
+    except AureliaError:
+        raise
+    except Exception as exc:
+        raise policy.failure(exc, label, attempt) from exc
     raise AssertionError("unreachable: tenacity returns or raises")  # pragma: no cover
 
 
 def request_kwargs(provider: str, timeout: float) -> dict[str, Any]:
     """Constructor arguments that give a provider's client this per-request timeout and no
     retries of its own (ours are the only ones); empty for providers we do not know. Clients
-    that take an httpx client get :func:`deadline_client`: ``timeout`` covers the whole response."""
+    that take an httpx client get :func:`deadline_client` and :func:`async_deadline_client`:
+    ``timeout`` covers the whole response, sync or async."""
     if provider in DEADLINE_PROVIDERS:
-        # http_socket_options=(): the async client langchain-openai builds keeps httpx's own
-        # transport (proxy settings honoured, no warning printed into the run's output)
-        return {"max_retries": 0, "timeout": timeout, "http_client": deadline_client(timeout), "http_socket_options": ()}
+        # http_socket_options=(): no client langchain-openai builds itself gets its own transport
+        # (which prints a warning about proxies into the run's output)
+        return {
+            "max_retries": 0,
+            "timeout": timeout,
+            "http_client": deadline_client(timeout),
+            "http_async_client": async_deadline_client(timeout),
+            "http_socket_options": (),
+        }
     if provider in {"anthropic", "groq"}:
         return {"max_retries": 0, "timeout": timeout}
     if provider == "google_genai":
         return {"retries": 0, "timeout": timeout}
     if provider == "ollama":  # ollama's Client passes these on to its httpx.Client
-        return {"client_kwargs": {"timeout": timeout}, "sync_client_kwargs": {"transport": DeadlineTransport(timeout)}}
+        return {
+            "client_kwargs": {"timeout": timeout},
+            "sync_client_kwargs": {"transport": DeadlineTransport(timeout)},
+            "async_client_kwargs": {"transport": LoopTransport(timeout)},
+        }
     return {}

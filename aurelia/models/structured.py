@@ -8,11 +8,12 @@ other failure (a fault that outlasted its retries, a bad key, a local error) end
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.exceptions import OutputParserException
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
@@ -21,9 +22,13 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, ValidationError
 
 from aurelia.errors import ModelCallError
+from aurelia.media.ref import MediaRef
+from aurelia.models.messages import build_messages
 from aurelia.models.registry import RoleModel
-from aurelia.models.retry import RequestTally, call_with_retry
-from aurelia.prompts import render
+from aurelia.models.retry import RequestTally, acall_with_retry, call_with_retry
+from aurelia.prompts import Prompt, render
+
+T = TypeVar("T")
 
 REJECTED_FEATURE = {400, 404, 405, 415, 422, 501}  # a server that does not take tools / response_format
 # failures of the structured request itself (no such mode, a reply the client's strict parser refused)
@@ -62,45 +67,124 @@ def reply_text(message: Any) -> str:
 
 
 def supports_structured(model: Any) -> bool:
-    try:
-        model.with_structured_output(_Probe)
-    except (NotImplementedError, AttributeError, ValueError):
-        return False
-    return True
+    """Whether the model's class offers structured output (asked once per class: building the
+    structured runnable costs about a millisecond, and every agent call asks)."""
+    kind = type(model)
+    if kind not in _STRUCTURED:
+        try:
+            model.with_structured_output(_Probe)
+        except (NotImplementedError, AttributeError, ValueError):
+            _STRUCTURED[kind] = False
+        else:
+            _STRUCTURED[kind] = True
+    return _STRUCTURED[kind]
+
+
+_STRUCTURED: dict[type, bool] = {}
 
 
 class _Probe(BaseModel):
     ok: bool
 
 
-def invoke(
-    rm: RoleModel, runnable: Any, messages: list[BaseMessage], config: RunnableConfig | None, tally: RequestTally | None = None
-) -> Any:
-    """Invoke under the retry policy; what still fails becomes a ModelCallError."""
-    return call_with_retry(lambda: runnable.invoke(messages, config=config), rm.limits, rm.spec.label, tally)
+@dataclass(frozen=True)
+class Call:
+    """One step of a call written once for both drivers: :func:`drive` returns ``run()``,
+    :func:`adrive` awaits ``arun()``; the step's generator receives the result (or its error)."""
+
+    run: Callable[[], Any]
+    arun: Callable[[], Awaitable[Any]]
 
 
-def call_text(rm: RoleModel, messages: list[BaseMessage], *, config: RunnableConfig | None = None, **bind: Any) -> CallResult:
-    """A plain-text call (summarizer, feedback critic, target); ``config`` names the traced run."""
+Steps = Generator[Call, Any, T]
+
+
+def drive(steps: Steps[T]) -> T:
+    """Run a call's steps here and now; what a step raises is thrown into the call at that step."""
+    try:
+        step = next(steps)
+        while True:
+            try:
+                result = step.run()
+            except Exception as exc:
+                step = steps.throw(exc)
+            else:
+                step = steps.send(result)
+    except StopIteration as done:
+        return done.value
+
+
+async def adrive(steps: Steps[T]) -> T:
+    """:func:`drive` on the event loop: each step's ``arun()`` is awaited."""
+    try:
+        step = next(steps)
+        while True:
+            try:
+                result = await step.arun()
+            except Exception as exc:
+                step = steps.throw(exc)
+            else:
+                step = steps.send(result)
+    except StopIteration as done:
+        return done.value
+
+
+def request(rm: RoleModel, runnable: Any, messages: list[BaseMessage], config: RunnableConfig | None, tally: RequestTally) -> Call:
+    """One model request under the retry policy (``invoke`` or ``ainvoke``); what still fails is a ModelCallError."""
+    return Call(
+        lambda: call_with_retry(lambda: runnable.invoke(messages, config=config), rm.limits, rm.spec.label, tally),
+        lambda: acall_with_retry(lambda: runnable.ainvoke(messages, config=config), rm.limits, rm.spec.label, tally),
+    )
+
+
+def blocking(fn: Callable[[], T], *, heavy: bool = True) -> Call:
+    """Work that blocks (encoding media, loading a model): in the sync driver as is; in the async
+    one in a thread when ``heavy``, else on the loop (a thread costs more than light work)."""
+
+    async def arun() -> T:
+        return await asyncio.to_thread(fn) if heavy else fn()
+
+    return Call(fn, arun)
+
+
+def messages_step(
+    prompt: Prompt, rm: RoleModel | None = None, media: MediaRef | None = None, frame_side: int = 512, *, media_first: bool = False
+) -> Call:
+    """:func:`~aurelia.models.messages.build_messages` as a step: off the event loop when the
+    model takes media beyond text (frames and audio are decoded and base64-encoded), on it when
+    the call is text only (the prompt, or the measured digest)."""
+    heavy = media is not None and rm is not None and bool(rm.modalities - {"text"})
+    return blocking(lambda: build_messages(prompt, rm, media, frame_side, media_first=media_first), heavy=heavy)
+
+
+def text_steps(rm: RoleModel, messages: list[BaseMessage], config: RunnableConfig | None = None, **bind: Any) -> Steps[CallResult]:
+    """The steps of :func:`call_text`."""
     start = time.perf_counter()
     model = rm.model.bind(**bind) if bind else rm.model
     tally = RequestTally()
-    reply = invoke(rm, model, messages, config, tally)
+    reply = yield request(rm, model, messages, config, tally)
     usage = reply_usage({}, reply)
     return CallResult(reply_text(reply).strip(), reply_text(reply), "text", time.perf_counter() - start, usage, attempts=tally.attempts)
 
 
-def call_structured(
+def call_text(rm: RoleModel, messages: list[BaseMessage], *, config: RunnableConfig | None = None, **bind: Any) -> CallResult:
+    """A plain-text call (summarizer, feedback critic, target); ``config`` names the traced run."""
+    return drive(text_steps(rm, messages, config, **bind))
+
+
+async def acall_text(rm: RoleModel, messages: list[BaseMessage], *, config: RunnableConfig | None = None, **bind: Any) -> CallResult:
+    """:func:`call_text` with ``ainvoke``."""
+    return await adrive(text_steps(rm, messages, config, **bind))
+
+
+def structured_steps(
     rm: RoleModel,
     messages: list[BaseMessage],
     schema: type[BaseModel],
     parse_text: Callable[[str], BaseModel | None],
-    *,
     config: RunnableConfig | None = None,
-) -> CallResult:
-    """Ask for ``schema``; fall back to parsing text, then one repair prompt, then 'failed'.
-
-    ``config`` (run name, tags, metadata) applies to every model call made here, for tracing."""
+) -> Steps[CallResult]:
+    """The steps of :func:`call_structured`."""
     start = time.perf_counter()
     usage: dict[str, int] = {}
     tally = RequestTally()
@@ -108,7 +192,7 @@ def call_structured(
     out = None
     if supports_structured(rm.model):
         try:
-            out = invoke(rm, rm.model.with_structured_output(schema, include_raw=True), messages, config, tally)
+            out = yield request(rm, rm.model.with_structured_output(schema, include_raw=True), messages, config, tally)
         except ModelCallError as exc:
             if exc.status not in REJECTED_FEATURE and not isinstance(exc.__cause__, STRUCTURED_ONLY):
                 raise  # a transient fault that outlasted its retries, a bad key, a local failure: plain text would fail alike
@@ -122,7 +206,7 @@ def call_structured(
         if isinstance(parsed, schema):
             return CallResult(parsed, raw or parsed.model_dump_json(), "structured", time.perf_counter() - start, usage, tally.attempts)
     else:
-        reply = invoke(rm, rm.model, messages, config, tally)
+        reply = yield request(rm, rm.model, messages, config, tally)
         usage = reply_usage(usage, reply)
         raw = reply_text(reply)
     value = parse_text(raw)
@@ -130,9 +214,36 @@ def call_structured(
         return CallResult(value, raw, "parsed", time.perf_counter() - start, usage, tally.attempts)
     repair = render("repair", schema=json.dumps(schema.model_json_schema()))
     repair_config = {**(config or {}), "run_name": f"{(config or {}).get('run_name', 'agent')} repair"}
-    reply = invoke(rm, rm.model, [*messages, AIMessage(content=raw or "(empty)"), HumanMessage(content=repair.user)], repair_config, tally)
+    repair_messages = [*messages, AIMessage(content=raw or "(empty)"), HumanMessage(content=repair.user)]
+    reply = yield request(rm, rm.model, repair_messages, repair_config, tally)  # type: ignore[arg-type]
     usage = reply_usage(usage, reply)
     repaired_raw = reply_text(reply)
     value = parse_text(repaired_raw)
     status = "repaired" if value is not None else "failed"
     return CallResult(value, repaired_raw if value is not None else raw, status, time.perf_counter() - start, usage, tally.attempts)
+
+
+def call_structured(
+    rm: RoleModel,
+    messages: list[BaseMessage],
+    schema: type[BaseModel],
+    parse_text: Callable[[str], BaseModel | None],
+    *,
+    config: RunnableConfig | None = None,
+) -> CallResult:
+    """Ask for ``schema``; fall back to parsing text, then one repair prompt, then 'failed'.
+
+    ``config`` (run name, tags, metadata) applies to every model call made here, for tracing."""
+    return drive(structured_steps(rm, messages, schema, parse_text, config))
+
+
+async def acall_structured(
+    rm: RoleModel,
+    messages: list[BaseMessage],
+    schema: type[BaseModel],
+    parse_text: Callable[[str], BaseModel | None],
+    *,
+    config: RunnableConfig | None = None,
+) -> CallResult:
+    """:func:`call_structured` with ``ainvoke``: the same requests and the same result."""
+    return await adrive(structured_steps(rm, messages, schema, parse_text, config))

@@ -18,10 +18,9 @@ from langgraph.runtime import Runtime
 
 from aurelia.graph.context import Context
 from aurelia.graph.state import Iteration, State
-from aurelia.models.messages import build_messages
 from aurelia.models.registry import RoleModel
-from aurelia.models.structured import CallResult, call_structured, total_usage
-from aurelia.nodes.common import Models, agent_call_record, traced
+from aurelia.models.structured import CallResult, Steps, drive, messages_step, structured_steps, total_usage
+from aurelia.nodes.common import GraphNode, Models, agent_call_record, graph_node, traced
 from aurelia.parsing import find_leaks, parse_evaluation, read_evaluation
 from aurelia.prompts import get_prompt_set, render
 from aurelia.schemas import Evaluation, Score
@@ -74,6 +73,18 @@ def evaluate(
 ) -> tuple[list[CallResult], list[dict]]:
     """Ask, and re-ask once (showing the unusable reply and why) when the score is unusable;
     ``parse`` reads a score from a plain-text reply."""
+    return drive(evaluate_steps(rm, messages, schema, prompt_set, config, parse))
+
+
+def evaluate_steps(
+    rm: RoleModel,
+    messages: list[BaseMessage],
+    schema: type[Score],
+    prompt_set: str,
+    config: RunnableConfig,
+    parse: Callable[[str], Score | None] = parse_evaluation,
+) -> Steps[tuple[list[CallResult], list[dict]]]:
+    """The steps of :func:`evaluate` (each ask is a structured call's steps)."""
     results: list[CallResult] = []
     attempts: list[dict] = []
     for ask in range(ASKS):
@@ -81,7 +92,7 @@ def evaluate(
             reask = render("reask", prompt_set=prompt_set, problem=attempts[-1]["problem"])
             messages = [*messages, AIMessage(content=results[-1].raw or "(empty)"), HumanMessage(content=reask.user)]
             config = {**config, "run_name": f"{config.get('run_name', 'evaluator')} re-ask"}
-        result = call_structured(rm, messages, schema, parse, config=config)
+        result = yield from structured_steps(rm, messages, schema, parse, config)
         raw, problem = read_score(result)
         results.append(result)
         attempts.append({"raw_score": raw, "status": result.status, "problem": problem})
@@ -90,20 +101,21 @@ def evaluate(
     return results, attempts
 
 
-def make_evaluator(models: Models):
-    def evaluator(state: State, runtime: Runtime[Context]) -> dict:
+def make_evaluator(models: Models) -> GraphNode:
+    def evaluator(state: State, runtime: Runtime[Context]) -> Steps[dict]:
         ctx = runtime.context or Context()
         previous = list(state.get("iterations") or [])
         iteration = len(previous) + 1
         rm = models.get("evaluator", ctx)
         schema = Evaluation if get_prompt_set(ctx.prompt_set).evaluator_rationale else Score
         prompt = render("evaluator", prompt_set=ctx.prompt_set, caption=state["draft_caption"])
-        messages, received = build_messages(prompt, rm, state["media"], ctx.frame_size)
+        messages, received = yield messages_step(prompt, rm, state["media"], ctx.frame_size)
 
         def own_score(text: str) -> Evaluation | None:  # the evaluator's own words, never a number it quotes from its prompt
             return read_evaluation(text, prompt.user, prompt.system)
 
-        results, attempts = evaluate(rm, messages, schema, ctx.prompt_set, traced("evaluator", iteration, rm, state, ctx), own_score)
+        config = traced("evaluator", iteration, rm, state, ctx)
+        results, attempts = yield from evaluate_steps(rm, messages, schema, ctx.prompt_set, config, own_score)
         last = attempts[-1]
         score = last["raw_score"] if last["problem"] is None else None
         these_calls = [agent_call_record("evaluator", iteration, rm, r, received) for r in results]
@@ -143,4 +155,4 @@ def make_evaluator(models: Models):
             "would_stop_at": would_stop_at,
         }
 
-    return evaluator
+    return graph_node("evaluator", evaluator, models, ("evaluator",))

@@ -9,15 +9,15 @@ from langgraph.runtime import Runtime
 from aurelia.graph.context import Context
 from aurelia.graph.state import State
 from aurelia.models.messages import build_messages
-from aurelia.models.structured import call_text
-from aurelia.nodes.common import Models, agent_call_record, feedback_mode, traced
+from aurelia.models.structured import Steps, text_steps
+from aurelia.nodes.common import GraphNode, Models, agent_call_record, feedback_mode, graph_node, traced
 from aurelia.prompts import render
 from aurelia.prompts.format import feedback_comment, format_choices, reasoning_fields
 from aurelia.tracing import annotate_node_run, run_meta
 
 
-def make_feedback(models: Models):
-    def feedback(state: State, runtime: Runtime[Context]) -> dict:
+def make_feedback(models: Models) -> GraphNode:
+    def feedback(state: State, runtime: Runtime[Context]) -> Steps[dict]:
         ctx = runtime.context or Context()
         last = state["iterations"][-1]
         mode = (state.get("settings") or {}).get("feedback_mode") or feedback_mode(ctx, models)
@@ -35,7 +35,7 @@ def make_feedback(models: Models):
                 **fields,
             )
             messages, received = build_messages(critic)  # the trajectory as text
-            result = call_text(rm, messages, config=traced("feedback", last["iteration"], rm, state, ctx))
+            result = yield from text_steps(rm, messages, traced("feedback", last["iteration"], rm, state, ctx))
             advice = result.value
             calls.append(agent_call_record("feedback", last["iteration"], rm, result, received))
         else:
@@ -54,4 +54,4 @@ def make_feedback(models: Models):
         ).user
         return {"feedback": text, "calls": calls}
 
-    return feedback
+    return graph_node("feedback", feedback, models, ("feedback",))

@@ -6,9 +6,8 @@ from langgraph.runtime import Runtime
 
 from aurelia.graph.context import Context
 from aurelia.graph.state import State
-from aurelia.models.messages import build_messages
-from aurelia.models.structured import call_structured
-from aurelia.nodes.common import Models, agent_call_record, traced
+from aurelia.models.structured import Steps, messages_step, structured_steps
+from aurelia.nodes.common import GraphNode, Models, agent_call_record, graph_node, traced
 from aurelia.parsing import parse_reasoning
 from aurelia.prompts import Prompt, get_prompt_set, render
 from aurelia.prompts.format import format_choices
@@ -27,14 +26,15 @@ def generator_prompt(state: State, ctx: Context) -> Prompt:
     return prompt
 
 
-def make_generator(models: Models):
-    def generator(state: State, runtime: Runtime[Context]) -> dict:
+def make_generator(models: Models) -> GraphNode:
+    def generator(state: State, runtime: Runtime[Context]) -> Steps[dict]:
         ctx = runtime.context or Context()
         iteration = len(state.get("iterations") or []) + 1
         # iteration 1 is greedy (reproducible); retries sample, so that they can differ from it
         rm = models.get("generator", ctx, temperature=ctx.temperature if iteration > 1 else 0.0)
-        messages, received = build_messages(generator_prompt(state, ctx), rm, state["media"], ctx.frame_size)
-        result = call_structured(rm, messages, Reasoning, parse_reasoning, config=traced("generator", iteration, rm, state, ctx))
+        messages, received = yield messages_step(generator_prompt(state, ctx), rm, state["media"], ctx.frame_size)
+        config = traced("generator", iteration, rm, state, ctx)
+        result = yield from structured_steps(rm, messages, Reasoning, parse_reasoning, config)
         reasoning = result.value or Reasoning(steps=[Step(step=result.raw.strip()[:1000] or "(no reasoning)", answer="")], final_answer="")
         return {
             "draft_reasoning": reasoning.model_dump(),
@@ -42,4 +42,4 @@ def make_generator(models: Models):
             "calls": [agent_call_record("generator", iteration, rm, result, received)],
         }
 
-    return generator
+    return graph_node("generator", generator, models, ("generator",))

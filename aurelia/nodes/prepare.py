@@ -14,7 +14,7 @@ from aurelia.graph.context import Context, validate_context
 from aurelia.graph.state import State
 from aurelia.media.prepare import prepare_media
 from aurelia.models.registry import validate_model_string
-from aurelia.nodes.common import Models, run_settings
+from aurelia.nodes.common import GraphNode, Models, blocking_node, run_settings
 from aurelia.schemas import check_question
 
 MAX_SAMPLE_ID_CHARS = 200
@@ -52,7 +52,7 @@ def media_paths(state: State, policy: Policy) -> tuple[str, str | None, list[str
     return video, audio, candidates or None
 
 
-def make_prepare(models: Models, with_target: bool):
+def make_prepare(models: Models, with_target: bool) -> GraphNode:
     def prepare(state: State, runtime: Runtime[Context]) -> dict:
         ctx = validate_context(runtime.context or Context())
         policy = models.policy()
@@ -67,4 +67,4 @@ def make_prepare(models: Models, with_target: bool):
             "stop_reason": "baseline" if with_target and ctx.inject == "none" else None,
         }
 
-    return prepare
+    return blocking_node("prepare", prepare)  # probing and hashing the media block: in a thread under ainvoke

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from aurelia.errors import InputError
 from aurelia.graph.context import Context
 from aurelia.graph.state import State
+from aurelia.nodes.common import GraphNode, blocking_node
 from aurelia.schemas import MAX_STEPS, Reasoning, Step
 from aurelia.tracing import annotate_node_run
 
@@ -88,7 +89,7 @@ def apply_decision(decision: Any, star: dict[str, Any]) -> tuple[dict[str, Any],
     raise InputError(f"unrecognised review decision {decision!r}. {HOW}")
 
 
-def make_review():
+def make_review() -> GraphNode:
     def review(state: State, runtime: Runtime[Context]) -> dict:
         ctx = runtime.context or Context()
         if not (ctx.review or state.get("review_requested")):
@@ -107,4 +108,4 @@ def make_review():
             record["original"] = star
         return {"reasoning_star": reasoning, "review": record}
 
-    return review
+    return blocking_node("review", review, heavy=False)  # reads the state, or pauses: on the loop

@@ -7,14 +7,14 @@ from langgraph.runtime import Runtime
 from aurelia.graph.context import Context
 from aurelia.graph.state import State
 from aurelia.models.messages import build_messages
-from aurelia.models.structured import call_text
-from aurelia.nodes.common import Models, agent_call_record, traced
+from aurelia.models.structured import Steps, text_steps
+from aurelia.nodes.common import GraphNode, Models, agent_call_record, graph_node, traced
 from aurelia.prompts import render
 from aurelia.prompts.format import reasoning_fields
 
 
-def make_summarizer(models: Models):
-    def summarizer(state: State, runtime: Runtime[Context]) -> dict:
+def make_summarizer(models: Models) -> GraphNode:
+    def summarizer(state: State, runtime: Runtime[Context]) -> Steps[dict]:
         ctx = runtime.context or Context()
         iteration = len(state.get("iterations") or []) + 1
         rm = models.get("summarizer", ctx)
@@ -22,7 +22,7 @@ def make_summarizer(models: Models):
         # then shows in the caption, where the evaluator can catch it
         prompt = render("summarizer", prompt_set=ctx.prompt_set, question=state["question"], **reasoning_fields(state["draft_reasoning"]))
         messages, received = build_messages(prompt)  # text only: it never sees the media
-        result = call_text(rm, messages, config=traced("summarizer", iteration, rm, state, ctx))
+        result = yield from text_steps(rm, messages, traced("summarizer", iteration, rm, state, ctx))
         return {"draft_caption": result.value, "calls": [agent_call_record("summarizer", iteration, rm, result, received)]}
 
-    return summarizer
+    return graph_node("summarizer", summarizer, models, ("summarizer",))

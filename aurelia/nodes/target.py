@@ -16,9 +16,10 @@ from aurelia.graph.state import State
 from aurelia.media.received import Received
 from aurelia.models.registry import backend_for
 from aurelia.models.retry import deadline_scope
-from aurelia.nodes.common import Models, agent_call_record, call_record
-from aurelia.targets import Target, TargetSample, load_target
-from aurelia.targets.extract import extract_answer
+from aurelia.models.structured import Call, Steps
+from aurelia.nodes.common import GraphNode, Models, agent_call_record, call_record, graph_node
+from aurelia.targets import Target, TargetAnswer, TargetSample, load_target
+from aurelia.targets.extract import extract_steps
 from aurelia.tracing import agent_config, annotate_node_run, run_meta
 
 
@@ -33,8 +34,23 @@ def target_for(models: Models, ctx: Context) -> Target:
     return load_target(models.get("target", ctx), settings)
 
 
-def make_target(models: Models):
-    def target(state: State, runtime: Runtime[Context]) -> dict:
+def answer_step(backend: Target, sample: TargetSample, config: dict, deadline: float | None) -> Call:
+    """The target's answer within the run's deadline (a local hf: target stops between decoding
+    steps when the budget is spent): ``answer`` in the sync driver, ``aanswer`` in the async one."""
+
+    def run() -> TargetAnswer:
+        with deadline_scope(deadline):
+            return backend.answer(sample, config)
+
+    async def arun() -> TargetAnswer:
+        with deadline_scope(deadline):
+            return await backend.aanswer(sample, config)
+
+    return Call(run, arun)
+
+
+def make_target(models: Models) -> GraphNode:
+    def target(state: State, runtime: Runtime[Context]) -> Steps[dict]:
         ctx = runtime.context or Context()
         star = state.get("reasoning_star")
         iteration = len(state.get("iterations") or [])
@@ -54,8 +70,7 @@ def make_target(models: Models):
         )
         limits = models.limits(ctx)
         limits.check_budget(backend.name)
-        with deadline_scope(limits.deadline):  # a local hf: target stops between decoding steps when the budget is spent
-            result = backend.answer(sample, config)
+        result = yield answer_step(backend, sample, config, limits.deadline)
         received = result.received.labels()
         info = {
             "model": result.model,
@@ -75,10 +90,12 @@ def make_target(models: Models):
         update = {"answer": result.answer, "answer_choice": result.letter, "target": info, "calls": [call]}
         if sample.choices and models.has("extractor", ctx):
             rm = models.get("extractor", ctx)
-            extracted, extractor_call = extract_answer(rm, result, sample, agent_config("extractor", iteration, rm.spec.label, meta))
+            extracted, extractor_call = yield from extract_steps(
+                rm, result, sample, agent_config("extractor", iteration, rm.spec.label, meta)
+            )
             update["answer_extracted"] = extracted
             if extractor_call is not None:
                 update["calls"].append(agent_call_record("extractor", iteration, rm, extractor_call, Received()))
         return update
 
-    return target
+    return graph_node("target", target, models, ("target", "extractor"))  # a local hf: target loads and runs in a thread

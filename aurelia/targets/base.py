@@ -8,6 +8,7 @@ injection mode. Every back-end (local Hugging Face, LangChain chat model) return
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import time
 from abc import ABC, abstractmethod
@@ -156,9 +157,21 @@ class Target(ABC):
         twin.sampling = {"temperature": twin.settings.sampling_temperature, "seed": twin.settings.seed}
         return twin
 
+    async def aanswer_batch(self, samples: list[TargetSample], config: dict[str, Any] | None = None) -> list[TargetAnswer]:
+        """:meth:`answer_batch` from the event loop: in a thread unless the back-end has an async
+        implementation (a chat model's does; a local model's batch is CPU/GPU work, kept in its thread)."""
+        return await asyncio.to_thread(self.answer_batch, samples, config)
+
     def answer(self, sample: TargetSample, config: dict[str, Any] | None = None) -> TargetAnswer:
         """One sample; raises the typed error instead of recording it."""
-        result = self.answer_batch([sample], config)[0]
+        return self.raised(self.answer_batch([sample], config)[0])
+
+    async def aanswer(self, sample: TargetSample, config: dict[str, Any] | None = None) -> TargetAnswer:
+        """:meth:`answer` from the event loop (:meth:`aanswer_batch`)."""
+        return self.raised((await self.aanswer_batch([sample], config))[0])
+
+    def raised(self, result: TargetAnswer) -> TargetAnswer:
+        """The answer, or its recorded failure raised as a typed error."""
         if isinstance(result.exception, AureliaError):
             raise result.exception
         if result.exception is not None:

@@ -6,6 +6,7 @@ video where the provider takes it, frames + audio, frames + digest, or the diges
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import replace
 from typing import Any
@@ -16,14 +17,15 @@ from langchain_core.runnables.config import get_executor_for_config
 from aurelia.media.received import Received
 from aurelia.models.messages import TunedModel, build_messages, with_generation_settings
 from aurelia.models.registry import RoleModel, as_role_model, resolve_model
-from aurelia.models.retry import RequestTally, call_with_retry
+from aurelia.models.retry import RequestTally, acall_with_retry, call_with_retry
 from aurelia.models.structured import reply_text, reply_usage
 from aurelia.prompts.format import target_prompt
 from aurelia.targets.base import Target, TargetAnswer, TargetSample, TargetSettings
 
 
 class ChatTarget(Target):
-    """A target backed by a LangChain chat model; batches run concurrently (``Runnable.batch``)."""
+    """A target backed by a LangChain chat model; a batch's requests run concurrently, ``batch_size``
+    at a time (in threads for :meth:`answer_batch`, on the event loop for :meth:`aanswer_batch`)."""
 
     def __init__(self, model: RoleModel | BaseChatModel, settings: TargetSettings | None = None) -> None:
         self.settings = settings or TargetSettings()
@@ -56,6 +58,26 @@ class ChatTarget(Target):
 
     def answer_batch(self, samples: list[TargetSample], config: dict[str, Any] | None = None) -> list[TargetAnswer]:
         started = time.perf_counter()
+        prepared, results = self._prepare(samples, started)
+        t0 = time.perf_counter()
+        replies = self._call_all([m for _, m, _ in prepared], config or {})
+        return self._collect(samples, prepared, replies, results, time.perf_counter() - t0, started)
+
+    async def aanswer_batch(self, samples: list[TargetSample], config: dict[str, Any] | None = None) -> list[TargetAnswer]:
+        """:meth:`answer_batch` on the event loop: the requests are ``ainvoke`` calls under the
+        async retry policy (no thread per call); the media are encoded in a thread when the model
+        takes more than text. The same answers as :meth:`answer_batch`."""
+        started = time.perf_counter()
+        if self.rm.modalities - {"text"}:
+            prepared, results = await asyncio.to_thread(self._prepare, samples, started)
+        else:
+            prepared, results = self._prepare(samples, started)
+        t0 = time.perf_counter()
+        replies = await self._acall_all([m for _, m, _ in prepared], config or {})
+        return self._collect(samples, prepared, replies, results, time.perf_counter() - t0, started)
+
+    def _prepare(self, samples: list[TargetSample], started: float) -> tuple[list[tuple[int, list, Received]], list[TargetAnswer | None]]:
+        """(index, messages, what the model receives) per usable sample, and the failures recorded so far."""
         prepared: list[tuple[int, list, Received]] = []
         results: list[TargetAnswer | None] = [None] * len(samples)
         for i, sample in enumerate(samples):
@@ -74,9 +96,18 @@ class ChatTarget(Target):
                 prepared.append((i, messages, received))
             except Exception as exc:  # recorded for this sample; the batch goes on
                 results[i] = self.failed(sample, exc, started)
-        t0 = time.perf_counter()
-        replies = self._call_all([m for _, m, _ in prepared], config or {})
-        gen_seconds = time.perf_counter() - t0
+        return prepared, results
+
+    def _collect(
+        self,
+        samples: list[TargetSample],
+        prepared: list[tuple[int, list, Received]],
+        replies: list[tuple[Any, int]],
+        results: list[TargetAnswer | None],
+        gen_seconds: float,
+        started: float,
+    ) -> list[TargetAnswer]:
+        """The answers, in the input order, from the replies (or their failures)."""
         share = gen_seconds / max(len(prepared), 1)
         for (i, _, received), (reply, attempts) in zip(prepared, replies, strict=True):
             sample = samples[i]
@@ -108,3 +139,18 @@ class ChatTarget(Target):
             return []
         with get_executor_for_config({**config, "max_concurrency": self.settings.batch_size}) as executor:
             return list(executor.map(one, batch))
+
+    async def _acall_all(self, batch: list[list], config: dict[str, Any]) -> list[tuple[Any, int]]:
+        """:meth:`_call_all` as ``ainvoke`` calls on the loop, ``batch_size`` at a time."""
+        limit = asyncio.Semaphore(self.settings.batch_size)
+
+        async def one(messages: list) -> tuple[Any, int]:
+            tally = RequestTally()
+            async with limit:
+                try:
+                    reply = await acall_with_retry(lambda: self.rm.model.ainvoke(messages, config=config), self.rm.limits, self.name, tally)
+                except Exception as exc:  # recorded for this sample; the batch goes on
+                    return exc, tally.attempts
+            return reply, tally.attempts
+
+        return list(await asyncio.gather(*(one(m) for m in batch)))

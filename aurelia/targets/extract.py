@@ -15,7 +15,7 @@ from langchain_core.runnables import RunnableConfig
 
 from aurelia.models.messages import build_messages
 from aurelia.models.registry import RoleModel
-from aurelia.models.structured import CallResult, call_text
+from aurelia.models.structured import CallResult, Steps, drive, text_steps
 from aurelia.parsing import read_answer, strip_think
 from aurelia.prompts import render
 from aurelia.prompts.format import format_choices
@@ -29,6 +29,13 @@ def extract_answer(
 ) -> tuple[dict[str, Any], CallResult | None]:
     """(the answer with the extractor, its call or None): the rules' reading when they have
     one ('source': 'rules'), else the extractor's ('extractor'), else nothing (None)."""
+    return drive(extract_steps(rm, answer, sample, config))
+
+
+def extract_steps(
+    rm: RoleModel, answer: TargetAnswer, sample: TargetSample, config: RunnableConfig | None = None
+) -> Steps[tuple[dict[str, Any], CallResult | None]]:
+    """The steps of :func:`extract_answer` (for the sync and the async driver)."""
     if answer.letter is not None:
         return {"answer": answer.answer, "letter": answer.letter, "source": "rules"}, None
     reply = strip_think(answer.text)
@@ -36,7 +43,7 @@ def extract_answer(
         return {"answer": None, "letter": None, "source": None}, None
     prompt = render("extractor", question=sample.question, choices=format_choices(sample.choices), reply=reply[-REPLY_CHARS:])
     messages, _ = build_messages(prompt)
-    result = call_text(rm, messages, config=config)
+    result = yield from text_steps(rm, messages, config)
     text, letter = read_answer(result.value, sample.choices)
     record = {
         "answer": text,

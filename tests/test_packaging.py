@@ -38,8 +38,10 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 # what a tree holds that is not the project: caches, venvs, build output, local state (.gitignore's list)
 JUNK = shutil.ignore_patterns(
     ".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", "*.py[cod]", ".pytest_cache", ".ruff_cache",
-    ".ipynb_checkpoints", "out", ".aurelia", ".langgraph_api", "*.sqlite", "*.sqlite-*",
+    ".hypothesis", ".grimp_cache", ".import_linter_cache", ".ipynb_checkpoints", "out", ".aurelia", ".langgraph_api",
+    "*.sqlite", "*.sqlite-*",
 )  # fmt: skip
+PROJECT_DOT_DIRS = {".ci"}  # every other hidden folder is a tool's state (caches, venvs, .git), never the project's
 NOT_IN_SDIST = {".gitignore"}  # every other file of the tree is
 SDIST_EXTRA = re.compile(r"^(PKG-INFO|setup\.cfg|aurelia_av\.egg-info/.*)$")  # what setuptools adds
 BUILD_TIMEOUT_S = 300
@@ -57,7 +59,7 @@ def tree_files(root: Path) -> set[str]:
     out: set[str] = set()
     for folder, dirs, files in os.walk(root):
         ignored = JUNK(folder, dirs + files)
-        dirs[:] = [d for d in dirs if d not in ignored]
+        dirs[:] = [d for d in dirs if d not in ignored and (not d.startswith(".") or d in PROJECT_DOT_DIRS)]
         out |= {Path(folder, f).relative_to(root).as_posix() for f in files if f not in ignored}
     return out
 

@@ -12,11 +12,17 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=O
 CORE := $(VENV)/.installed-core
 FULL := $(VENV)/.installed-full
 
-.PHONY: demo test lint install
+# `make check-installed`: a wheel of this tree in a fresh venv of that Python, outside the tree (scripts/check-installed)
+CHECK_PYTHON ?= 3.13
 
+.PHONY: demo test lint install check-installed
+
+# The distribution was called `aurelia` before `aurelia-av`: an old editable install of it in an existing
+# venv would claim the same `aurelia` package and command, so it goes first (absent: pip only warns).
 $(CORE): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(BIN)/python -m pip uninstall --quiet --yes aurelia 2>/dev/null || true
 	$(PIP) -e ".[providers]"
 	touch $(CORE)
 
@@ -34,6 +40,9 @@ test: $(FULL)
 	$(BIN)/ruff check aurelia tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
+
+check-installed:
+	CHECK_PYTHON=$(CHECK_PYTHON) scripts/check-installed
 
 lint: $(FULL)
 	$(BIN)/ruff check aurelia tests benchmarks

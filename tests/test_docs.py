@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from media_clips import needs_rotation_write
 
 import aurelia
 from aurelia.testing.clips import make_clip
@@ -122,6 +123,7 @@ def param(block: Block) -> object:
     """The block as a test case, with the markers that let ``-m "not llm"``/``"not hf"`` skip it."""
     marks = [pytest.mark.llm] if "llm" in setups_of(block) else []
     marks += [pytest.mark.hf] if "tiny-omni" in setups_of(block) else []
+    marks += [needs_rotation_write] if "rotated" in setups_of(block) else []
     return pytest.param(block, marks=marks, id=block.where)
 
 

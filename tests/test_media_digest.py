@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from media_clips import RGB, RGB_CUTS
+from media_clips import RGB, RGB_CUTS, needs_index_entries
 
 from aurelia.media.audio import analyse, analyse_file, flac_bytes, load_audio, wav_bytes
 from aurelia.media.digest import colour_name, note_name
@@ -46,6 +46,7 @@ def test_fast_mode_reads_only_keyframes(tmp_path):
     assert [colour_name(x.mean_rgb) for x in s.samples] == ["red", "red", "blue", "blue", "green", "green"]
 
 
+@needs_index_entries
 def test_long_sparse_sampling_seeks_instead_of_decoding_everything(tmp_path):
     path = make_clip(tmp_path / "long.mp4", [Segment(10, (220, 30, 30)), Segment(10, (30, 60, 220))], size=(64, 48), options={"g": "10"})
     s = scan(path, sample_fps=0.25)  # one sample every 4 s, keyframe every 0.4 s

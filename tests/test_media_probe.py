@@ -10,7 +10,7 @@ import hashlib
 import av
 import numpy as np
 import pytest
-from media_clips import RGB
+from media_clips import RGB, needs_rotation_write
 
 from aurelia.media.keyframes import extract_frames, scan_keyframes
 from aurelia.media.probe import probe, probe_many
@@ -68,6 +68,7 @@ def test_video_only_and_candidates(tmp_path, silent_clip):
     assert [i.audio.duration_s for i in probe_many(options)] == [1.0] * 4
 
 
+@needs_rotation_write
 def test_rotation_metadata_gives_display_size_and_orientation(tmp_path):
     # top half red, bottom half blue; stored with a 90 degree (counter-clockwise) display rotation
     path = tmp_path / "rot.mp4"

@@ -136,7 +136,7 @@ def accuracy(verdicts: list[bool]) -> float:
 def _require_java() -> None:
     """The caption metrics need the optional ``bench`` extra and a Java runtime: say which is missing."""
     if importlib.util.find_spec("pycocoevalcap") is None:
-        raise AureliaError("the COCO caption metrics need the 'bench' extra: pip install 'aurelia[bench]'")
+        raise AureliaError("the COCO caption metrics need the 'bench' extra: pip install 'aurelia-av[bench]'")
     if shutil.which("java") is None:
         raise AureliaError(
             "the COCO caption metrics need Java (PTB tokenizer, METEOR): install a Java runtime (Debian: default-jre-headless)"

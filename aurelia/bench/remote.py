@@ -43,7 +43,7 @@ def _sdk() -> Any:
         import httpx
         from langgraph_sdk.client import LangGraphClient
     except ImportError as exc:
-        raise ModelConfigError("--server needs the LangGraph SDK: pip install 'aurelia[studio]'") from exc
+        raise ModelConfigError("--server needs the LangGraph SDK: pip install 'aurelia-av[studio]'") from exc
     return httpx, LangGraphClient
 
 

@@ -414,7 +414,7 @@ def write_report(run_dir: str | Path, **statistics: Any) -> dict[str, Any]:
     report = redact_deep(build_report(folder, **statistics))  # also a run.json written before URLs were redacted
     _write(folder / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     _write(folder / "report.md", render_markdown(report, []))
-    notes = [] if available() else ["no plots: matplotlib is not installed (pip install 'aurelia[bench]')"]
+    notes = [] if available() else ["no plots: matplotlib is not installed (pip install 'aurelia-av[bench]')"]
     plots, failed = write_plots(report, folder)
     notes += [f"plot {name} not drawn ({why})" for name, why in failed]
     if plots:

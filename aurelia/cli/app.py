@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from aurelia import DISTRIBUTION, __version__
 from aurelia.boundary import looks_like_json, parse_json, read_user_file
 from aurelia.cli.answer import answer_cmd
 from aurelia.cli.bench import bench_app
@@ -41,6 +42,23 @@ DB_HELP = "SQLite file holding the checkpoints of --thread runs."
 
 app = App(add_completion=False, no_args_is_help=True, help="Aurelia: test-time reasoning distillation for audio-visual LLMs.")
 console = Console()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"{DISTRIBUTION} {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the distribution name and version, then exit.")
+    ] = False,
+) -> None:
+    # no docstring: the app's help stays the one given above
+    pass
+
 
 app.add_typer(media_app, name="media")
 app.add_typer(bench_app, name="bench")

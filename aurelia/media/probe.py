@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import inspect
 import os
 import stat
 from dataclasses import asdict, dataclass
@@ -154,11 +155,25 @@ def cached_sha256(path: str | os.PathLike) -> str:
     return _sha256_of_version(file_identity(path))
 
 
+def _open_kwargs() -> dict[str, str]:
+    """What ``av.open`` is given beyond the mode: up to PyAV 18, ``metadata_errors="ignore"`` so a
+    tag that is not UTF-8 cannot refuse an otherwise readable file; PyAV 19 removed the argument
+    (passing it is a TypeError), so it is passed only where the signature still has it."""
+    try:
+        params = inspect.signature(av.open).parameters
+    except (TypeError, ValueError):  # no signature to read: go by the version that removed it
+        return {"metadata_errors": "ignore"} if int(av.__version__.split(".")[0]) < 19 else {}
+    return {"metadata_errors": "ignore"} if "metadata_errors" in params else {}
+
+
+OPEN_KWARGS = _open_kwargs()
+
+
 def open_container(path: str | os.PathLike) -> av.container.InputContainer:
     """Open with PyAV, turning FFmpeg's errors into a MediaError."""
     p = check_readable_file(path)
     try:
-        return av.open(str(p), mode="r", metadata_errors="ignore")
+        return av.open(str(p), mode="r", **OPEN_KWARGS)
     except PermissionError as exc:
         raise MediaError("file is not readable (permission denied)", path=str(path)) from exc
     except (av.error.FFmpegError, OSError) as exc:

@@ -63,6 +63,12 @@ def frames_of(segments: list[Segment], w: int, h: int, fps: float) -> Iterator[n
             yield img
 
 
+# PyAV 18 added VideoStream.set_display_rotation; before it no clip can be written with a display matrix
+# (reading one works on every supported PyAV). Tests that need such a clip skip with this reason.
+CAN_WRITE_ROTATION = hasattr(av.video.stream.VideoStream, "set_display_rotation")
+NO_ROTATION_WRITE = "writing a clip with a display rotation needs PyAV >= 18 (VideoStream.set_display_rotation)"
+
+
 def make_clip(
     path: str | Path,
     segments: list[Segment],
@@ -95,6 +101,8 @@ def make_clip(
             if vfr:
                 vs.time_base = Fraction(1, fps * 2)
             if rotation:
+                if not CAN_WRITE_ROTATION:
+                    raise ValueError(f"{NO_ROTATION_WRITE}; this is PyAV {av.__version__}")
                 vs.set_display_rotation(rotation)
         aus = None
         if audio_codec:

@@ -96,7 +96,7 @@ def require_hf() -> None:
         import torch  # noqa: F401
         import transformers  # noqa: F401
     except ImportError as exc:
-        raise ModelConfigError("hf: models need the optional extra: pip install 'aurelia[hf]'") from exc
+        raise ModelConfigError("hf: models need the optional extra: pip install 'aurelia-av[hf]'") from exc
 
 
 def resolve_source(name: str) -> str:

@@ -7,7 +7,8 @@ every doc the plugin first makes r* (reasoning-only graph, shared reasoning cach
 whole list of requests, r* injected, to the inner model in one call. The agents are configured as
 everywhere (``make_context``): ``generator=``, ``summarizer=``, ``evaluator=``, ``feedback=``
 (model strings), ``tau=``, ``max_iterations=`` and any other setting by its name
-(``num_frames=8``, ``prompt_set=paper``); ``inject=none`` is the zero-shot baseline of the same
+(``num_frames=8``, ``prompt_set=paper``); ``concurrency=`` docs are reasoned about at once
+(default 4, as ``aurelia bench run``); ``inject=none`` is the zero-shot baseline of the same
 run configuration (no agent is called, the prompts pass through unchanged).
 
 A doc whose r* cannot be made (no video among its visuals, unreadable media, a failed agent) is
@@ -22,6 +23,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +36,6 @@ from aurelia.graph.context import Context, make_context
 from aurelia.lmms import MODEL_ID
 from aurelia.lmms.compat import alias_filelock_api
 from aurelia.lmms.inject import (
-    RequestMedia,
     inject_messages,
     inject_text,
     media_from_messages,
@@ -42,10 +43,10 @@ from aurelia.lmms.inject import (
     question_of_messages,
 )
 from aurelia.lmms.reasoning import NO_ANSWER, DocReasoning, Reasoner, ReasoningLog, log_entry
+from aurelia.lmms.tasks import SAMPLE_FIELD
 
 log = logging.getLogger(__name__)
 
-SAMPLE_FIELD = "aurelia_sample"  # our task folders' docs carry the manifest line as JSON in this field
 ROLES = {"generator": "generator_model", "summarizer": "summarizer_model", "evaluator": "evaluator_model", "feedback": "feedback_model"}
 DocKey = tuple[str, str, Any]  # (task, split, doc_id)
 
@@ -99,6 +100,12 @@ def default_log_dir(argv: list[str] | None = None) -> Path | None:
     return Path(known.output_path) / sanitize_model_name(GeneralConfigTracker._get_model_name(known.model_args))
 
 
+def doc_key(request: Any) -> DocKey:
+    """(task, split, doc_id) of a request: the last three arguments of every request type."""
+    doc_id, task, split = request.args[-3:]
+    return task, split, doc_id
+
+
 def _injecting(doc_to_messages: Callable[..., Any], text: str, position: str) -> Callable[..., Any]:
     """``doc_to_messages`` whose last user turn carries r* (each round's, for multi-round tasks)."""
 
@@ -130,6 +137,7 @@ class Aurelia(lmms):
         inject: str = "steps",
         cache: str | None = None,
         log_dir: str | None = None,
+        concurrency: int = 4,
         batch_size: Any = None,
         max_batch_size: Any = None,
         device: Any = None,
@@ -152,6 +160,7 @@ class Aurelia(lmms):
         self.reasoner = Reasoner(self.ctx, cache) if self.ctx.inject != "none" else None
         self.log_dir = Path(log_dir) if log_dir else default_log_dir()
         self.spill = (Path(cache).parent if cache else default_cache_path().parent) / "lmms-audio"
+        self.concurrency = int(concurrency)
         self._log: ReasoningLog | None = None
         self._docs: dict[DocKey, DocReasoning] = {}
 
@@ -190,7 +199,8 @@ class Aurelia(lmms):
         """r* for every doc first, then one call of the inner model with every request that has
         its r* (a doc without one gets ``unanswered``)."""
         self.inner._rank, self.inner._world_size = self._rank, self._world_size
-        got = [self._doc_reasoning(r) for r in requests]
+        self._reason_all(requests)
+        got = [self._docs[doc_key(r)] for r in requests]
         asked = [i for i, g in enumerate(got) if g.error is None]
         mode, position = self.ctx.inject, self.ctx.inject_position
         answers = (
@@ -215,50 +225,72 @@ class Aurelia(lmms):
         new.arguments = tuple(args)
         return new
 
-    def _doc_reasoning(self, request: Any) -> DocReasoning:
-        doc_id, task, split = request.args[-3:]
-        key: DocKey = (task, split, doc_id)
-        if key in self._docs:
-            return self._docs[key]
+    def _reason_all(self, requests: list[Any]) -> None:
+        """r* for each doc of ``requests`` not seen before (a doc's several requests share one),
+        ``concurrency`` docs at a time; each doc's line goes to the log in request order. What a
+        doc gives the agents is read here, in lmms-eval's thread; only the graph runs in workers."""
+        todo: dict[DocKey, Any] = {}
+        for r in requests:
+            if (key := doc_key(r)) not in self._docs:
+                todo.setdefault(key, r)
         if self.reasoner is None:  # the baseline: no agent, nothing injected
-            got = DocReasoning(None)
+            done = {key: DocReasoning(None) for key in todo}
         else:
-            got = self._reason(request, key)
-        self._docs[key] = got
-        self._write(log_entry(key, got, self.ctx.inject, self.ctx.inject_position))
-        return got
+            prepared = {key: self._prepare(r, key) for key, r in todo.items()}
+            with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(todo)))) as pool:
+                done = dict(zip(prepared, pool.map(self._reason, prepared.values()), strict=True))
+        for key, got in done.items():
+            self._docs[key] = got
+            self._write(log_entry(key, got, self.ctx.inject, self.ctx.inject_position))
 
-    def _reason(self, request: Any, key: DocKey) -> DocReasoning:
-        sample, media = None, RequestMedia()
+    def _prepare(self, request: Any, key: DocKey) -> DocReasoning:
+        """The doc's sample for the agents (see :meth:`_fill`), or why there is none."""
+        got = DocReasoning(None)
         try:
-            sample, media = self._sample(request, key)
-            got = self.reasoner.reason(sample)  # type: ignore[union-attr]
-        except Exception as exc:  # recorded for this doc; the run goes on
-            reason = str(exc) if isinstance(exc, AureliaError) else describe_failure(exc)
-            log.warning("aurelia: no r* for %s doc %s: %s", key[0], key[2], reason)
-            got = DocReasoning(sample, error=reason)
-        got.ignored_media = media.ignored
+            self._fill(got, request, key)
+        except Exception as exc:
+            return self._failed(got, f"{key[0]} doc {key[2]}", exc)
         return got
 
-    def _sample(self, request: Any, key: DocKey) -> tuple[Sample, RequestMedia]:
+    def _reason(self, got: DocReasoning) -> DocReasoning:
+        if got.sample is None:
+            return got
+        try:
+            made = self.reasoner.reason(got.sample)  # type: ignore[union-attr]
+        except Exception as exc:  # recorded for this doc; the run goes on
+            return self._failed(got, got.sample.id, exc)
+        made.ignored_media = got.ignored_media
+        return made
+
+    @staticmethod
+    def _failed(got: DocReasoning, where: str, exc: Exception) -> DocReasoning:
+        got.error = str(exc) if isinstance(exc, AureliaError) else describe_failure(exc)
+        log.warning("aurelia: no r* for %s: %s", where, got.error)
+        return got
+
+    def _fill(self, got: DocReasoning, request: Any, key: DocKey) -> None:
         """What the agents get for the doc: one of our manifest samples as it is, or the doc's
-        media and the prompt's text (the question and choices as the task words them)."""
+        media and the prompt's text (the question and choices as the task words them); media
+        they cannot use go to ``got.ignored_media`` even when the doc fails."""
         task, split, doc_id = key
         doc = self.task_dict[task][split][doc_id]
         if isinstance(doc, Mapping) and isinstance(doc.get(SAMPLE_FIELD), str):
-            return Sample.model_validate_json(doc[SAMPLE_FIELD]), RequestMedia()
+            got.sample = Sample.model_validate_json(doc[SAMPLE_FIELD])
+            return
         if self.is_simple:
             media, question = media_from_visuals(request.args[2](doc), self.spill), str(request.args[0]).strip()
         else:
             messages = request.args[1](doc)
             messages = messages[0] if isinstance(messages, tuple) else messages
             media, question = media_from_messages(messages or [], self.spill), question_of_messages(messages or [])
+        got.ignored_media = media.ignored
         if media.video is None:
             raise MediaError(f"no video among the doc's visuals ({', '.join(media.ignored) or 'none given'})")
         if not question:
             raise AureliaError("the doc's prompt has no text for the agents to read as the question")
-        sample = Sample(id=f"{task}/{split}/{doc_id}", task=task, video=media.video, audio=media.audio, question=question, answer=NO_ANSWER)
-        return sample, media
+        got.sample = Sample(
+            id=f"{task}/{split}/{doc_id}", task=task, video=media.video, audio=media.audio, question=question, answer=NO_ANSWER
+        )
 
     def _write(self, entry: dict[str, Any]) -> None:
         if self._log is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -49,13 +50,14 @@ class DocReasoning:
 
 
 class Reasoner:
-    """The reasoning-only graph behind the reasoning cache, one doc at a time (lmms-eval calls
-    a model synchronously); the graph compiles on the first cache miss."""
+    """The reasoning-only graph behind the reasoning cache, one doc per call (the plugin calls it
+    from a few threads at once); the graph compiles on the first cache miss."""
 
     def __init__(self, ctx: Context, cache: str | Path | None = None) -> None:
         self.ctx = ctx
         self.cache = ReasoningCache(cache)
         self._graph: Any = None
+        self._compiling = threading.Lock()
 
     def reason(self, sample: Sample) -> DocReasoning:
         parts = key_parts(sample, self.ctx)
@@ -63,8 +65,9 @@ class Reasoner:
         hit = self.cache.get(key)
         if hit is not None:
             return DocReasoning(sample, key, "cache", hit)
-        if self._graph is None:
-            self._graph = build_reasoning_graph()
+        with self._compiling:  # docs are reasoned about in several threads: one graph for all
+            if self._graph is None:
+                self._graph = build_reasoning_graph()
         history = [t.model_dump() for t in sample.history or []]
         inputs = make_inputs(
             sample.video, dialog_question(sample.question, history), sample.audio, sample.choices, sample.id, sample.audio_candidates

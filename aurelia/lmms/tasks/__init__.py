@@ -19,7 +19,7 @@ from aurelia.errors import InputError
 
 # our task -> its template here; the lmms-eval task is named aurelia_<task>
 TEMPLATES = {"music_avqa": "_music_avqa.yaml", "avsd": "_avsd.yaml"}
-SAMPLE_FIELD = "aurelia_sample"
+SAMPLE_FIELD = "aurelia_sample"  # a doc's field holding its manifest sample as JSON (the plugin reads it too)
 
 
 def lmms_task_name(task: str) -> str:

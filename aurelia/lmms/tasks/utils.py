@@ -15,9 +15,8 @@ from typing import Any
 from aurelia.bench.manifest import Sample
 from aurelia.bench.score import score
 from aurelia.bench.tasks import builtin_tasks, target_instruction
+from aurelia.lmms.tasks import SAMPLE_FIELD
 from aurelia.prompts.format import dialog_question, target_prompt
-
-SAMPLE_FIELD = "aurelia_sample"
 
 
 def sample_of(doc: dict[str, Any]) -> Sample:

@@ -14,7 +14,7 @@ from lmms_eval.models.registry_v2 import ModelManifest
 
 from aurelia.bench.cache import key_parts, reasoning_key
 from aurelia.bench.manifest import Sample
-from aurelia.errors import SettingError
+from aurelia.errors import AureliaError, SettingError
 from aurelia.lmms.plugin import Aurelia
 from aurelia.lmms.reasoning import NO_ANSWER
 
@@ -72,8 +72,26 @@ def test_lmms_eval_s_batch_size_and_device_reach_the_inner_model_unless_target_a
 
 @pytest.mark.parametrize(
     ("args", "needle"),
-    [({}, "target=<model name>"), ({"target": "aurelia"}, "not aurelia"), ({"target": "echo", "tau": 11}, "threshold")],
+    [
+        ({}, "target=<model name>"),
+        ({"target": "aurelia"}, "not aurelia"),
+        ({"target": "echo", "tau": 11}, "threshold"),
+        ({"target": "echo", "concurrency": 0}, "concurrency"),
+    ],
 )
 def test_bad_plugin_arguments_are_refused_before_any_model_loads(args: dict, needle: str) -> None:
     with pytest.raises(SettingError, match=needle):
         Aurelia(**args)
+
+
+def test_a_scored_choice_task_stops_at_a_doc_without_r_star(tmp_path: Path, clip: Path) -> None:
+    model = plugin(tmp_path, clip)
+    choice = Instance(
+        "loglikelihood",
+        ("Is there a tone?", " yes", lambda doc: doc["visuals"], 1, "t", "test"),
+        0,
+        {"task": "t", "doc_id": 1, "repeats": 1},
+    )
+    with pytest.raises(AureliaError, match=r"no r\* for a doc of a loglikelihood task.*gone\.mp4"):
+        model.loglikelihood([choice])
+    model.clean()

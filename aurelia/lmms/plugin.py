@@ -150,6 +150,9 @@ class Aurelia(lmms):
             raise SettingError(f"give the lmms-eval model to wrap: --model_args target=<model name>{' (not aurelia)' if target else ''}")
         roles = {"generator": generator, "summarizer": summarizer, "evaluator": evaluator, "feedback": feedback}
         self.ctx = agent_context(str(inject), tau, max_iterations, roles, settings)
+        self.concurrency = int(concurrency)
+        if self.concurrency < 1:
+            raise SettingError(f"concurrency must be at least 1, got {concurrency}")
         from lmms_eval.models import get_model
 
         passed = {"batch_size": batch_size, "max_batch_size": max_batch_size, "device": device}
@@ -160,7 +163,6 @@ class Aurelia(lmms):
         self.reasoner = Reasoner(self.ctx, cache) if self.ctx.inject != "none" else None
         self.log_dir = Path(log_dir) if log_dir else default_log_dir()
         self.spill = (Path(cache).parent if cache else default_cache_path().parent) / "lmms-audio"
-        self.concurrency = int(concurrency)
         self._log: ReasoningLog | None = None
         self._docs: dict[DocKey, DocReasoning] = {}
 
@@ -180,7 +182,9 @@ class Aurelia(lmms):
         return self._delegate("generate_until_multi_round", requests, "")
 
     def loglikelihood(self, requests: list[Any]) -> list[Any]:
-        return self._delegate("loglikelihood", requests, (float("-inf"), False))
+        """Scored choices have no wrong answer to give a doc without r* (every choice at -inf would
+        pick the first): such a doc stops the run instead (:meth:`_delegate`)."""
+        return self._delegate("loglikelihood", requests, None)
 
     def set_cache_hook(self, cache_hook: Any) -> None:
         super().set_cache_hook(cache_hook)
@@ -202,6 +206,9 @@ class Aurelia(lmms):
         self._reason_all(requests)
         got = [self._docs[doc_key(r)] for r in requests]
         asked = [i for i, g in enumerate(got) if g.error is None]
+        if unanswered is None and len(asked) < len(requests):
+            failed = next(g for g in got if g.error is not None)
+            raise AureliaError(f"no r* for a doc of a {method} task, which cannot be scored without an answer: {failed.error}")
         mode, position = self.ctx.inject, self.ctx.inject_position
         answers = (
             getattr(self.inner, method)([self._rewritten(requests[i], got[i].injected(mode), position) for i in asked]) if asked else []

@@ -20,7 +20,7 @@ from aurelia.models.retry import CallLimits, LoopTransport, acall_with_retry, cl
 from aurelia.models.structured import acall_structured, acall_text, call_structured, call_text
 from aurelia.parsing import parse_evaluation
 from aurelia.schemas import Evaluation
-from aurelia.testing.faults import FaultServer
+from aurelia.testing.faults import FaultServer, until
 
 EVALUATION = '{"score": 7, "rationale": "the caption matches"}'
 
@@ -133,16 +133,6 @@ def test_the_async_budget_is_checked_before_every_attempt(server, waits, monkeyp
     with pytest.raises(ModelCallError, match="budget ends before the next try"):
         asyncio.run(acall_with_retry(lambda: failing.model.ainvoke("hi"), ending, "m"))
     assert server.count("a-budget-503") == 1 and not waits
-
-
-def until(check, limit: float = 30.0) -> bool:
-    """Wait for ``check()`` to hold (a generous limit for a slow machine, not a timing claim)."""
-    end = time.monotonic() + limit
-    while not check():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_an_async_drip_is_cut_by_the_same_deadline_with_the_same_error(waits):

@@ -23,7 +23,7 @@ from aurelia.errors import ModelCallError
 from aurelia.models.registry import resolve_model
 from aurelia.models.retry import CallLimits, DeadlineTransport, current_deadline, deadline_client, deadline_scope
 from aurelia.models.structured import call_text
-from aurelia.testing.faults import FaultServer
+from aurelia.testing.faults import FaultServer, until
 
 
 @pytest.fixture()
@@ -33,16 +33,6 @@ def server():
         yield srv
     # the drip handlers end with the server (or when their client hangs up): none outlives the test
     assert until(lambda: not [t for t in threading.enumerate() if t not in before]), threading.enumerate()
-
-
-def until(check, limit: float = 30.0) -> bool:
-    """Wait for ``check()`` to hold (a generous limit for a slow machine, not a timing claim)."""
-    end = time.monotonic() + limit
-    while not check():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def sockets() -> int:

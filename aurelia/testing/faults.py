@@ -185,6 +185,16 @@ class FaultServer(LoopbackServer):
         return completion_json(model, self.replies.get(model, "ok") if content is None else content)
 
 
+def until(check: Any, limit: float = 30.0) -> bool:
+    """Wait for ``check()`` to hold (a generous limit for a slow machine, not a timing claim)."""
+    end = time.monotonic() + limit
+    while not check():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def completion_json(model: str, content: str) -> bytes:
     """An OpenAI chat-completion response body with one assistant message (fixed token usage)."""
     return json.dumps(

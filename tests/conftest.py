@@ -57,3 +57,21 @@ def waits(monkeypatch) -> list[float]:
     monkeypatch.setattr(retry, "sleep", recorded.append)
     monkeypatch.setattr(retry, "async_sleep", record)
     return recorded
+
+
+@pytest.fixture
+def requested_on(monkeypatch) -> list[str]:
+    """The name of the thread each async model request is sent from (hosted models' loop transport)."""
+    import threading
+
+    from aurelia.models.retry import LoopTransport
+
+    names: list[str] = []
+    handle = LoopTransport.handle_async_request
+
+    async def recording(self, request):
+        names.append(threading.current_thread().name)
+        return await handle(self, request)
+
+    monkeypatch.setattr(LoopTransport, "handle_async_request", recording)
+    return names

@@ -18,7 +18,7 @@ from openai_stub import openai_stub
 from aurelia import Context, build_graph, build_reasoning_graph
 from aurelia.graph.context import validate_context
 from aurelia.models.registry import as_role_model
-from aurelia.models.retry import LoopTransport, close_loop_transports
+from aurelia.models.retry import close_loop_transports
 from aurelia.nodes.common import Models
 
 TIMES = {"seconds", "timing"}  # wall times differ from run to run; everything else must not
@@ -96,15 +96,7 @@ def reply(model: str, text: str, body: dict) -> str:
     return "B"
 
 
-def test_hosted_models_give_the_same_requests_and_result_under_ainvoke(clip, monkeypatch):
-    requested_on: list[str] = []
-    handle = LoopTransport.handle_async_request
-
-    async def recording(self, request):
-        requested_on.append(threading.current_thread().name)
-        return await handle(self, request)
-
-    monkeypatch.setattr(LoopTransport, "handle_async_request", recording)
+def test_hosted_models_give_the_same_requests_and_result_under_ainvoke(clip, requested_on):
     with openai_stub(reply) as stub:
         ctx = {
             "generator_model": stub.url("gen"),

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from aurelia.bench import run_benchmark
 from aurelia.media.prepare import prepare_media
-from aurelia.models.retry import LoopTransport, close_loop_transports
+from aurelia.models.retry import close_loop_transports
 from aurelia.targets import Target, TargetSample
 from aurelia.targets.chat import ChatTarget
 from aurelia.testing.chat import REASONING
@@ -131,15 +131,7 @@ def stored(run: Path) -> list[dict]:
     return sorted(({k: v for k, v in r.items() if k != "seconds"} for r in records), key=lambda r: (r["id"], r["inject"]))
 
 
-def test_the_engine_calls_chat_targets_on_the_loop_with_the_same_records(tmp_path, clip, monkeypatch):
-    requested_on: list[str] = []
-    handle = LoopTransport.handle_async_request
-
-    async def recording(self, request):
-        requested_on.append(threading.current_thread().name)
-        return await handle(self, request)
-
-    monkeypatch.setattr(LoopTransport, "handle_async_request", recording)
+def test_the_engine_calls_chat_targets_on_the_loop_with_the_same_records(tmp_path, clip, requested_on, monkeypatch):
     path = manifest(tmp_path, clip, 6)
     with openai_stub(agent_reply) as stub:
         context = {"generator_model": stub.url("gen"), "summarizer_model": stub.url("sum"), "evaluator_model": stub.url("eval")}

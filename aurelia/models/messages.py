@@ -45,9 +45,34 @@ def with_generation_settings(rm: RoleModel, max_tokens: int | None, temperature:
         update["temperature"] = temperature
     if "seed" in fields:
         update["seed"] = seed
-    model = rm.model.model_copy(update=update) if update else rm.model
+    model = (
+        _tuned_copy(rm.model, update)
+        if update and rm.spec.provider != "instance"
+        else rm.model.model_copy(update=update)
+        if update
+        else rm.model
+    )
     used = PROVIDER_FORBIDS if forbids else (temperature if "temperature" in fields else None)
     return TunedModel(model, rm.spec, rm.limits, temperature=used, seed=seed if "seed" in fields else None)
+
+
+_TUNED: dict[tuple[int, tuple[tuple[str, Any], ...]], tuple[Any, Any]] = {}
+_TUNED_MAX = 512
+
+
+def _tuned_copy(model: Any, update: dict[str, Any]) -> Any:
+    """The copy of a registry-built model with these settings, made once: every agent and target
+    call asks, and the structured-output runnables built from it are reused with it (an app's own
+    model instance is copied afresh each time, as it may change between calls)."""
+    key = (id(model), tuple(sorted(update.items())))
+    hit = _TUNED.get(key)
+    if hit is not None and hit[0] is model:
+        return hit[1]
+    copy = model.model_copy(update=update)
+    if len(_TUNED) >= _TUNED_MAX:
+        _TUNED.clear()
+    _TUNED[key] = (model, copy)  # the model is held, so its id is not reused while the entry lives
+    return copy
 
 
 def build_messages(

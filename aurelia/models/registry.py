@@ -7,6 +7,7 @@ OpenAI-compatible URL only when ``send_keys`` allows it (see :meth:`aurelia.boun
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -134,7 +135,15 @@ def resolve_model(raw: str, timeout: float = DEFAULT_TIMEOUT_S, send_keys: bool 
     keys may go to it."""
     if send_keys is None:
         send_keys = Policy.from_env().may_send_keys(raw)
-    return _resolve(raw, float(timeout), bool(send_keys))
+    key = (raw, float(timeout), bool(send_keys))
+    with _BUILDS_LOCK:
+        building = _BUILDS.setdefault(key, threading.Lock())
+    with building:  # single-flight: the samples a run starts at once wait for one build, not one each
+        return _resolve(*key)
+
+
+_BUILDS: dict[tuple[str, float, bool], threading.Lock] = {}
+_BUILDS_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=32)

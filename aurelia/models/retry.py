@@ -16,20 +16,17 @@ Local models read the same scope (:func:`current_deadline`) between generated to
 
 Async: :func:`acall_with_retry` is the same policy under ``tenacity.AsyncRetrying`` (the same
 retry, wait and stop decisions; the waits go through :func:`async_sleep`), and
-:class:`AsyncDeadlineTransport` the same deadline for ``httpx.AsyncClient`` (the same httpx
-timeout errors). An async connection pool belongs to the event loop it was opened on, so the
-client the registry builds (:func:`async_deadline_client`) keeps one pool per running loop
-(:class:`LoopTransport`), sized for a benchmark's concurrency with its connections kept alive.
+:class:`LoopTransport` the same deadline for ``httpx.AsyncClient`` (the same httpx timeout
+errors), sending over aiohttp (:mod:`aurelia.models.aio_transport`: httpcore's async pool costs
+CPU in the square of the requests in flight). An async connection pool belongs to the event loop
+it was opened on, so the client the registry builds (:func:`async_deadline_client`) keeps one
+pool per running loop, sized for a benchmark's concurrency with its connections kept alive.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import random
-import select
-import socket
-import ssl
 import threading
 import time
 import weakref
@@ -45,6 +42,7 @@ import httpx
 import tenacity
 
 from aurelia.errors import AureliaError, ModelCallError, describe_failure
+from aurelia.models.aio_transport import AioPool
 
 T = TypeVar("T")
 
@@ -79,7 +77,6 @@ DEADLINE_PROVIDERS = {"openai", "openai_compatible", "azure_openai", "deepseek",
 POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's defaults
 # async: one event loop carries a whole run's requests (hundreds at once), each connection kept for reuse
 ASYNC_POOL_LIMITS = httpx.Limits(max_connections=1024, max_keepalive_connections=1024)
-POOL_SHARDS = 8  # pools per model and event loop (see LoopTransport)
 
 sleep = time.sleep  # tests replace it to record the waits instead of waiting
 
@@ -234,156 +231,69 @@ def deadline_client(timeout: float, **kwargs: Any) -> httpx.Client:
     return httpx.Client(transport=DeadlineTransport(timeout), timeout=timeout, **kwargs)
 
 
-class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
-    """:class:`_DeadlineStream` for an async connection."""
-
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-        self._socket: socket.socket | None = None
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        inner = await self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout, httpcore.ConnectTimeout))
-        return _AsyncDeadlineStream(inner)
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":  # asked of every idle connection whenever the pool places a request
-            if self._socket is None:  # anyio builds every attribute of a socket to give one: look it up once
-                self._socket = self._inner.get_extra_info("socket")
-            return _readable(self._socket)
-        return self._inner.get_extra_info(info)
-
-
-def _readable(sock: socket.socket | None) -> bool:
-    """httpcore's test of an idle connection: readable (or gone) means the server closed it."""
-    if sock is None or sock.fileno() == -1:
-        return True
-    if hasattr(select, "poll"):
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        return bool(poller.poll(0))
-    return bool(select.select([sock], [], [], 0)[0])
-
-
-class _AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's own async backend (asyncio or trio, as running), its connections wrapped."""
-
-    def __init__(self) -> None:
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self, host: str, port: int, timeout: float | None = None, local_address: str | None = None, socket_options: Any = None
-    ) -> httpcore.AsyncNetworkStream:
-        bounded = _bounded(timeout, httpcore.ConnectTimeout)
-        return _AsyncDeadlineStream(await self._inner.connect_tcp(host, port, bounded, local_address, socket_options))
-
-    async def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> httpcore.AsyncNetworkStream:
-        bounded = _bounded(timeout, httpcore.ConnectTimeout)
-        return _AsyncDeadlineStream(await self._inner.connect_unix_socket(path, bounded, socket_options))
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class _AsyncDeadlineBody(httpx.AsyncByteStream):
-    """An async response body read under its request's deadline."""
-
-    def __init__(self, inner: httpx.AsyncByteStream, deadline: float | None) -> None:
-        self._inner, self._deadline = inner, deadline
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        chunks = aiter(self._inner)
-        while True:
-            with deadline_scope(self._deadline):
-                chunk = await anext(chunks, None)
-            if chunk is None:
-                return
-            yield chunk
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-class AsyncDeadlineTransport(httpx.AsyncHTTPTransport):
-    """:class:`DeadlineTransport` for ``httpx.AsyncClient``: the same one deadline per request and
-    the same timeout errors. Its pool belongs to the event loop it first connects on."""
-
-    def __init__(self, timeout: float | None = None, *, verify: Any = True, limits: httpx.Limits = ASYNC_POOL_LIMITS) -> None:
-        # one SSL context (loading the CA bundle costs tens of ms), shared when given
-        context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify)
-        super().__init__(verify=context, limits=limits)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_AsyncDeadlineBackend(),
-        )
-        self.timeout = timeout
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        own = None if self.timeout is None else time.monotonic() + self.timeout
-        with deadline_scope(own) as deadline:
-            response = await super().handle_async_request(request)
-        response.stream = _AsyncDeadlineBody(response.stream, deadline)  # type: ignore[arg-type]
-        return response
-
-
 _LOOP_TRANSPORTS: weakref.WeakSet[LoopTransport] = weakref.WeakSet()
 
 
 class LoopTransport(httpx.AsyncBaseTransport):
-    """One set of :class:`AsyncDeadlineTransport` pools per running event loop, made on first use
-    and dropped with its loop (held weakly): a model built once per process serves every loop
-    that calls it (``asyncio.run`` per run, a server's loop, a test's), never sharing a connection
-    across loops. A loop's requests take its ``shards`` pools in turn: httpcore's pool does work
-    in the square of its connections whenever it places a request, so hundreds of requests in
-    flight cost far less CPU spread over several pools. :func:`close_loop_transports` closes the
-    running loop's pools when a run ends."""
+    """The async clients' transport: each request sent through the running event loop's
+    :class:`~aurelia.models.aio_transport.AioPool` (aiohttp's connection pool, made on the loop's
+    first request) and ended by one deadline covering the whole response, the sooner of the
+    current :func:`deadline_scope`'s and ``timeout`` seconds after it starts, with httpx's timeout
+    errors. A model built once per process serves every loop that calls it (``asyncio.run`` per
+    run, a server's loop, a test's), never sharing a connection across loops. A loop's pool is
+    closed by :func:`close_loop_transports` (a run's end) or, at the latest, when ``asyncio.run``
+    shuts the loop down (its async generators are closed then, and one of them closes the pool)."""
 
-    def __init__(self, timeout: float | None, limits: httpx.Limits = ASYNC_POOL_LIMITS, shards: int = POOL_SHARDS) -> None:
-        self.timeout, self.shards = timeout, shards
-        each = max(1, (limits.max_connections or 1024) // shards), max(1, (limits.max_keepalive_connections or 1024) // shards)
-        self.limits = httpx.Limits(max_connections=each[0], max_keepalive_connections=each[1], keepalive_expiry=limits.keepalive_expiry)
-        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[AsyncDeadlineTransport]] = weakref.WeakKeyDictionary()
+    def __init__(self, timeout: float | None, limits: httpx.Limits = ASYNC_POOL_LIMITS) -> None:
+        self.timeout, self.limits = timeout, limits
+        self._by_loop: dict[asyncio.AbstractEventLoop, tuple[AioPool, AsyncIterator[None]]] = {}
         self._lock = threading.Lock()  # loops in other threads may call the same model
-        self._turn = itertools.count()
         self._ssl = httpx.create_ssl_context()  # made with the client (loading certificates blocks), shared by every pool
         _LOOP_TRANSPORTS.add(self)
 
-    def current(self) -> AsyncDeadlineTransport:
-        """The running loop's pool whose turn it is."""
+    async def current(self) -> AioPool:
+        """The running loop's pool (made on its first request)."""
         loop = asyncio.get_running_loop()
-        with self._lock:
-            pools = self._by_loop.get(loop)
-            if pools is None:
-                made = [AsyncDeadlineTransport(self.timeout, verify=self._ssl, limits=self.limits) for _ in range(self.shards)]
-                pools = self._by_loop[loop] = made
-            return pools[next(self._turn) % self.shards]
+        entry = self._by_loop.get(loop)
+        if entry is None:
+            with self._lock:
+                self._forget_closed_loops()
+                pool = AioPool(ssl_context=self._ssl, limits=self.limits)
+                closer = _close_at_shutdown(pool)
+                entry = self._by_loop[loop] = (pool, closer)
+            await anext(closer)  # registered with the loop: its shutdown closes the pool
+        return entry[0]
+
+    def _forget_closed_loops(self) -> None:
+        """Drop the pools of loops that ended without closing them (each held its loop)."""
+        for loop in [loop for loop in self._by_loop if loop.is_closed()]:
+            self._by_loop.pop(loop)[0].close_now()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self.current().handle_async_request(request)
+        own = None if self.timeout is None else time.monotonic() + self.timeout
+        pool = await self.current()
+        return await pool.send(request, sooner(_DEADLINE.get(), own))
 
     async def aclose(self) -> None:
-        """Close the running loop's pools (the next request opens new ones)."""
+        """Close the running loop's pool (the next request opens a new one)."""
         with self._lock:
-            pools = self._by_loop.pop(asyncio.get_running_loop(), [])
-        for pool in pools:
-            await pool.aclose()
+            entry = self._by_loop.pop(asyncio.get_running_loop(), None)
+        if entry is not None:
+            await entry[1].aclose()  # the generator that closes the pool, so the loop's shutdown has nothing left
 
     def loops(self) -> int:
         """How many event loops hold pools now (for tests)."""
-        return len(self._by_loop)
+        with self._lock:
+            self._forget_closed_loops()
+            return len(self._by_loop)
+
+
+async def _close_at_shutdown(pool: AioPool) -> AsyncIterator[None]:
+    """Started on a loop, closed by its ``shutdown_asyncgens`` (``asyncio.run``'s end): closes ``pool``."""
+    try:
+        yield
+    finally:
+        await pool.aclose()
 
 
 async def close_loop_transports() -> None:

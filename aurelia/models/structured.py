@@ -110,7 +110,19 @@ class PreparedStructured:
         content = message.content if isinstance(message.content, str) else reply_text(message)
         refused = message.additional_kwargs.get("refusal")
         parsed = self.schema.model_validate_json(content) if content and not refused else None  # the SDK's parse
-        return {"raw": message, "parsed": parsed, "parsing_error": None}
+        error = None if parsed is not None or getattr(message, "tool_calls", None) else self.no_parse(message, refused)
+        return {"raw": message, "parsed": parsed, "parsing_error": error}
+
+    @staticmethod
+    def no_parse(message: BaseMessage, refused: Any) -> Exception:
+        """The error LangChain's parser records for a reply with nothing parsed (as ``parsing_error``)."""
+        if refused:
+            from langchain_openai.chat_models.base import OpenAIRefusalError
+
+            return OpenAIRefusalError(refused, raw_message=message)
+        return ValueError(
+            f"Structured Output response does not have a 'parsed' field nor a 'refusal' field. Received message:\n\n{message}"
+        )
 
     @classmethod
     def build(cls, model: Any, schema: type[BaseModel]) -> PreparedStructured:

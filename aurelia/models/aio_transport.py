@@ -2,17 +2,17 @@
 
 Why: the hosted-model clients (the OpenAI SDK under LangChain, Ollama's) take an
 ``httpx.AsyncClient``, and httpcore's async pool does work in the square of its connections each
-time it places a request. At a benchmark's concurrency (hundreds of requests in flight) that alone
-cost about 10 ms of CPU per request on two cores, against about 0.2 ms through aiohttp's connector
-(``benchmarks/bench_scale.py``, docs/performance.md). Only the bytes move to aiohttp: the SDK,
-LangChain, httpx's client (auth, redirects, proxies from the environment) and the retry policy
-see an ordinary ``httpx.Response`` and httpx's own errors, so retries, their counts and their
-messages stay as they were.
+time it places a request. With hundreds of requests in flight that costs several milliseconds of
+CPU per request, many times what aiohttp's connector costs (``benchmarks/http_pool.py``). Only the
+bytes move to aiohttp: the SDK, LangChain, httpx's client (auth, redirects, cookies, decoding) and
+the retry policy see an ordinary ``httpx.Response`` and httpx's own errors, so retries, their
+counts and their messages stay as they were.
 
-Each request comes with its deadline (:class:`aurelia.models.retry.LoopTransport` gives the
-sooner of the current deadline scope's and ``timeout`` seconds after it starts); it bounds the connect, the send, the headers and every read
-of the body. A request past it raises httpx's ``ConnectTimeout`` (no connection yet) or
-``ReadTimeout``, and its connection is closed, never returned to the pool.
+Each request comes with its deadline (:class:`aurelia.models.retry.LoopTransport` gives the sooner
+of the current deadline scope's and ``timeout`` seconds after the request starts). It bounds the
+connect, the send, the headers and every read of the body. A request past it raises httpx's
+``ConnectTimeout`` (no connection yet) or ``ReadTimeout``, and its connection is closed, never
+returned to the pool.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ class AioPool:
             keepalive_timeout=limits.keepalive_expiry if limits.keepalive_expiry is not None else 5.0,
             ssl=ssl_context,
         )
-        # decompression, cookies and proxies are httpx's (its client and its environment mounts)
+        # decoding and cookies are httpx's; no proxy from the environment, as for the sync clients
         self.session = aiohttp.ClientSession(
             connector=connector,
             auto_decompress=False,
@@ -119,7 +119,7 @@ class AioPool:
             async with asyncio.timeout(_left(deadline)):
                 response = await self.session.request(
                     request.method,
-                    str(request.url),
+                    str(request.url.copy_with(userinfo=b"")) if request.url.userinfo else str(request.url),  # httpx sent them as a header
                     headers=list(request.headers.multi_items()),
                     data=body or None,
                     allow_redirects=False,

@@ -78,7 +78,7 @@ def test_a_loop_that_ends_without_closing_its_pool_closes_it_at_shutdown():
 
         async def without_closing():
             reply = (await acall_text(rm, [HumanMessage("hi")])).value
-            pool = await transport.current()
+            pool = await transport.pools.current()
             assert not pool.session.closed
             return reply, pool
 

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 import threading
 import time
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -231,34 +231,37 @@ def deadline_client(timeout: float, **kwargs: Any) -> httpx.Client:
     return httpx.Client(transport=DeadlineTransport(timeout), timeout=timeout, **kwargs)
 
 
-_LOOP_TRANSPORTS: weakref.WeakSet[LoopTransport] = weakref.WeakSet()
+class LoopPools:
+    """One :class:`~aurelia.models.aio_transport.AioPool` (aiohttp's connection pool) per running
+    event loop, shared by every model client of the process: the roles of a benchmark usually
+    call the same server, and reuse each other's connections. A pool is made on its loop's first
+    request and closed by :func:`close_loop_transports` (a run's end) or, at the latest, when
+    ``asyncio.run`` shuts the loop down (its async generators are closed then, and one of them
+    closes the pool). Never a connection shared across loops."""
 
-
-class LoopTransport(httpx.AsyncBaseTransport):
-    """The async clients' transport: each request sent through the running event loop's
-    :class:`~aurelia.models.aio_transport.AioPool` (aiohttp's connection pool, made on the loop's
-    first request) and ended by one deadline covering the whole response, the sooner of the
-    current :func:`deadline_scope`'s and ``timeout`` seconds after it starts, with httpx's timeout
-    errors. A model built once per process serves every loop that calls it (``asyncio.run`` per
-    run, a server's loop, a test's), never sharing a connection across loops. A loop's pool is
-    closed by :func:`close_loop_transports` (a run's end) or, at the latest, when ``asyncio.run``
-    shuts the loop down (its async generators are closed then, and one of them closes the pool)."""
-
-    def __init__(self, timeout: float | None, limits: httpx.Limits = ASYNC_POOL_LIMITS) -> None:
-        self.timeout, self.limits = timeout, limits
+    def __init__(self, limits: httpx.Limits = ASYNC_POOL_LIMITS) -> None:
+        self.limits = limits
         self._by_loop: dict[asyncio.AbstractEventLoop, tuple[AioPool, AsyncIterator[None]]] = {}
-        self._lock = threading.Lock()  # loops in other threads may call the same model
-        self._ssl = httpx.create_ssl_context()  # made with the client (loading certificates blocks), shared by every pool
-        _LOOP_TRANSPORTS.add(self)
+        self._lock = threading.Lock()  # loops in other threads share the table
+        self._ssl: ssl.SSLContext | None = None
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The one SSL context of every pool (loading the CA bundle blocks for tens of ms: done once,
+        when the first client is built, off the event loop)."""
+        with self._lock:
+            if self._ssl is None:
+                self._ssl = httpx.create_ssl_context()
+            return self._ssl
 
     async def current(self) -> AioPool:
         """The running loop's pool (made on its first request)."""
         loop = asyncio.get_running_loop()
         entry = self._by_loop.get(loop)
         if entry is None:
+            context = self.ssl_context()
             with self._lock:
                 self._forget_closed_loops()
-                pool = AioPool(ssl_context=self._ssl, limits=self.limits)
+                pool = AioPool(ssl_context=context, limits=self.limits)
                 closer = _close_at_shutdown(pool)
                 entry = self._by_loop[loop] = (pool, closer)
             await anext(closer)  # registered with the loop: its shutdown closes the pool
@@ -269,11 +272,6 @@ class LoopTransport(httpx.AsyncBaseTransport):
         for loop in [loop for loop in self._by_loop if loop.is_closed()]:
             self._by_loop.pop(loop)[0].close_now()
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        own = None if self.timeout is None else time.monotonic() + self.timeout
-        pool = await self.current()
-        return await pool.send(request, sooner(_DEADLINE.get(), own))
-
     async def aclose(self) -> None:
         """Close the running loop's pool (the next request opens a new one)."""
         with self._lock:
@@ -282,7 +280,7 @@ class LoopTransport(httpx.AsyncBaseTransport):
             await entry[1].aclose()  # the generator that closes the pool, so the loop's shutdown has nothing left
 
     def loops(self) -> int:
-        """How many event loops hold pools now (for tests)."""
+        """How many event loops hold a pool now (for tests)."""
         with self._lock:
             self._forget_closed_loops()
             return len(self._by_loop)
@@ -296,11 +294,38 @@ async def _close_at_shutdown(pool: AioPool) -> AsyncIterator[None]:
         await pool.aclose()
 
 
+POOLS = LoopPools()
+
+
+class LoopTransport(httpx.AsyncBaseTransport):
+    """The async clients' transport: each request sent through the running loop's pool
+    (:data:`POOLS`) and ended by one deadline covering the whole response, the sooner of the
+    current :func:`deadline_scope`'s and ``timeout`` seconds after it starts, with httpx's timeout
+    errors. A model built once per process serves every loop that calls it (``asyncio.run`` per
+    run, a server's loop, a test's)."""
+
+    def __init__(self, timeout: float | None, pools: LoopPools = POOLS) -> None:
+        self.timeout, self.pools = timeout, pools
+        pools.ssl_context()  # built now, with the client, not on the event loop
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        own = None if self.timeout is None else time.monotonic() + self.timeout
+        pool = await self.pools.current()
+        return await pool.send(request, sooner(_DEADLINE.get(), own))
+
+    async def aclose(self) -> None:
+        """Close the running loop's pool (shared: the next request of any client opens a new one)."""
+        await self.pools.aclose()
+
+    def loops(self) -> int:
+        """How many event loops hold a pool now (for tests)."""
+        return self.pools.loops()
+
+
 async def close_loop_transports() -> None:
-    """Close every model client's pool of the running loop: its kept-alive connections end with
-    the run, not when the loop is collected."""
-    for transport in list(_LOOP_TRANSPORTS):
-        await transport.aclose()
+    """Close the running loop's pool: its kept-alive connections end with the run, not when the
+    loop is collected."""
+    await POOLS.aclose()
 
 
 def async_deadline_client(timeout: float, **kwargs: Any) -> httpx.AsyncClient:

@@ -3,8 +3,10 @@
 A benchmark is I/O-bound: with every model behind an OpenAI-compatible server that answers each
 call after ``--latency`` seconds, its floor is (model calls × latency) / concurrency. Every sample
 here meets τ at iteration 1, so it makes 3 agent calls (generator, summarizer, evaluator) and 2
-target calls (zero-shot and with r*), one after another: floor = samples / concurrency × 5 ×
-latency. Each point runs ``run_benchmark`` with all four roles named by URL — the code path of
+target calls (zero-shot and with r*): floor = samples / concurrency × 5 × latency, the issue's
+formula, as if every call waited for the one before. The engine asks the two answers at once,
+so a sample's own critical path is 4 calls: ``path`` = samples / concurrency × 4 × latency, and
+``vs path`` = path / wall is how close the run comes to what its own design allows. Each point runs ``run_benchmark`` with all four roles named by URL — the code path of
 ``aurelia bench run --target URL --generator URL …`` — in a fresh child process, against a server
 in another child process (so the server's own CPU is not counted), and reports:
 
@@ -36,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 CALLS_PER_SAMPLE = 5  # 3 agent calls (τ met at iteration 1) + 2 target calls
+CALLS_ON_PATH = 4  # the engine asks the two target answers at once: 3 agent calls, then both answers
 REPLIES = {
     "generator": '{"steps": [{"step": "Watch the end of the clip", "answer": "blue"}], "final_answer": "blue"}',
     "summarizer": "A red frame with a tone, then a blue frame in silence.",
@@ -148,17 +151,19 @@ def measure_point(concurrency: int, samples: int, latency: float, folder: Path) 
         server.terminate()
         server.wait()
     floor = samples / concurrency * CALLS_PER_SAMPLE * latency
-    row |= {"concurrency": concurrency, "samples": samples, "floor": floor, "efficiency": floor / row["wall"]}
+    path = samples / concurrency * CALLS_ON_PATH * latency
+    row |= {"concurrency": concurrency, "samples": samples, "floor": floor, "efficiency": floor / row["wall"], "path": path}
     row["cpu_ms_per_request"] = 1000 * row["cpu"] / max(row["requests"], 1)
     return row
 
 
 def print_rows(rows: list[dict[str, Any]], latency: float) -> None:
     print(f"every model call answered after {latency} s by a server on 127.0.0.1; {os.cpu_count()} cores")
-    print("concurrency  samples  requests  floor s  wall s  efficiency  CPU s (sys)  CPU ms/request  peak RSS MiB")
+    print("concurrency  samples  requests  floor s  wall s  efficiency  path s  vs path  CPU s (sys)  CPU ms/request  peak RSS MiB")
     for r in rows:
         print(
             f"{r['concurrency']:>11}  {r['samples']:>7}  {r['requests']:>8}  {r['floor']:>7.1f}  {r['wall']:>6.1f}  {r['efficiency']:>10.2f}"
+            f"  {r['path']:>6.1f}  {r['path'] / r['wall']:>7.2f}"
             f"  {r['cpu']:>5.1f} ({r['sys']:.1f})  {r['cpu_ms_per_request']:>14.1f}  {r['peak_rss_mib']:>12.0f}"
         )
         if r["done"] != r["samples"] or r["requests"] != r["samples"] * CALLS_PER_SAMPLE:

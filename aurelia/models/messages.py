@@ -12,7 +12,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from aurelia.media.blocks import media_blocks
 from aurelia.media.received import Received
 from aurelia.media.ref import MediaRef
-from aurelia.models.registry import RoleModel
+from aurelia.models.registry import PerModel, RoleModel
 from aurelia.prompts import Prompt
 
 # the field each integration uses for the reply length (llama.cpp/HF/OpenAI/Anthropic, Gemini, Ollama)
@@ -45,34 +45,17 @@ def with_generation_settings(rm: RoleModel, max_tokens: int | None, temperature:
         update["temperature"] = temperature
     if "seed" in fields:
         update["seed"] = seed
-    model = (
-        _tuned_copy(rm.model, update)
-        if update and rm.spec.provider != "instance"
-        else rm.model.model_copy(update=update)
-        if update
-        else rm.model
-    )
+    if not update:
+        model = rm.model
+    elif rm.spec.provider == "instance":  # an app's own model may change between calls: copied afresh
+        model = rm.model.model_copy(update=update)
+    else:  # a registry-built model's copy is made once (and the structured runnables built on it)
+        model = _TUNED.get(rm.model, tuple(sorted(update.items())), lambda: rm.model.model_copy(update=update))
     used = PROVIDER_FORBIDS if forbids else (temperature if "temperature" in fields else None)
     return TunedModel(model, rm.spec, rm.limits, temperature=used, seed=seed if "seed" in fields else None)
 
 
-_TUNED: dict[tuple[int, tuple[tuple[str, Any], ...]], tuple[Any, Any]] = {}
-_TUNED_MAX = 512
-
-
-def _tuned_copy(model: Any, update: dict[str, Any]) -> Any:
-    """The copy of a registry-built model with these settings, made once: every agent and target
-    call asks, and the structured-output runnables built from it are reused with it (an app's own
-    model instance is copied afresh each time, as it may change between calls)."""
-    key = (id(model), tuple(sorted(update.items())))
-    hit = _TUNED.get(key)
-    if hit is not None and hit[0] is model:
-        return hit[1]
-    copy = model.model_copy(update=update)
-    if len(_TUNED) >= _TUNED_MAX:
-        _TUNED.clear()
-    _TUNED[key] = (model, copy)  # the model is held, so its id is not reused while the entry lives
-    return copy
+_TUNED = PerModel()
 
 
 def build_messages(

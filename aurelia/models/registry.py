@@ -38,6 +38,26 @@ class RoleModel:
         return self.spec.modalities
 
 
+class PerModel:
+    """Values made once per live chat model object and key (a tuned copy, a structured runnable):
+    every agent and target call asks for them. Each entry holds its model, so the model's id is
+    not reused while the entry lives; the table is emptied when it reaches ``limit``."""
+
+    def __init__(self, limit: int = 512) -> None:
+        self.limit = limit
+        self._table: dict[tuple[int, Any], tuple[Any, Any]] = {}
+
+    def get(self, model: Any, key: Any, make: Callable[[], Any]) -> Any:
+        hit = self._table.get((id(model), key))
+        if hit is not None and hit[0] is model:
+            return hit[1]
+        value = make()
+        if len(self._table) >= self.limit:
+            self._table.clear()
+        self._table[id(model), key] = (model, value)
+        return value
+
+
 def as_role_model(model: BaseChatModel | RoleModel, name: str = "custom", modalities: frozenset[str] = frozenset({"text"})) -> RoleModel:
     """Wrap a chat model instance supplied by an app or a test (text-only unless told)."""
     if isinstance(model, RoleModel):

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from aurelia.errors import ModelCallError
 from aurelia.media.ref import MediaRef
 from aurelia.models.messages import build_messages
-from aurelia.models.registry import RoleModel
+from aurelia.models.registry import PerModel, RoleModel
 from aurelia.models.retry import RequestTally, acall_with_retry, call_with_retry
 from aurelia.prompts import Prompt, render
 
@@ -139,21 +139,16 @@ def structured_runnable(rm: RoleModel, schema: type[BaseModel]) -> Any:
     its ``with_structured_output`` each time (it may change between calls)."""
     if rm.spec.provider == "instance":
         return rm.model.with_structured_output(schema, include_raw=True)
-    key = (id(rm.model), schema)
-    hit = _RUNNABLES.get(key)
-    if hit is not None and hit[0] is rm.model:
-        return hit[1]
-    if type(rm.model).__name__ == "ChatOpenAI" and type(rm.model).__module__.startswith("langchain_openai"):
-        runnable = PreparedStructured.build(rm.model, schema)
-    else:
-        runnable = rm.model.with_structured_output(schema, include_raw=True)
-    if len(_RUNNABLES) >= 512:
-        _RUNNABLES.clear()
-    _RUNNABLES[key] = (rm.model, runnable)  # the model is held, so its id is not reused while the entry lives
-    return runnable
+    return _RUNNABLES.get(rm.model, schema, lambda: _structured(rm.model, schema))
 
 
-_RUNNABLES: dict[tuple[int, type], tuple[Any, Any]] = {}
+def _structured(model: Any, schema: type[BaseModel]) -> Any:
+    if type(model).__name__ == "ChatOpenAI" and type(model).__module__.startswith("langchain_openai"):
+        return PreparedStructured.build(model, schema)
+    return model.with_structured_output(schema, include_raw=True)
+
+
+_RUNNABLES = PerModel()
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 
 import pytest
 from media_clips import RGB, absurd_duration_mkv, truncated_copy, unknown_codec_wav
@@ -18,7 +19,9 @@ from aurelia.testing.clips import Segment, make_clip
 
 def _bad_files(tmp_path):
     (tmp_path / "empty.mp4").write_bytes(b"")
-    (tmp_path / "random.mp4").write_bytes(os.urandom(4096))
+    # Fixed noise: about 1 buffer of os.urandom(4096) in 200 happens to probe as a subtitle or
+    # frameless video stream, which made this test fail one run in N.
+    (tmp_path / "random.mp4").write_bytes(random.Random(20261205).randbytes(4096))
     (tmp_path / "subs.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhello\n")
     (tmp_path / "a_dir.mp4").mkdir()
     good = make_clip(tmp_path / "good.mp4", RGB)

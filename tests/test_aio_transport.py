@@ -13,7 +13,7 @@ from langchain_core.messages import HumanMessage
 
 from aurelia.errors import ModelCallError
 from aurelia.models.registry import resolve_model
-from aurelia.models.retry import LoopTransport, close_loop_transports
+from aurelia.models.retry import POOLS, LoopTransport, close_loop_transports
 from aurelia.models.structured import acall_text, call_text
 from aurelia.testing.faults import FaultServer, LoopbackServer, QuietHandler, completion_json
 
@@ -85,3 +85,24 @@ def test_a_loop_that_ends_without_closing_its_pool_closes_it_at_shutdown():
         reply, pool = asyncio.run(without_closing())
         assert reply == "fine" and pool.session.closed  # closed by the loop's shutdown
         assert transport.loops() == 0  # and forgotten
+
+
+def test_closing_one_client_leaves_the_shared_pool_to_the_others():
+    with FaultServer() as server:
+        server.script("closer", ["ok"], "one")
+        server.script("other", ["ok"], "two")
+        closer = resolve_model(server.url("closer"), 5.0, False)
+        other = resolve_model(server.url("other"), 5.0, False)
+
+        async def calls():
+            assert (await acall_text(closer, [HumanMessage("hi")])).value == "one"
+            pool = await POOLS.current()
+            await closer.model.http_async_client.aclose()  # an app closing one model's client
+            reply = (await acall_text(other, [HumanMessage("hi")])).value
+            still = await POOLS.current()
+            await close_loop_transports()
+            return reply, pool, still
+
+        reply, pool, still = asyncio.run(calls())
+        assert reply == "two" and still is pool  # the other model kept the loop's pool and its connections
+        assert pool.session.closed  # until the run closed it

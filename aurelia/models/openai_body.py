@@ -20,7 +20,7 @@ from typing import Any
 
 _PLAIN_SCALARS = (str, int, float, bool, type(None))
 _LOCK = threading.Lock()
-_INSTALLED: list[bool] = []
+_installed: bool | None = None  # None: not tried yet
 
 
 def plain(value: Any) -> bool:
@@ -70,20 +70,27 @@ def _async(original: Callable[[Any, Any], Any], params: tuple[type, ...]) -> Cal
 def install() -> bool:
     """Give the SDK's chat-completion ``create`` and ``parse`` the shortcut (once per process);
     False where this SDK version lays its modules out otherwise (its own transform stays)."""
+    global _installed
     with _LOCK:
-        if _INSTALLED:
-            return _INSTALLED[0]
-        try:
-            import openai.lib._chat_completion_resources as parse_module
-            import openai.resources.chat.completions.completions as create_module
+        if _installed is None:
+            _installed = _patch()
+        return _installed
 
-            params = _chat_params()
-            for module in (create_module, parse_module):
-                sync, asynchronous = module.maybe_transform, module.async_maybe_transform
-                module.maybe_transform = _sync(sync, params)  # type: ignore[attr-defined]
-                module.async_maybe_transform = _async(asynchronous, params)  # type: ignore[attr-defined]
-        except (ImportError, AttributeError):
-            _INSTALLED.append(False)
-        else:
-            _INSTALLED.append(True)
-        return _INSTALLED[0]
+
+def _patch() -> bool:
+    """Wrap both modules' transforms, or neither where this SDK lacks one of them."""
+    try:
+        import openai.lib._chat_completion_resources as parse_module
+        import openai.resources.chat.completions.completions as create_module
+
+        params = _chat_params()
+    except (ImportError, AttributeError):
+        return False
+    for module in (create_module, parse_module):
+        if not hasattr(module, "maybe_transform") or not hasattr(module, "async_maybe_transform"):
+            return False
+    for module in (create_module, parse_module):
+        sync, asynchronous = module.maybe_transform, module.async_maybe_transform
+        module.maybe_transform = _sync(sync, params)  # type: ignore[attr-defined]
+        module.async_maybe_transform = _async(asynchronous, params)  # type: ignore[attr-defined]
+    return True

@@ -314,8 +314,9 @@ class LoopTransport(httpx.AsyncBaseTransport):
         return await pool.send(request, sooner(_DEADLINE.get(), own))
 
     async def aclose(self) -> None:
-        """Close the running loop's pool (shared: the next request of any client opens a new one)."""
-        await self.pools.aclose()
+        """Closing one client leaves the loop's pool open: every other model client on the loop
+        shares it, maybe with requests in flight. It closes with the run
+        (:func:`close_loop_transports`) or with the loop."""
 
     def loops(self) -> int:
         """How many event loops hold a pool now (for tests)."""

@@ -10,7 +10,7 @@ thread for a model run in this process; media
 work (one measurement per clip at a time) and local target calls in threads, every SQLite call on
 the run's one store thread, never on the event loop). Answers go to
 one queue per target: a local ``hf:`` model answers a batch at a time through ``answer_batch``
-in a thread; a chat target answers up to ``concurrency`` calls at once on the event loop
+in a thread; a chat target answers up to ``concurrency`` × (modes asked) calls at once on the event loop
 (``aanswer_batch``: async requests, no thread per call). Each finished record is written at once
 in its own transaction.
 """
@@ -223,8 +223,12 @@ class Engine:
         bounded number is ever read ahead or in flight; ``total`` (default: ``len(samples)``)
         is the progress events' total."""
         loop = asyncio.get_running_loop()
-        workers = {name: self.plan.concurrency if isinstance(t, ChatTarget) else 1 for name, t in self.targets.items()}
-        loop.set_default_executor(ThreadPoolExecutor(max_workers=2 * self.plan.concurrency + sum(workers.values()) + 4))
+        # every sample in flight asks each of its modes at once: a chat target with fewer slots than
+        # that would answer a sample's zero-shot and r* calls one after the other (a latency more)
+        asked = self.plan.concurrency * max(1, sum(m != PLACEBO for m in self.modes))
+        workers = {name: asked if isinstance(t, ChatTarget) else 1 for name, t in self.targets.items()}
+        threads = sum(w for name, w in workers.items() if not isinstance(self.targets[name], ChatTarget))
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=2 * self.plan.concurrency + threads + 4))
         self.queues = {name: TargetQueue(name, t, workers[name]) for name, t in self.targets.items()}
         self.variants = self.control_variants()
         for queue in self.queues.values():

@@ -88,8 +88,10 @@ def test_hosted_vision_target_sends_the_same_requests_async(clip):
         asynchronous = async_answers(target, samples(media)[:2])
         sent_async = list(stub.requests)
     assert [untimed(a) for a in asynchronous] == [untimed(a) for a in sync]
-    # the batch's requests run concurrently (threads, or tasks): the same set, in any order
-    assert sorted(map(json.dumps, sent_async)) == sorted(map(json.dumps, sent_sync)) and [a.letter for a in sync] == ["C", "B"]
+    # the batch's requests run concurrently (threads, or tasks): the same set, in any order (of
+    # requests, and of keys: the async body keeps LangChain's order, see aurelia.models.openai_direct)
+    same = [sorted(json.dumps(r, sort_keys=True) for r in sent) for sent in (sent_async, sent_sync)]
+    assert same[0] == same[1] and [a.letter for a in sync] == ["C", "B"]
     assert any(part.get("type") == "image_url" for part in sent_sync[0]["messages"][-1]["content"])
 
 
@@ -148,3 +150,25 @@ def test_the_engine_calls_chat_targets_on_the_loop_with_the_same_records(tmp_pat
     assert all(r["correct"] for r in stored(tmp_path / "native"))
     # 3 agent calls and 2 target calls per sample, every one made on the loop's own thread
     assert loop_requests == [threading.main_thread().name] * 30
+
+
+def test_each_sample_in_flight_asks_all_its_answers_at_once(tmp_path, clip):
+    """With 2 samples in flight and 2 modes, a chat target has 4 calls out at once: each sample's
+    zero-shot and r* answers together (with 2 slots, one sample's pair would wait for the other's)."""
+    together = threading.Barrier(4, timeout=10)  # each target call waits here for the other three
+    met: list[bool] = []
+
+    def reply(model: str, text: str, body: dict) -> str:
+        if model == "target":
+            try:
+                together.wait()
+                met.append(True)
+            except threading.BrokenBarrierError:
+                met.append(False)
+        return agent_reply(model, text, body)
+
+    path = manifest(tmp_path, clip, 2)
+    with openai_stub(reply) as stub:
+        context = {"generator_model": stub.url("gen"), "summarizer_model": stub.url("sum"), "evaluator_model": stub.url("eval")}
+        run_benchmark(path, {"t": stub.url("target")}, tmp_path / "run", context=context, concurrency=2, inject="steps")
+    assert met == [True] * 4

@@ -18,7 +18,7 @@ from langchain_core.language_models import BaseChatModel
 
 from aurelia.boundary import Policy
 from aurelia.errors import ModelConfigError
-from aurelia.models import openai_body
+from aurelia.models import openai_body, openai_direct
 from aurelia.models.llamacpp import ChatLlamaCpp, embedded_gguf_path
 from aurelia.models.retry import DEADLINE_PROVIDERS, DEFAULT_TIMEOUT_S, CallLimits, request_kwargs
 from aurelia.models.spec import CHAT_PROVIDERS, ModelSpec, check_api_key, parse_model_string
@@ -122,6 +122,7 @@ def _init_chat_model(spec: ModelSpec, provider: str, kwargs: dict[str, Any]) -> 
         raise ModelConfigError("the 'langchain' package is needed for hosted chat models") from exc
     if provider in DEADLINE_PROVIDERS:  # the OpenAI SDK's clients
         openai_body.install()
+        openai_direct.install()
     try:
         return init_chat_model(spec.name, model_provider=provider, **kwargs)
     except ImportError as exc:

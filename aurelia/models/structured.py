@@ -97,14 +97,15 @@ class PreparedStructured:
     ``schema`` raises pydantic's ValidationError, as the SDK's ``parse`` does); about a third less
     CPU per structured call (benchmarks/bench_scale.py)."""
 
-    bound: Any
+    model: Any
     schema: type[BaseModel]
+    kwargs: dict[str, Any]  # what ``model.bind`` would bind; passed per call, without a binding's config merge
 
     def invoke(self, messages: list[BaseMessage], config: RunnableConfig | None = None) -> dict[str, Any]:
-        return self.result(self.bound.invoke(messages, config=config))
+        return self.result(self.model.invoke(messages, config=config, **self.kwargs))
 
     async def ainvoke(self, messages: list[BaseMessage], config: RunnableConfig | None = None) -> dict[str, Any]:
-        return self.result(await self.bound.ainvoke(messages, config=config))
+        return self.result(await self.model.ainvoke(messages, config=config, **self.kwargs))
 
     def result(self, message: BaseMessage) -> dict[str, Any]:
         content = message.content if isinstance(message.content, str) else reply_text(message)
@@ -130,7 +131,7 @@ class PreparedStructured:
         from openai.lib._parsing._completions import type_to_response_format_param
 
         traced = {"kwargs": {"method": "json_schema", "strict": None}, "schema": convert_to_openai_tool(schema)}  # as LangChain binds it
-        return cls(model.bind(response_format=type_to_response_format_param(schema), ls_structured_output_format=traced), schema)
+        return cls(model, schema, {"response_format": type_to_response_format_param(schema), "ls_structured_output_format": traced})
 
 
 def structured_runnable(rm: RoleModel, schema: type[BaseModel]) -> Any:

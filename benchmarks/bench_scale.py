@@ -20,7 +20,10 @@ in another child process (so the server's own CPU is not counted), and reports:
 Then the 1,000,000-line manifest of ``benchmarks/manifest_scale.py``: validated (goal: < 60 s,
 < 500 MB) and run for a while with memory sampled every second (goal: flat).
 
-    python benchmarks/bench_scale.py [--latency 0.5] [--points 16:64,64:512,256:512] [--lines 1000000] [--write-docs]
+The last point, ``256:512:2``, runs two runs side by side (256 samples, 128 in flight each): what
+sharding one run over the two cores of this machine could at best give.
+
+    python benchmarks/bench_scale.py [--latency 0.5] [--points 16:64,64:512,256:512,256:512:2] [--lines 1000000] [--write-docs]
 """
 
 from __future__ import annotations
@@ -128,24 +131,38 @@ def _served(port: int) -> int:
     return httpx.get(f"http://127.0.0.1:{port}/served").json()["served"]
 
 
-def measure_point(concurrency: int, samples: int, latency: float, folder: Path) -> dict[str, Any]:
-    """Run ``samples`` samples at ``concurrency`` against a fresh server; the figures of one row."""
+def measure_point(concurrency: int, samples: int, latency: float, folder: Path, shards: int = 1) -> dict[str, Any]:
+    """Run ``samples`` samples at ``concurrency`` against a fresh server; the figures of one row.
+    ``shards`` > 1: that many runs side by side, each of samples / shards at concurrency / shards
+    (what sharding one run over processes could at best give): wall is the longest, CPU and peak
+    RSS the sums."""
     from manifest_scale import write_manifest
 
-    sub = folder / f"c{concurrency}_{samples}"
+    sub = folder / f"c{concurrency}_{samples}x{shards}"
     sub.mkdir()
-    manifest = write_manifest(sub, samples)
+    manifests = []
+    for k in range(shards):
+        (sub / str(k)).mkdir()
+        manifests.append(write_manifest(sub / str(k), samples // shards))
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(latency)], stdout=subprocess.PIPE, text=True)
     try:
         port = int(server.stdout.readline())  # type: ignore[union-attr]
         url = f"http://127.0.0.1:{port}/v1"
-        args = [sys.executable, __file__, "--child", url, str(manifest), str(sub / "run"), str(concurrency)]
-        done = subprocess.run(args, capture_output=True, text=True, timeout=1800)
-        if done.returncode != 0:
-            raise SystemExit(
-                f"the run at concurrency {concurrency} failed ({done.returncode}):\n{done.stdout[-1000:]}{done.stderr[-3000:]}"
+        runs = [
+            subprocess.Popen(
+                [sys.executable, __file__, "--child", url, str(m), str(sub / str(k) / "run"), str(concurrency // shards)],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )
-        row = json.loads(done.stdout.strip().splitlines()[-1])
+            for k, m in enumerate(manifests)
+        ]  # fmt: skip
+        parts = []
+        for run in runs:
+            out, err = run.communicate(timeout=1800)
+            if run.returncode != 0:
+                raise SystemExit(f"the run at concurrency {concurrency} failed ({run.returncode}):\n{out[-1000:]}{err[-3000:]}")
+            parts.append(json.loads(out.strip().splitlines()[-1]))
+        row = {"wall": max(p["wall"] for p in parts), "shards": shards}
+        row |= {key: sum(p[key] for p in parts) for key in ("cpu", "sys", "peak_rss_mib", "done", "failed", "calls")}
         row["requests"] = _served(port)
     finally:
         server.terminate()
@@ -161,14 +178,17 @@ def print_rows(rows: list[dict[str, Any]], latency: float) -> None:
     print(f"every model call answered after {latency} s by a server on 127.0.0.1; {os.cpu_count()} cores")
     print("concurrency  samples  requests  floor s  wall s  efficiency  path s  vs path  CPU s (sys)  CPU ms/request  peak RSS MiB")
     for r in rows:
+        label = f"{r['concurrency']}" if r["shards"] == 1 else f"{r['concurrency']} ({r['shards']}x{r['concurrency'] // r['shards']})"
         print(
-            f"{r['concurrency']:>11}  {r['samples']:>7}  {r['requests']:>8}  {r['floor']:>7.1f}  {r['wall']:>6.1f}  {r['efficiency']:>10.2f}"
+            f"{label:>11}  {r['samples']:>7}  {r['requests']:>8}  {r['floor']:>7.1f}  {r['wall']:>6.1f}  {r['efficiency']:>10.2f}"
             f"  {r['path']:>6.1f}  {r['path'] / r['wall']:>7.2f}"
             f"  {r['cpu']:>5.1f} ({r['sys']:.1f})  {r['cpu_ms_per_request']:>14.1f}  {r['peak_rss_mib']:>12.0f}"
         )
         if r["done"] != r["samples"] or r["requests"] != r["samples"] * CALLS_PER_SAMPLE:
             print(f"  !! {r['done']} of {r['samples']} samples done, {r['failed']} failed, {r['requests']} requests")
-    by = {(r["concurrency"], r["samples"]): r for r in rows}
+    if any(r["shards"] > 1 for r in rows):
+        print("(NxC: N runs side by side, C in flight each, against one server; CPU and peak RSS summed)")
+    by = {(r["concurrency"], r["samples"]): r for r in rows if r["shards"] == 1}
     if (64, 512) in by and (256, 512) in by:
         ratio = by[256, 512]["wall"] / by[64, 512]["wall"]
         print(f"wall at 256 / wall at 64 (512 samples): {ratio:.2f} (goal <= 0.6)")
@@ -199,12 +219,15 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--latency", type=float, default=0.5, help="seconds the server takes to answer each call")
-    parser.add_argument("--points", default="16:64,64:512,256:512", help="concurrency:samples pairs, comma-separated")
+    parser.add_argument(
+        "--points", default="16:64,64:512,256:512,256:512:2",
+        help="concurrency:samples[:shards] points, comma-separated (shards: runs side by side, see measure_point)",
+    )  # fmt: skip
     parser.add_argument("--lines", type=int, default=1_000_000, help="lines of the big manifest (0: skip it)")
     opts = parser.parse_args()
     points = [tuple(map(int, p.split(":"))) for p in opts.points.split(",") if p]
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [measure_point(c, n, opts.latency, Path(tmp)) for c, n in points]
+        rows = [measure_point(*point[:2], opts.latency, Path(tmp), *point[2:]) for point in points]
     print_rows(rows, opts.latency)
     if opts.lines:
         print_manifest(opts.lines)

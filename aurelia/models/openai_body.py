@@ -14,13 +14,12 @@ own. ``tests/test_openai_body.py`` checks the two agree on the bodies LangChain 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
+from aurelia.models.patching import PatchOnce
+
 _PLAIN_SCALARS = (str, int, float, bool, type(None))
-_LOCK = threading.Lock()
-_installed: bool | None = None  # None: not tried yet
 
 
 def plain(value: Any) -> bool:
@@ -70,11 +69,7 @@ def _async(original: Callable[[Any, Any], Any], params: tuple[type, ...]) -> Cal
 def install() -> bool:
     """Give the SDK's chat-completion ``create`` and ``parse`` the shortcut (once per process);
     False where this SDK version lays its modules out otherwise (its own transform stays)."""
-    global _installed
-    with _LOCK:
-        if _installed is None:
-            _installed = _patch()
-        return _installed
+    return _ONCE()
 
 
 def _patch() -> bool:
@@ -94,3 +89,6 @@ def _patch() -> bool:
         module.maybe_transform = _sync(sync, params)  # type: ignore[attr-defined]
         module.async_maybe_transform = _async(asynchronous, params)  # type: ignore[attr-defined]
     return True
+
+
+_ONCE = PatchOnce(_patch)

@@ -30,16 +30,14 @@ ValueError for a reply that is not a completion.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
+from aurelia.models.patching import PatchOnce
 from aurelia.models.retry import LoopTransport
 
-_LOCK = threading.Lock()
-_installed: bool | None = None  # None: not tried yet
 ORIGINAL: Callable[..., Any] | None = None  # LangChain's own _agenerate, for the fallback and tests
 
 # payload keys the SDK's create() takes as request options, not body fields: not sent directly
@@ -52,11 +50,7 @@ _STOPPED_SHORT = ("length", "content_filter")  # parse() raises on these: left t
 def install() -> bool:
     """Patch ``BaseChatOpenAI._agenerate`` once per process; False where this langchain-openai
     or SDK lacks what the direct path uses (LangChain's own path stays)."""
-    global _installed
-    with _LOCK:
-        if _installed is None:
-            _installed = _patch()
-        return _installed
+    return _ONCE()
 
 
 def _patch() -> bool:
@@ -83,6 +77,9 @@ def _patch() -> bool:
 
     base.BaseChatOpenAI._agenerate = _agenerate  # type: ignore[method-assign]
     return True
+
+
+_ONCE = PatchOnce(_patch)
 
 
 def _direct_client(model: Any) -> Any | None:
@@ -164,12 +161,11 @@ async def _send(client: Any, http: httpx.AsyncClient, request: httpx.Request) ->
 
 def _decoded(response: httpx.Response) -> Any:
     """The reply as the SDK reads it: JSON, or text when a non-JSON content type does not parse."""
-    content_type = response.headers.get("content-type", "*").split(";")[0]
-    if content_type.endswith("json"):
-        return json.loads(response.content)
     try:
         return json.loads(response.content)
     except ValueError:
+        if response.headers.get("content-type", "*").split(";")[0].endswith("json"):
+            raise  # a JSON reply that does not parse fails as in the SDK
         return response.text
 
 
